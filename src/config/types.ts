@@ -1,0 +1,122 @@
+/**
+ * The resolved configuration: what the rest of dfp reads. Every field is set
+ * (defaults applied, durations in milliseconds, addresses split). The raw file
+ * shape lives in raw.ts; resolve.ts turns raw + flags into this.
+ */
+
+export type LookupFamily = 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'AUTO' | 'ALL';
+
+export interface HostPort {
+  host: string; // IP literal or name, IPv6 without brackets
+  port: number;
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export interface ListenerConfig {
+  address: HostPort;
+  /** http: forward + CONNECT + gateway; sni: TLS passthrough on the ClientHello's SNI. */
+  mode: 'http' | 'sni';
+  /** Clients speak TLS to the proxy (HTTPS proxy). null = plain. */
+  tls: TlsFiles | null;
+  proxyProtocol: boolean;
+}
+
+export interface DnsConfig {
+  /** Resolver addresses as "ip" or "ip:port" / "[v6]:port" for c-ares setServers; empty = system. */
+  servers: string[];
+  lookupFamily: LookupFamily;
+  minTtlMs: number;
+  maxTtlMs: number;
+  negativeTtlMs: number;
+  queryTimeoutMs: number;
+  /** Retries per query after the first attempt (c-ares `tries` = retries + 1). */
+  retries: number;
+  hostTtlMs: number;
+  maxHosts: number;
+  maxPendingLookups: number;
+  preresolve: string[];
+}
+
+export interface AccessConfig {
+  allowPrivateDestinations: boolean;
+  allow: string[];
+  deny: string[];
+  /** Ports CONNECT may reach; empty = any. */
+  connectPorts: number[];
+}
+
+export interface BasicAuthUser {
+  username: string;
+  password: string;
+}
+
+export interface AuthConfig {
+  basic: null | { realm: string; users: BasicAuthUser[]; passwordFile: string | null };
+}
+
+export interface RateLimitConfig {
+  perClient: null | { requestsPerSecond: number; burst: number };
+}
+
+export interface LimitsConfig {
+  maxHeaderBytes: number;
+  maxConnections: number;
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  drainTimeoutMs: number;
+}
+
+/** Trust for upstream TLS: 'system' roots and/or PEM files. */
+export interface TrustConfig {
+  system: boolean;
+  caFiles: string[];
+}
+
+export interface UpstreamConfig {
+  maxIdlePerHost: number;
+  tls: { trust: TrustConfig };
+}
+
+export interface RouteMatch {
+  /** Host globs ("*.example.com", "example.com"); empty = any host. Lower-case. */
+  hosts: string[];
+  pathPrefix: string;
+  /** Header name (lower-case) → exact value. */
+  headers: Record<string, string>;
+}
+
+export interface UpstreamTlsConfig {
+  enabled: boolean;
+  trust: TrustConfig;
+  /** 'auto' = the destination host name; otherwise a fixed SNI. */
+  sni: string;
+  verifyHostname: boolean;
+}
+
+export type BackendConfig =
+  | { type: 'DynamicForwardProxy'; hostRewriteHeader: string | null; tls: UpstreamTlsConfig | null }
+  | { type: 'Static'; endpoints: HostPort[]; tls: UpstreamTlsConfig | null };
+
+export interface RouteConfig {
+  match: RouteMatch;
+  backend: BackendConfig;
+}
+
+export interface Config {
+  listeners: ListenerConfig[];
+  admin: HostPort | null;
+  dns: DnsConfig;
+  access: AccessConfig;
+  auth: AuthConfig;
+  rateLimit: RateLimitConfig;
+  limits: LimitsConfig;
+  upstream: UpstreamConfig;
+  routes: RouteConfig[];
+  workers: number;
+  log: { format: 'json' | 'pretty'; level: 'debug' | 'info' | 'warn' | 'error' };
+}
