@@ -291,7 +291,7 @@ export function responseArb(opts: MessageOpts): fc.Arbitrary<GenMessage> {
       if (requestMethod === M_HEAD) decoded = Buffer.alloc(0);
       return {
         kind: 'response', method: '', target: '', status, reason, versionMinor: minor, headers, ows,
-        framing: requestMethod === M_HEAD ? 'none' : framing, body: decoded, chunks: body.chunks, trailers: body.trailers,
+        framing: requestMethod === M_HEAD ? 'none' : framing, body: decoded, chunks: body.chunks, trailers: requestMethod === M_HEAD ? [] : body.trailers,
         requestMethod, upgrade: requestMethod === M_CONNECT,
       };
     });
@@ -535,4 +535,17 @@ export function loadCorpus(kind: 'request' | 'response'): CorpusCase[] {
     corpusCache.set(kind, c);
   }
   return c;
+}
+
+// ---------------------------------------------------------------- expected parse of a generated stream
+/** What a correct parser returns for a generated message (ParsedMessage shape of src/http). */
+export function expectedMessage(m: GenMessage): {
+  method?: string; url?: string; status?: number; reason?: string; versionMinor: number;
+  headers: Header[]; trailers: Header[]; body: Buffer; upgrade: boolean; complete: boolean;
+} {
+  const base = {
+    versionMinor: m.versionMinor, headers: m.headers.map(([n, v]): Header => [n, v]), trailers: m.trailers.map(([n, v]): Header => [n, v]),
+    body: m.body, upgrade: m.upgrade, complete: true,
+  };
+  return m.kind === 'request' ? { method: m.method, url: m.target, ...base } : { status: m.status, reason: m.reason, ...base };
 }

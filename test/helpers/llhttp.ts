@@ -78,6 +78,8 @@ let upgradeDone = false;
 let responseIndex = 0;
 let reqMethods: number[] | undefined;
 let bodyParts: Buffer[] = [];
+let feedBase = 0;
+let begins: number[] = [];
 
 function newMessage(): ParsedMessage {
   return { versionMinor: 0, headers: [], trailers: [], body: Buffer.alloc(0), upgrade: false, complete: false };
@@ -88,6 +90,7 @@ function pushPairs(into: [string, string][], flat: string[]): void {
 }
 
 function onMessageBegin(): void {
+  begins.push(feedBase);
   cur = newMessage();
   messages.push(cur);
   pendingHeaders = [];
@@ -167,6 +170,17 @@ function getParser(kind: 'request' | 'response'): HTTPParserInstance {
   return p;
 }
 
+/**
+ * Stream offsets where llhttp began each message (exact: fed byte by byte), up to where it stopped. Slow path,
+ * for mapping an error back to its message.
+ */
+export function llhttpMessageStarts(kind: 'request' | 'response', input: Buffer, options: LlhttpOptions = {}): number[] {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < input.length; i++) chunks.push(input.subarray(i, i + 1));
+  llhttpParse(kind, chunks, options);
+  return begins.slice();
+}
+
 /** Feed `chunks` to llhttp (strict) and return a ParseResult-shaped verdict. */
 export function llhttpParse(kind: 'request' | 'response', chunks: Buffer[], options: LlhttpOptions = {}): LlhttpResult {
   cur = null;
@@ -178,6 +192,7 @@ export function llhttpParse(kind: 'request' | 'response', chunks: Buffer[], opti
   responseIndex = 0;
   reqMethods = options.requestMethods;
   bodyParts = [];
+  begins = [];
   const p = getParser(kind);
   const result: LlhttpResult = {
     ok: true, error: null, errorStatus: 0, messages, upgradeOffset: null, incomplete: false,
@@ -186,6 +201,7 @@ export function llhttpParse(kind: 'request' | 'response', chunks: Buffer[], opti
   let base = 0;
   for (const chunk of chunks) {
     if (chunk.length === 0) continue;
+    feedBase = base;
     const r = p.execute(chunk);
     if (typeof r !== 'number') {
       result.ok = false;
@@ -226,4 +242,219 @@ function finishResult(result: LlhttpResult): LlhttpResult {
   cur = null;
   bodyParts = [];
   return result;
+}
+
+// ================================================================ documented deviations dfp ↔ llhttp
+
+/**
+ * Where dfp may ACCEPT what llhttp (strict) rejects. Each entry recognises the llhttp rejection and rewrites the
+ * input into an equivalent one llhttp accepts, so the rest of the stream is still compared field by field.
+ */
+export interface Deviation {
+  id: string;
+  why: string;
+  /** given the input and llhttp's rejection, the rewritten input (or null when this deviation does not apply) */
+  rewrite(kind: 'request' | 'response', input: Buffer, ll: LlhttpResult, original: Buffer): Rewrite | null;
+}
+export interface Rewrite {
+  bytes: Buffer;
+  /** byte position of the edit and the length change (for mapping offsets back) */
+  at: number;
+  delta: number;
+  /** message-level mapping: method placeholder → original method */
+  method?: string;
+}
+
+/** A known-to-llhttp method that stands in for extension methods (inputs that contain it are not rewritten). */
+export const METHOD_PLACEHOLDER = 'REBIND';
+
+const isTchar = (c: number): boolean =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c));
+
+export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
+  {
+    id: 'EXTENSION_METHOD',
+    why: 'RFC 9110 §9.1: a method is any token; llhttp has a fixed table (rejects MKCOLA, lowercase get, ANNOUNCE over HTTP)',
+    rewrite(kind, input, ll, original) {
+      if (kind !== 'request' || ll.errorOffset === null) return null;
+      if (ll.errorCode !== 'HPE_INVALID_METHOD' && ll.errorCode !== 'HPE_INVALID_CONSTANT') return null;
+      if (original.includes(METHOD_PLACEHOLDER)) return null;
+      const starts = llhttpMessageStarts(kind, input).filter((o) => o <= ll.errorOffset!);
+      if (!starts.length) return null;
+      const start = starts[starts.length - 1]!;
+      const sp = input.indexOf(0x20, start);
+      const lf = input.indexOf(0x0a, start);
+      if (sp <= start || (lf >= 0 && lf < sp) || ll.errorOffset > sp + 1) return null;
+      for (let i = start; i < sp; i++) if (!isTchar(input[i]!)) return null;
+      const token = input.toString('latin1', start, sp);
+      if (LLHTTP_HTTP_METHODS.has(token)) return null;
+      const bytes = Buffer.concat([input.subarray(0, start), Buffer.from(METHOD_PLACEHOLDER), input.subarray(sp)]);
+      return { bytes, at: start, delta: METHOD_PLACEHOLDER.length - token.length, method: token };
+    },
+  },
+  {
+    id: 'HTAB_AROUND_CONTENT_LENGTH',
+    why: 'OWS (SP or HTAB) around a field value is not part of it (RFC 9110 §5.5); llhttp 9.3.1 rejects HTAB there, 9.4 accepts (#810)',
+    rewrite(_kind, input, ll) {
+      if (ll.errorCode !== 'HPE_INVALID_CONTENT_LENGTH' || ll.errorOffset === null) return null;
+      const at = ll.errorOffset;
+      if (input[at] !== 0x09) return null;
+      const bytes = Buffer.from(input);
+      for (let i = at; i < bytes.length && (bytes[i] === 0x09 || bytes[i] === 0x20); i++) bytes[i] = 0x20;
+      for (let i = at - 1; i >= 0 && (bytes[i] === 0x09 || bytes[i] === 0x20); i--) bytes[i] = 0x20;
+      return { bytes, at, delta: 0 };
+    },
+  },
+];
+
+/**
+ * Where dfp is STRICTER than llhttp (direction "dfp rejects, llhttp accepts": always allowed; listed so a report
+ * can explain them). Keys are dfp reason codes or categories.
+ */
+export const DFP_STRICTER: readonly string[] = [
+  'HTTP/0.9 request lines, RTSP/ICE protocols, versions other than 1.0/1.1',
+  'PRI * HTTP/2.0 (h2 preface; llhttp pauses, dfp does not speak h2c)',
+  'request-target characters outside RFC 3986 (", |, {, }, \\, ^, `, <, >) and obs-text in the target; fragments',
+  'bare CR, NUL, CTLs other than HTAB, DEL in field values',
+  'more than one Host',
+  'transfer codings other than chunked (501), Transfer-Encoding in HTTP/1.0',
+  'Content-Length with a list value or sign; limits (head/start line/header count/chunk extensions)',
+  'chunk extension syntax beyond RFC 9112 §7.1.1',
+  'Content-Length on CONNECT, and anything llhttp resolves by leniency-free heuristics dfp does not copy',
+];
+
+export interface LlhttpView {
+  result: LlhttpResult;
+  /** deviations applied (ids) */
+  applied: string[];
+  /** per placeholder occurrence, the original method, in stream order */
+  methods: string[];
+  /** edits made, to map offsets back */
+  edits: { at: number; delta: number }[];
+}
+
+/**
+ * Run llhttp on `input`; while it rejects for a documented "dfp more permissive" reason, rewrite the input and
+ * run again (at most 16 rewrites). Offsets and methods are mapped back to the original input.
+ */
+export function llhttpWithDeviations(kind: 'request' | 'response', input: Buffer, options: LlhttpOptions = {}): LlhttpView {
+  let bytes = input;
+  const applied: string[] = [];
+  const methods: string[] = [];
+  const edits: { at: number; delta: number }[] = [];
+  let result = llhttpParse(kind, [bytes], options);
+  for (let round = 0; round < 16 && !result.ok; round++) {
+    let rw: Rewrite | null = null;
+    let id = '';
+    for (const d of DFP_MORE_PERMISSIVE) {
+      rw = d.rewrite(kind, bytes, result, input);
+      if (rw) {
+        id = d.id;
+        break;
+      }
+    }
+    if (!rw) break;
+    applied.push(id);
+    if (rw.method !== undefined) methods.push(rw.method);
+    edits.push({ at: rw.at, delta: rw.delta });
+    bytes = rw.bytes;
+    result = llhttpParse(kind, [bytes], options);
+  }
+  if (methods.length) {
+    let j = 0;
+    for (const m of result.messages) if (m.method === METHOD_PLACEHOLDER && j < methods.length) m.method = methods[j++]!;
+  }
+  if (result.upgradeOffset !== null) {
+    let off = result.upgradeOffset;
+    for (let i = edits.length - 1; i >= 0; i--) if (edits[i]!.at < off) off -= edits[i]!.delta;
+    result.upgradeOffset = off;
+  }
+  return { result, applied, methods, edits };
+}
+
+// ================================================================ comparison
+
+const showBytes = (s: string | Buffer | undefined | null): string =>
+  s === undefined || s === null ? String(s) : JSON.stringify(typeof s === 'string' ? s : s.toString('latin1')).slice(0, 200);
+
+/** First difference between two messages, or null. */
+export function diffMessage(a: ParsedMessage, b: ParsedMessage, what = ''): string | null {
+  if (a.method !== b.method) return `${what}method ${showBytes(a.method)} vs ${showBytes(b.method)}`;
+  if (a.url !== b.url) return `${what}url ${showBytes(a.url)} vs ${showBytes(b.url)}`;
+  if (a.status !== b.status) return `${what}status ${a.status} vs ${b.status}`;
+  if ((a.reason ?? '') !== (b.reason ?? '')) return `${what}reason ${showBytes(a.reason)} vs ${showBytes(b.reason)}`;
+  if (a.versionMinor !== b.versionMinor) return `${what}version 1.${a.versionMinor} vs 1.${b.versionMinor}`;
+  const hd = diffHeaders(a.headers, b.headers);
+  if (hd) return `${what}headers: ${hd}`;
+  const td = diffHeaders(a.trailers, b.trailers);
+  if (td) return `${what}trailers: ${td}`;
+  if (!a.body.equals(b.body)) return `${what}body ${showBytes(a.body)} vs ${showBytes(b.body)}`;
+  if (a.complete !== b.complete) return `${what}complete ${a.complete} vs ${b.complete}`;
+  if (a.upgrade !== b.upgrade) return `${what}upgrade ${a.upgrade} vs ${b.upgrade}`;
+  return null;
+}
+
+function diffHeaders(a: [string, string][], b: [string, string][]): string | null {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (!x || !y || x[0] !== y[0] || x[1] !== y[1]) return `#${i} ${showBytes(x?.join(': '))} vs ${showBytes(y?.join(': '))}`;
+  }
+  return null;
+}
+
+/** First difference between two parse results (verdict, messages, upgrade offset, incomplete), or null. */
+export function diffResults(a: ParseResult, b: ParseResult): string | null {
+  if (a.ok !== b.ok) return `verdict ${a.ok ? 'ok' : a.error} vs ${b.ok ? 'ok' : b.error}`;
+  if (!a.ok) return a.error === b.error ? null : `error ${a.error} vs ${b.error}`;
+  if (a.messages.length !== b.messages.length) return `message count ${a.messages.length} vs ${b.messages.length}`;
+  for (let i = 0; i < a.messages.length; i++) {
+    const d = diffMessage(a.messages[i]!, b.messages[i]!, `message ${i}: `);
+    if (d) return d;
+  }
+  if (a.upgradeOffset !== b.upgradeOffset) return `upgradeOffset ${a.upgradeOffset} vs ${b.upgradeOffset}`;
+  if (a.incomplete !== b.incomplete) return `incomplete ${a.incomplete} vs ${b.incomplete}`;
+  return null;
+}
+
+export type DisagreementKind = 'dfp-accepts-llhttp-rejects' | 'both-accept-differ';
+
+export interface Verdict {
+  /** null = fine (agreement, dfp stricter, or a documented deviation) */
+  disagreement: DisagreementKind | null;
+  detail: string | null;
+  /** 'agree' | 'both-reject' | 'dfp-stricter' */
+  outcome: 'agree' | 'both-reject' | 'dfp-stricter' | 'disagree';
+  deviations: string[];
+}
+
+/**
+ * Compare dfp's result on `input` with llhttp's (after documented deviations). dfp rejecting what llhttp accepts
+ * is allowed ("dfp-stricter"); complete messages before dfp's error must still match llhttp's.
+ */
+export function judge(kind: 'request' | 'response', input: Buffer, dfp: ParseResult, options: LlhttpOptions = {}): Verdict {
+  const view = llhttpWithDeviations(kind, input, options);
+  const ll = view.result;
+  const deviations = view.applied;
+  if (!dfp.ok) {
+    // messages dfp completed before its error must be ones llhttp also parsed the same way
+    const done = dfp.messages.filter((m) => m.complete);
+    for (let i = 0; i < done.length; i++) {
+      const other = ll.messages[i];
+      const d = other ? diffMessage(done[i]!, other, `message ${i} (before dfp's error): `) : null;
+      if (d && other!.complete) return { disagreement: 'both-accept-differ', detail: d, outcome: 'disagree', deviations };
+    }
+    return { disagreement: null, detail: dfp.error, outcome: ll.ok ? 'dfp-stricter' : 'both-reject', deviations };
+  }
+  if (!ll.ok) {
+    return {
+      disagreement: 'dfp-accepts-llhttp-rejects',
+      detail: `llhttp ${ll.errorCode} at ${ll.errorOffset}; dfp accepted ${dfp.messages.length} message(s)`,
+      outcome: 'disagree', deviations,
+    };
+  }
+  const d = diffResults(dfp, ll);
+  if (d) return { disagreement: 'both-accept-differ', detail: d, outcome: 'disagree', deviations };
+  return { disagreement: null, detail: null, outcome: 'agree', deviations };
 }
