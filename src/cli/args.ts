@@ -1,0 +1,138 @@
+/**
+ * Command-line flags: `--flag value` and `--flag=value`, repeatable flags
+ * collect, unknown flags are rejected with the nearest known one. Values stay
+ * strings here; resolve.ts validates them with the same rules as the file.
+ */
+import { ConfigError, suggest } from '../config/raw.js';
+
+export type CommandName = 'run' | 'check' | 'cert' | 'help' | 'version';
+
+export interface Flags {
+  command: CommandName;
+  config: string | null;
+  /** --listen, in order; empty = not given. */
+  listen: string[];
+  /** --admin ADDR|off; null = not given. */
+  admin: string | null;
+  dnsServers: string[];
+  allowPrivate: boolean;
+  workers: string | null;
+  logFormat: string | null;
+  logLevel: string | null;
+  /** dfp cert */
+  out: string | null;
+  hosts: string[];
+}
+
+interface FlagSpec {
+  /** Takes a value (else a switch). */
+  hasValue: boolean;
+  /** Commands the flag belongs to. */
+  commands: readonly CommandName[];
+  apply(flags: Flags, value: string): void;
+}
+
+const RUN: readonly CommandName[] = ['run', 'check'];
+const CERT: readonly CommandName[] = ['cert'];
+
+const FLAGS: Record<string, FlagSpec> = {
+  '--config': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'config', '--config', v) },
+  '--listen': { hasValue: true, commands: RUN, apply: (f, v) => void f.listen.push(v) },
+  '--admin': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'admin', '--admin', v) },
+  '--dns-server': { hasValue: true, commands: RUN, apply: (f, v) => void f.dnsServers.push(v) },
+  '--allow-private': { hasValue: false, commands: RUN, apply: (f) => void (f.allowPrivate = true) },
+  '--workers': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'workers', '--workers', v) },
+  '--log-format': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'logFormat', '--log-format', v) },
+  '--log-level': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'logLevel', '--log-level', v) },
+  '--out': { hasValue: true, commands: CERT, apply: (f, v) => setOnce(f, 'out', '--out', v) },
+  '--host': { hasValue: true, commands: CERT, apply: (f, v) => void f.hosts.push(v) },
+};
+
+const SUBCOMMANDS: Record<string, CommandName> = { check: 'check', cert: 'cert', help: 'help', version: 'version' };
+
+type SingleKey = 'config' | 'admin' | 'workers' | 'logFormat' | 'logLevel' | 'out';
+
+function setOnce(flags: Flags, key: SingleKey, name: string, value: string): void {
+  if (flags[key] !== null) throw new ConfigError(name, 'given more than once');
+  flags[key] = value;
+}
+
+export const USAGE = `usage:
+  dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
+      [--allow-private] [--workers N] [--log-format json|pretty] [--log-level LEVEL]
+  dfp check [--config FILE] [flags]    validate a config and print the effective one
+  dfp cert --out DIR [--host NAME]...  make a local CA and a server certificate
+  dfp --help | --version
+`;
+
+/** Parse argv (without node and the script). Throws ConfigError naming the flag. */
+export function parseArgs(argv: readonly string[]): Flags {
+  const flags: Flags = {
+    command: 'run',
+    config: null,
+    listen: [],
+    admin: null,
+    dnsServers: [],
+    allowPrivate: false,
+    workers: null,
+    logFormat: null,
+    logLevel: null,
+    out: null,
+    hosts: [],
+  };
+  let i = 0;
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith('-')) {
+    const sub = SUBCOMMANDS[first];
+    if (sub === undefined) {
+      const hint = suggest(first, Object.keys(SUBCOMMANDS));
+      throw new ConfigError(first, `unknown command${hint ? `; did you mean ${hint}?` : ''}`);
+    }
+    flags.command = sub;
+    i = 1;
+  }
+  let wantsHelp = flags.command === 'help';
+  let wantsVersion = flags.command === 'version';
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      wantsHelp = true;
+      continue;
+    }
+    if (arg === '--version') {
+      wantsVersion = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new ConfigError(arg, 'unexpected argument (flags start with --)');
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const spec = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
+    if (spec === undefined) {
+      const hint = suggest(name, Object.keys(FLAGS).concat('--help', '--version'));
+      throw new ConfigError(name, `unknown flag${hint ? `; did you mean ${hint}?` : ''}`);
+    }
+    if (!spec.commands.includes(flags.command) && !wantsHelp) {
+      const where = spec.commands === CERT ? 'dfp cert' : 'dfp and dfp check';
+      throw new ConfigError(name, `not a flag of ${flags.command === 'run' ? 'dfp' : `dfp ${flags.command}`} (it belongs to ${where})`);
+    }
+    if (!spec.hasValue) {
+      if (eq >= 0) throw new ConfigError(name, 'takes no value');
+      spec.apply(flags, '');
+      continue;
+    }
+    let value: string;
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(name, 'needs a value');
+      value = next;
+      i++;
+    }
+    if (value.length === 0) throw new ConfigError(name, 'needs a value');
+    spec.apply(flags, value);
+  }
+  if (wantsHelp) flags.command = 'help';
+  else if (wantsVersion) flags.command = 'version';
+  return flags;
+}

@@ -1,0 +1,93 @@
+/**
+ * argv → Command: flags (cli/args.ts), the config file (raw.ts), resolution
+ * (resolve.ts) and the list of features this build parses but does not run yet.
+ * Every failure is a ConfigError naming the key or flag; main exits with 2.
+ */
+import { dirname } from 'node:path';
+import { parseArgs, type Flags } from '../cli/args.js';
+import { ConfigError, readConfigFile } from './raw.js';
+import { resolveConfig } from './resolve.js';
+import type { Config } from './types.js';
+
+export { ConfigError } from './raw.js';
+
+export type Command =
+  | { kind: 'run'; config: Config }
+  | { kind: 'check'; config: Config }
+  | { kind: 'cert'; outDir: string; hosts: string[] }
+  | { kind: 'help' }
+  | { kind: 'version' };
+
+/** Host names a `dfp cert` server certificate covers when no --host is given. */
+export const DEFAULT_CERT_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+
+/** Parse the command line (without node and the script) and load the config it names. */
+export function parseCommand(argv: readonly string[]): Command {
+  const flags = parseArgs(argv);
+  switch (flags.command) {
+    case 'help':
+      return { kind: 'help' };
+    case 'version':
+      return { kind: 'version' };
+    case 'cert': {
+      if (flags.out === null) throw new ConfigError('--out', 'dfp cert needs --out DIR');
+      const command: Command = { kind: 'cert', outDir: flags.out, hosts: flags.hosts.length > 0 ? flags.hosts : [...DEFAULT_CERT_HOSTS] };
+      rejectUnsupportedCommand(command);
+      return command;
+    }
+    case 'run':
+    case 'check': {
+      const config = loadConfig(flags);
+      rejectUnsupported(config);
+      return { kind: flags.command, config };
+    }
+  }
+}
+
+/** Read the file named by --config (if any) and apply the flags over it. */
+export function loadConfig(flags: Flags): Config {
+  if (flags.config === null) return resolveConfig(null, flags, { baseDir: process.cwd() });
+  const file = readConfigFile(flags.config);
+  if (file.documents.length > 1 || file.documents.some(isManifest)) {
+    // Kubernetes manifests (kind: Backend / HTTPRoute) are translated by manifests.ts.
+    throw new ConfigError(flags.config, 'Kubernetes manifests are not supported yet');
+  }
+  return resolveConfig(file.documents[0] ?? null, flags, { baseDir: dirname(flags.config) });
+}
+
+function isManifest(doc: unknown): boolean {
+  return typeof doc === 'object' && doc !== null && 'kind' in doc && 'apiVersion' in doc;
+}
+
+/**
+ * ======== NOT SUPPORTED YET ========
+ * Features the config parses and validates fully but this build does not run.
+ * A later stage that implements one deletes its line here (and its test case
+ * in test/unit/config/unsupported.test.ts).
+ */
+export function rejectUnsupported(config: Config): void {
+  const no = (path: string): never => {
+    throw new ConfigError(path, 'not supported yet');
+  };
+  config.listeners.forEach((l, i) => {
+    if (l.tls !== null) no(`listeners[${i}].tls`);
+    if (l.mode === 'sni') no(`listeners[${i}].mode`);
+    if (l.proxyProtocol) no(`listeners[${i}].proxyProtocol`);
+  });
+  if (config.auth.basic !== null) no('auth');
+  if (config.rateLimit.perClient !== null) no('rateLimit');
+  if (config.access.allow.length > 0) no('access.allow');
+  if (config.access.deny.length > 0) no('access.deny');
+  const trust = config.upstream.tls.trust;
+  if (!trust.system || trust.caFiles.length > 0) no('upstream.tls');
+  config.routes.forEach((r, i) => {
+    if (r.backend.type === 'Static') no(`routes[${i}].backend.type`);
+    if (r.backend.tls !== null) no(`routes[${i}].backend.tls`);
+  });
+}
+
+/** `dfp cert` parses but is not implemented yet (cli/cert.ts). Delete this when it is. */
+export function rejectUnsupportedCommand(command: Command): void {
+  if (command.kind === 'cert') throw new ConfigError('cert', 'not supported yet');
+}
+/* ======== end NOT SUPPORTED YET ======== */
