@@ -117,7 +117,8 @@ function checkAsciiName(text: string): HostTarget {
     const c = i === end ? CH_DOT : text.charCodeAt(i);
     if (c === CH_DOT) {
       checkLabel(text, labelStart, i);
-      if (i < end) lastLabelNumeric = true;
+      if (i === end) break;
+      lastLabelNumeric = true;
       labelStart = i + 1;
       continue;
     }
