@@ -57,6 +57,8 @@ export interface GenMessage {
   requestMethod: number;
   /** message ends the HTTP part of the connection (CONNECT / upgrade) */
   upgrade: boolean;
+  /** the Content-Length header's value, -1 when absent */
+  contentLength: number;
 }
 
 export interface GenStream {
@@ -244,6 +246,7 @@ export function requestArb(opts: MessageOpts): fc.Arbitrary<GenMessage> {
       return {
         kind: 'request', method, target, status: 0, reason: '', versionMinor: minor, headers, ows,
         framing: body.framing, body: body.body, chunks: body.chunks, trailers: body.trailers, requestMethod: 0, upgrade: false,
+        contentLength: body.framing === 'length' ? body.body.length : -1,
       };
     });
   if (!opts.last) return plain;
@@ -252,7 +255,7 @@ export function requestArb(opts: MessageOpts): fc.Arbitrary<GenMessage> {
     const ows: [string, string][] = [[' ', ''], ...raw.map(([, , a, b]): [string, string] => [a, b])];
     return {
       kind: 'request', method: 'CONNECT', target, status: 0, reason: '', versionMinor: minor, headers, ows,
-      framing: 'none', body: Buffer.alloc(0), chunks: [], trailers: [], requestMethod: 0, upgrade: true,
+      framing: 'none', body: Buffer.alloc(0), chunks: [], trailers: [], requestMethod: 0, upgrade: true, contentLength: -1,
     };
   });
   return fc.oneof({ weight: 8, arbitrary: plain }, { weight: 1, arbitrary: connect });
@@ -283,7 +286,10 @@ export function responseArb(opts: MessageOpts): fc.Arbitrary<GenMessage> {
       if (minor === 0 && !opts.last) extra.push(['Connection', 'keep-alive']);
       if (framing === 'none' && !noBody && requestMethod !== M_CONNECT) {
         if (opts.last && eofBody && requestMethod !== M_HEAD) framing = 'eof';
-        else body = { ...body, framing: 'length', clText: '0' };
+        else {
+          body = { ...body, framing: 'length', clText: '0' };
+          framing = 'length';
+        }
       }
       const { headers, ows } = buildHeaders(raw, body, pos, extra);
       let decoded = body.body;
@@ -293,6 +299,7 @@ export function responseArb(opts: MessageOpts): fc.Arbitrary<GenMessage> {
         kind: 'response', method: '', target: '', status, reason, versionMinor: minor, headers, ows,
         framing: requestMethod === M_HEAD ? 'none' : framing, body: decoded, chunks: body.chunks, trailers: requestMethod === M_HEAD ? [] : body.trailers,
         requestMethod, upgrade: requestMethod === M_CONNECT,
+        contentLength: body.framing === 'length' ? body.body.length : -1,
       };
     });
 }
@@ -304,7 +311,10 @@ function streamArb(kind: 'request' | 'response', maxMessages: number): fc.Arbitr
     .map(([init, last]) => {
       const messages = [...init, last];
       return {
-        kind, messages, requestMethods: messages.map((m) => m.requestMethod || M_GET),
+        kind,
+        // one per request: 1xx responses are interim and answer the same request as the next final response
+        requestMethods: messages.filter((m) => m.kind === 'request' || m.status >= 200).map((m) => m.requestMethod || M_GET),
+        messages,
         eof: last.framing === 'eof',
       };
     });

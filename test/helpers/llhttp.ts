@@ -127,8 +127,9 @@ function makeOnHeadersComplete(isRequest: boolean) {
     }
     m.status = status!;
     m.reason = reason ?? '';
+    // 1xx responses are interim: they answer the same request as the final response after them
     const reqMethod = reqMethods?.[responseIndex] ?? 1;
-    responseIndex++;
+    if (status! >= 200) responseIndex++;
     m.upgrade = upgrade || status === 101;
     if (reqMethod === METHOD_CONNECT && status! >= 200 && status! < 300) {
       m.upgrade = true;
