@@ -152,6 +152,7 @@ export function suggest(input: string, candidates: readonly string[]): string | 
   for (const candidate of candidates) {
     const c = fold(candidate);
     if (c === folded) return candidate;
+    if (c.length >= 3 && folded.length > c.length && folded.startsWith(c) && best === null) best = candidate; // "warning" → warn
     const d = editDistance(folded, c, bestDistance);
     if (d < bestDistance) {
       best = candidate;
@@ -345,6 +346,7 @@ export function checkDnsServer(text: string, path: string): string {
     if (lower.includes('%') || !parseIPv6(lower, new Uint8Array(16))) throw new ConfigError(path, `"${text}" is not an IP address`);
     return lower;
   }
+  if (!lower.includes(':')) throw new ConfigError(path, `"${text}": a DNS server must be an IP address, not a name`);
   let hp: HostPort;
   try {
     hp = parseHostPort(lower, false);
