@@ -1,0 +1,165 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REDACTED, runCheck } from '../../../src/cli/check.js';
+import { defaultConfig } from '../../../src/config/defaults.js';
+import { ConfigError, parseCommand, rejectUnsupported, type Command } from '../../../src/config/load.js';
+import { resolveConfig } from '../../../src/config/resolve.js';
+import type { Config } from '../../../src/config/types.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dfp-load-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+function file(text: string, ext = 'yaml'): string {
+  const path = join(dir, `c${n++}.${ext}`);
+  writeFileSync(path, text);
+  return path;
+}
+writeFileSync(join(dir, 'cert.pem'), 'x');
+writeFileSync(join(dir, 'key.pem'), 'x');
+writeFileSync(join(dir, 'ca.pem'), 'x');
+
+function configOf(cmd: Command): Config {
+  if (cmd.kind !== 'run' && cmd.kind !== 'check') throw new Error(`got ${cmd.kind}`);
+  return cmd.config;
+}
+
+function rejection(argv: string[]): ConfigError {
+  try {
+    parseCommand(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('accepted');
+}
+
+describe('parseCommand', () => {
+  it('no arguments: run with the embedded default config', () => {
+    expect(parseCommand([])).toEqual({ kind: 'run', config: defaultConfig() });
+  });
+
+  it('help, version, check', () => {
+    expect(parseCommand(['--help'])).toEqual({ kind: 'help' });
+    expect(parseCommand(['--version'])).toEqual({ kind: 'version' });
+    const path = file('dns: { lookupFamily: ALL }\n');
+    const cmd = parseCommand(['check', '--config', path]);
+    expect(cmd.kind).toBe('check');
+    expect(configOf(cmd).dns.lookupFamily).toBe('ALL');
+  });
+
+  it('flags override the file', () => {
+    const path = file('listeners: [{ address: 127.0.0.1:8081 }]\nadmin: { address: 127.0.0.1:9902 }\nlog: { level: error }\n');
+    const c = configOf(parseCommand(['--config', path, '--listen', '127.0.0.1:0', '--admin=off', '--log-level', 'debug', '--dns-server', '[::1]:5353', '--allow-private']));
+    expect(c.listeners.map((l) => l.address)).toEqual([{ host: '127.0.0.1', port: 0 }]);
+    expect(c.admin).toBeNull();
+    expect(c.log.level).toBe('debug');
+    expect(c.dns.servers).toEqual(['[::1]:5353']);
+    expect(c.access.allowPrivateDestinations).toBe(true);
+  });
+
+  it('reads JSON config files', () => {
+    const path = file('{"dns": {"maxHosts": 7}}', 'json');
+    expect(configOf(parseCommand(['--config', path])).dns.maxHosts).toBe(7);
+  });
+
+  it('resolves relative file paths against the config file directory', () => {
+    const path = file('listeners: [{ address: 127.0.0.1:1, tls: { certFile: cert.pem, keyFile: ./key.pem } }]\n');
+    const raw = parse('listeners: [{ address: 127.0.0.1:1, tls: { certFile: cert.pem, keyFile: ./key.pem } }]');
+    const c = resolveConfig(raw, null, { baseDir: dir });
+    expect(c.listeners[0]!.tls).toEqual({ certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') });
+    // ...and parseCommand still refuses to run it (listener TLS is not supported yet).
+    expect(rejection(['--config', path]).path).toBe('listeners[0].tls');
+  });
+
+  it.each([
+    [['--config', '/nonexistent/dfp.yaml'], '--config', 'cannot read /nonexistent/dfp.yaml: ENOENT'],
+    [['--lisen', 'x'], '--lisen', 'unknown flag; did you mean --listen?'],
+    [['cert'], '--out', 'dfp cert needs --out DIR'],
+    [['cert', '--out', 'd'], 'cert', 'not supported yet'],
+  ])('rejects %j', (argv, path, reason) => {
+    const err = rejection(argv);
+    expect(err.path).toBe(path);
+    expect(err.reason).toBe(reason);
+  });
+
+  it('names the key of a bad file', () => {
+    const err = rejection(['--config', file('dns:\n  lookupfamily: AUTO\n')]);
+    expect(err.message).toBe('config: dns.lookupfamily: unknown key; did you mean lookupFamily?');
+  });
+
+  it('refuses Kubernetes manifests and multi-document files for now', () => {
+    const k8s = 'apiVersion: gateway.kgateway.dev/v1alpha1\nkind: Backend\nmetadata: { name: dfp }\nspec: { type: DynamicForwardProxy }\n';
+    expect(rejection(['--config', file(k8s)]).reason).toBe('Kubernetes manifests are not supported yet');
+    expect(rejection(['--config', file('dns: {}\n---\nlimits: {}\n')]).reason).toBe('Kubernetes manifests are not supported yet');
+  });
+});
+
+describe('rejectUnsupported', () => {
+  const cases: [string, string][] = [
+    ['listeners: [{ address: 127.0.0.1:1, tls: { certFile: cert.pem, keyFile: key.pem } }]', 'listeners[0].tls'],
+    ['listeners: [{ address: 127.0.0.1:1 }, { address: 127.0.0.1:2, mode: sni }]', 'listeners[1].mode'],
+    ['listeners: [{ address: 127.0.0.1:1, proxyProtocol: true }]', 'listeners[0].proxyProtocol'],
+    ['auth: { basic: { users: [{ username: a, password: b }] } }', 'auth'],
+    ['rateLimit: { perClient: { requestsPerSecond: 1 } }', 'rateLimit'],
+    ['access: { allow: ["*.example.com"] }', 'access.allow'],
+    ['access: { deny: [10.0.0.0/8] }', 'access.deny'],
+    ['upstream: { tls: { ca: ca.pem } }', 'upstream.tls'],
+    ['routes: [{ backend: { type: Static, endpoints: ["127.0.0.1:1"] } }]', 'routes[0].backend.type'],
+    ['routes: [{ backend: { tls: { enabled: true } } }]', 'routes[0].backend.tls'],
+  ];
+  it.each(cases)('%s → %s: not supported yet', (text, path) => {
+    const err = rejection(['--config', file(text)]);
+    expect(err.path).toBe(path);
+    expect(err.reason).toBe('not supported yet');
+  });
+
+  it('accepts what this stage runs: DynamicForwardProxy routes, hostRewriteHeader, system CA, empty access lists', () => {
+    const c = resolveConfig(
+      parse('upstream: { tls: { ca: system } }\nroutes: [{ match: { hosts: ["*.a.test"] }, backend: { hostRewriteHeader: x-to } }, { backend: {} }]\naccess: { allow: [], deny: [] }'),
+      null,
+      { baseDir: dir },
+    );
+    expect(() => rejectUnsupported(c)).not.toThrow();
+    expect(() => rejectUnsupported(defaultConfig())).not.toThrow();
+  });
+});
+
+describe('runCheck', () => {
+  it('prints the effective config as YAML that loads back to the same Config', () => {
+    const c = resolveConfig(
+      parse(`
+listeners: [{ address: "[::1]:0" }, { address: 127.0.0.1:9443, mode: sni, proxyProtocol: true }]
+admin: off
+dns: { servers: [127.0.0.1:5353], minTtl: 1500ms, maxTtl: 1h1m, preresolve: [a.test] }
+access: { allow: ["*.a.test:443"], connectPorts: [] }
+rateLimit: { perClient: { requestsPerSecond: 5 } }
+upstream: { tls: { ca: [system, ca.pem] } }
+routes:
+  - match: { hosts: ["*.a.test"], pathPrefix: /x, headers: { x-env: prod } }
+    backend: { hostRewriteHeader: x-to, tls: { ca: ca.pem, sni: b.test, verifyHostname: false } }
+  - backend: { type: Static, endpoints: ["[::1]:9000"] }
+`),
+      null,
+      { baseDir: dir },
+    );
+    const text = runCheck(c);
+    expect(text).toContain('minTtl: 1s500ms');
+    expect(text).toContain('address: off');
+    expect(resolveConfig(parse(text), null, { baseDir: '/elsewhere', checkFiles: false })).toEqual(c);
+  });
+
+  it('round-trips the default config', () => {
+    expect(resolveConfig(parse(runCheck(defaultConfig())), null, { baseDir: dir })).toEqual(defaultConfig());
+  });
+
+  it('redacts passwords', () => {
+    const c = resolveConfig(parse('auth: { basic: { users: [{ username: alice, password: hunter2 }] } }'), null, { baseDir: dir });
+    const text = runCheck(c);
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain('username: alice');
+    expect(text).toContain(`password: ${REDACTED}`);
+  });
+});
