@@ -1,15 +1,89 @@
-import net from 'node:net';
-
 /**
- * Placeholder entry point: listens on the default address and stops cleanly.
- * Replaced by the real CLI (flags, config, proxy) in the next commits.
+ * `dfp`: parse the command line and config, start the proxy and the admin
+ * port, drain on SIGTERM/SIGINT. Exit codes: 0 clean, 1 runtime failure,
+ * 2 bad command line or config.
  */
-export async function main(_argv: string[]): Promise<number | undefined> {
-  const server = net.createServer((socket) => socket.destroy());
-  await new Promise<void>((resolve) => server.listen(8080, '127.0.0.1', resolve));
-  process.stderr.write('dfp listening on 127.0.0.1:8080\n');
-  const stop = () => server.close();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  return undefined;
+import { ConfigError, parseCommand } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { StreamAccessLog } from '../observability/access-log.js';
+import { startAdmin } from '../observability/admin.js';
+import { startProxy } from '../proxy/server.js';
+import { runCheck } from './check.js';
+import { createMetrics } from '../observability/proxy-metrics.js';
+
+const USAGE = `usage: dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
+           [--allow-private] [--workers N] [--log-format json|pretty] [--log-level LEVEL]
+       dfp check --config FILE
+       dfp cert --out DIR [--host NAME]...
+`;
+
+export async function main(argv: string[]): Promise<number | undefined> {
+  let command;
+  try {
+    command = parseCommand(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dfp: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case 'version':
+      process.stdout.write('dfp 0.1.0\n');
+      return 0;
+    case 'check':
+      process.stdout.write(runCheck(command.config));
+      return 0;
+    case 'cert':
+      process.stderr.write('dfp: cert is not supported yet\n');
+      return 2;
+    case 'run':
+      await run(command.config);
+      return undefined;
+  }
+}
+
+async function run(config: Config): Promise<void> {
+  if (config.workers !== 1) {
+    process.stderr.write('dfp: --workers other than 1 is not supported yet\n');
+    process.exitCode = 2;
+    return;
+  }
+  const metrics = createMetrics();
+  const proxy = await startProxy(config, { accessLog: new StreamAccessLog(process.stdout), metrics: metrics.hooks });
+  metrics.attach(proxy.context);
+  const admin =
+    config.admin === null
+      ? null
+      : await startAdmin(config.admin, {
+          isDraining: () => proxy.isDraining,
+          metrics: () => metrics.render(),
+          dns: () => proxy.context.dns.snapshot(),
+          config: () => runCheck(config),
+        });
+  const where = proxy.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
+  process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`dfp: ${signal}, draining\n`);
+    proxy.close().then(
+      async () => {
+        await admin?.close();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`dfp: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -1,0 +1,100 @@
+/**
+ * Access log: one JSON line per request or tunnel. Lines are built by hand
+ * (no JSON.stringify per request) and written in batches, so a busy proxy makes
+ * one write per event-loop turn rather than one per request.
+ */
+export interface AccessRecord {
+  client: string;
+  user: string | null;
+  mode: 'forward' | 'connect' | 'gateway' | 'sni';
+  method: string;
+  host: string;
+  port: number;
+  address: string | null;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  dnsMs: number;
+  connectMs: number;
+  error: string | null;
+}
+
+export interface AccessLogSink {
+  write(record: AccessRecord): void;
+  flush(): void;
+}
+
+/** Escape for a JSON string body; the fast path returns the input untouched. */
+export function jsonEscape(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(text).slice(1, -1);
+  }
+  return text;
+}
+
+function quoted(text: string | null): string {
+  return text === null ? 'null' : '"' + jsonEscape(text) + '"';
+}
+
+export function formatAccessRecord(r: AccessRecord, now: number): string {
+  return (
+    '{"time":"' + new Date(now).toISOString() +
+    '","client":' + quoted(r.client) +
+    ',"user":' + quoted(r.user) +
+    ',"mode":"' + r.mode +
+    '","method":' + quoted(r.method) +
+    ',"host":' + quoted(r.host) +
+    ',"port":' + r.port +
+    ',"address":' + quoted(r.address) +
+    ',"status":' + r.status +
+    ',"bytes_in":' + r.bytesIn +
+    ',"bytes_out":' + r.bytesOut +
+    ',"duration_ms":' + r.durationMs.toFixed(3) +
+    ',"dns_ms":' + r.dnsMs.toFixed(3) +
+    ',"connect_ms":' + r.connectMs.toFixed(3) +
+    ',"error":' + quoted(r.error) + '}\n'
+  );
+}
+
+/** Batched writer to a stream (stdout by default, or a file stream). */
+export class StreamAccessLog implements AccessLogSink {
+  private pending = '';
+  private scheduled = false;
+  private readonly out: NodeJS.WritableStream;
+
+  constructor(out: NodeJS.WritableStream = process.stdout) {
+    this.out = out;
+  }
+
+  write(record: AccessRecord): void {
+    this.pending += formatAccessRecord(record, Date.now());
+    if (this.pending.length > 65536) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(flushLog, this);
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending === '') return;
+    const text = this.pending;
+    this.pending = '';
+    this.out.write(text);
+  }
+}
+
+function flushLog(log: StreamAccessLog): void {
+  log.flush();
+}
+
+/** Records kept in memory (tests). */
+export class MemoryAccessLog implements AccessLogSink {
+  readonly records: AccessRecord[] = [];
+  write(record: AccessRecord): void {
+    this.records.push({ ...record });
+  }
+  flush(): void {}
+}

@@ -1,0 +1,905 @@
+/**
+ * One client connection on the HTTP listener: reads request heads with the
+ * scanner, decides the mode (forward, gateway, CONNECT), and runs one exchange
+ * at a time, so responses leave in request order. Pipelined bytes wait, with
+ * the socket paused, until the exchange before them is done.
+ *
+ * Handlers are module-level functions reaching this object through the socket;
+ * nothing is allocated per request on the keep-alive path apart from the
+ * slices written out.
+ */
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import {
+  BODY_CHUNKED,
+  BODY_EOF,
+  BODY_NONE,
+  BodyParser,
+  ERROR,
+  FORM_ABSOLUTE,
+  H_HOST,
+  H_VIA,
+  HeadParser,
+  METHOD_CONNECT,
+  METHOD_DELETE,
+  METHOD_GET,
+  METHOD_HEAD,
+  METHOD_OPTIONS,
+  METHOD_PUT,
+  METHOD_TRACE,
+  NEED_MORE,
+} from '../http/index.js';
+import { isProxyError, ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
+import type { ResolvedAddress } from '../dns/cache.js';
+import type { HostTarget } from '../dns/name.js';
+import { connectTo, type ConnectResult } from '../upstream/connect.js';
+import type { Closable, ProxyContext } from './context.js';
+import { checkedAddressesNow, resolveAndCheck, targetOf } from './destination.js';
+import type { ProxyMode } from './metrics-hooks.js';
+import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
+import { Splice } from './splice.js';
+import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
+import { UpstreamConn, poolKey, type UpstreamOwner } from './upstream-conn.js';
+
+const S_HEAD = 0; // waiting for / reading a request head
+const S_SETUP = 1; // head read; resolving and connecting (client paused)
+const S_EXCHANGE = 2; // request sent or streaming; response pending or streaming
+const S_TUNNEL = 3; // CONNECT or upgrade: spliced, no more HTTP
+const S_CLOSED = 4;
+
+const CRLF = Buffer.from('\r\n');
+const HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
+const HTTP11 = Buffer.from('HTTP/1.1');
+const SLASH = Buffer.from('/');
+const HOST_PREFIX = Buffer.from('Host: ');
+const CONNECTION_UPGRADE = Buffer.from('Connection: upgrade\r\n');
+const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
+const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
+/** How long a closing connection keeps reading before it is destroyed. */
+const LINGER_MS = 2_000;
+const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n');
+
+interface ClientSocket extends net.Socket {
+  dfpClient: ClientConn;
+}
+
+export class ClientConn implements UpstreamOwner, Closable {
+  readonly ctx: ProxyContext;
+  readonly socket: net.Socket;
+  private parser: HeadParser;
+  private readonly reqBody: BodyParser;
+  private state = S_HEAD;
+
+  /** Bytes read but not processed yet (after a head during setup, or pipelined). */
+  private stash: Buffer | null = null;
+  private stashStart = 0;
+
+  private upstream: UpstreamConn | null = null;
+  private splice: Splice | null = null;
+  private headTimer: NodeJS.Timeout | null = null;
+  private headTimerArmed = false;
+  /** A paused side is waiting for the other to drain. */
+  private clientPausedForUpstream = false;
+  private upstreamPausedForClient = false;
+
+  // The current exchange.
+  private mode: ProxyMode = 'forward';
+  private authority: Authority | null = null;
+  private target: HostTarget | null = null;
+  private rewriteHost = false;
+  private keepAlive = true;
+  private requestDone = false;
+  private responseStarted = false;
+  private responseHeadDone = false;
+  private responseDone = false;
+  private dechunk = false;
+  private isUpgrade = false;
+  private retried = false;
+  private status = 0;
+  private startMs = 0;
+  private dnsMs = 0;
+  private connectMs = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private errorCode: ErrorCode | null = null;
+  /** The address dialled for this exchange (for the log). */
+  private address: string | null = null;
+
+  constructor(ctx: ProxyContext, socket: net.Socket) {
+    this.ctx = ctx;
+    this.socket = socket;
+    this.parser = new HeadParser('request', { maxHeadBytes: ctx.config.limits.maxHeaderBytes });
+    this.reqBody = new BodyParser();
+    const s = socket as ClientSocket;
+    s.dfpClient = this;
+    s.on('data', onClientData);
+    s.on('end', onClientEnd);
+    s.on('close', onClientClose);
+    s.on('drain', onClientDrain);
+    s.on('error', onClientError);
+    s.on('timeout', onClientTimeout);
+    if (ctx.config.limits.idleTimeoutMs > 0) s.setTimeout(ctx.config.limits.idleTimeoutMs);
+    ctx.connections.add(this);
+    ctx.metrics.connectionOpened();
+  }
+
+  // ------------------------------------------------------------ reading heads
+
+  onData(chunk: Buffer): void {
+    if (this.state === S_CLOSED) return; // discarding until the client's FIN
+    if (this.state === S_HEAD) this.readHead(chunk, 0);
+    else if (this.state === S_EXCHANGE && !this.requestDone) this.forwardRequestBody(chunk, 0);
+    else this.keep(chunk, 0);
+  }
+
+  /** Hold bytes until the current exchange is done; reading stops meanwhile. */
+  private keep(buf: Buffer, start: number): void {
+    if (start >= buf.length) return;
+    if (this.stash === null) {
+      this.stash = buf;
+      this.stashStart = start;
+    } else {
+      this.stash = Buffer.concat([this.stash.subarray(this.stashStart), buf.subarray(start)]);
+      this.stashStart = 0;
+    }
+    this.socket.pause();
+  }
+
+  private readHead(buf: Buffer, start: number): void {
+    const parser = this.parser;
+    const r = parser.execute(buf, start, buf.length);
+    if (r === NEED_MORE) {
+      if (!this.headTimerArmed) this.armHeadTimer();
+      return;
+    }
+    this.headTimerArmed = false;
+    if (r === ERROR) {
+      this.rejectHead();
+      return;
+    }
+    this.startExchange(buf, r);
+  }
+
+  private armHeadTimer(): void {
+    const ms = this.ctx.config.limits.headerTimeoutMs;
+    if (ms <= 0) return;
+    this.headTimerArmed = true;
+    if (this.headTimer === null) {
+      this.headTimer = setTimeout(onHeadTimeout, ms, this);
+      this.headTimer.unref();
+    } else {
+      this.headTimer.refresh();
+    }
+  }
+
+  headTimedOut(): void {
+    if (!this.headTimerArmed || this.state !== S_HEAD) return;
+    this.headTimerArmed = false;
+    this.mode = 'forward';
+    this.replyError(new ProxyError('REQUEST_TIMEOUT', `no complete head within ${this.ctx.config.limits.headerTimeoutMs} ms`));
+  }
+
+  private rejectHead(): void {
+    const parser = this.parser;
+    const status = parser.errorStatus;
+    const code: ErrorCode = status === 431 ? 'REQUEST_HEAD_TOO_LARGE' : status === 414 ? 'REQUEST_URI_TOO_LONG' : status === 501 ? 'NOT_IMPLEMENTED' : 'REQUEST_MALFORMED';
+    this.startMs = performance.now();
+    this.replyError(new ProxyError(code, parser.error ?? 'malformed request'));
+  }
+
+  // ------------------------------------------------------------ starting an exchange
+
+  private startExchange(buf: Buffer, afterHead: number): void {
+    this.state = S_SETUP;
+    this.socket.pause();
+    this.stash = afterHead < buf.length ? buf : null;
+    this.stashStart = afterHead;
+    this.startMs = performance.now();
+    this.resetExchange();
+    try {
+      if (this.parser.method === METHOD_CONNECT) this.chooseConnectDestination();
+      else this.chooseHttpDestination();
+      this.resolveDestination();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private resetExchange(): void {
+    this.requestDone = false;
+    this.responseStarted = false;
+    this.responseHeadDone = false;
+    this.responseDone = false;
+    this.dechunk = false;
+    this.isUpgrade = false;
+    this.retried = false;
+    this.rewriteHost = false;
+    this.status = 0;
+    this.dnsMs = 0;
+    this.connectMs = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.errorCode = null;
+    this.address = null;
+    this.authority = null;
+    this.target = null;
+  }
+
+  private chooseConnectDestination(): void {
+    const p = this.parser;
+    this.mode = 'connect';
+    this.keepAlive = false;
+    this.authority = parseHostPort(p.buf, p.targetStart, p.targetEnd, 0, true);
+    const ports = this.ctx.config.access.connectPorts;
+    if (ports.length > 0 && !ports.includes(this.authority.port)) {
+      this.ctx.metrics.denied('connect_port');
+      throw new ProxyError('REQUEST_DENIED', `CONNECT to port ${this.authority.port} is not allowed`);
+    }
+    this.checkVia();
+    this.target = targetOf(this.authority.host);
+  }
+
+  private chooseHttpDestination(): void {
+    const p = this.parser;
+    this.keepAlive = p.keepAlive && !this.ctx.draining;
+    this.isUpgrade = p.upgrade;
+    let authority: Authority;
+    if (p.targetForm === FORM_ABSOLUTE) {
+      this.mode = 'forward';
+      authority = parseAbsoluteTarget(p.buf, p.targetStart, p.targetEnd);
+      if (authority.isHttps) throw new ProxyError('NOT_IMPLEMENTED', 'https:// targets need TLS origination, which is not supported yet');
+      this.rewriteHost = true;
+    } else {
+      this.mode = 'gateway';
+      const hostIndex = p.hostIndex;
+      if (hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
+      const h = p.headers;
+      authority = parseHostPort(p.buf, h[hostIndex * 5 + 2]!, h[hostIndex * 5 + 3]!, 80, false);
+    }
+    const routes = this.ctx.config.routes;
+    if (routes.length > 1 || routes[0]!.match.hosts.length > 0 || routes[0]!.backend.type !== 'DynamicForwardProxy' || routes[0]!.backend.hostRewriteHeader !== null) {
+      authority = this.applyRoute(authority);
+    }
+    this.authority = authority;
+    this.checkVia();
+    this.target = targetOf(authority.host);
+  }
+
+  /** Route matching for configured routes; may move the destination to a rewrite header. */
+  private applyRoute(authority: Authority): Authority {
+    const p = this.parser;
+    const host = authority.host.toLowerCase();
+    const pathStart = authority.pathStart >= 0 ? authority.pathStart : p.targetStart;
+    const route = matchRoute(this.ctx.config.routes, p, host, pathStart);
+    if (route === null) throw new ProxyError('REQUEST_DENIED', `no route for ${host}`);
+    const backend = route.backend;
+    if (backend.type !== 'DynamicForwardProxy') throw new ProxyError('NOT_IMPLEMENTED', `backend type ${backend.type} is not supported yet`);
+    if (backend.hostRewriteHeader !== null) {
+      const i = findHeaderByName(p, backend.hostRewriteHeader);
+      if (i >= 0) {
+        const h = p.headers;
+        const rewritten = parseHostPort(p.buf, h[i * 5 + 2]!, h[i * 5 + 3]!, 80, false);
+        rewritten.pathStart = authority.pathStart;
+        this.rewriteHost = true;
+        return rewritten;
+      }
+    }
+    return authority;
+  }
+
+  private checkVia(): void {
+    const p = this.parser;
+    const h = p.headers;
+    for (let i = p.findHeader(H_VIA); i >= 0; i = p.findHeader(H_VIA, i + 1)) {
+      if (viaNamesProxy(p.buf, h[i * 5 + 2]!, h[i * 5 + 3]!, this.ctx.pseudonym)) {
+        throw new ProxyError('LOOP_DETECTED', 'request already passed through this proxy');
+      }
+    }
+  }
+
+  private resolveDestination(): void {
+    const target = this.target!;
+    const port = this.authority!.port;
+    const addresses = checkedAddressesNow(this.ctx, target, port);
+    if (addresses !== undefined) {
+      this.connect(addresses);
+      return;
+    }
+    const t0 = performance.now();
+    resolveAndCheck(this.ctx, (target as { name: string }).name, port).then(
+      (list) => {
+        this.dnsMs = performance.now() - t0;
+        if (this.state === S_SETUP) this.connect(list);
+      },
+      (err: unknown) => {
+        this.dnsMs = performance.now() - t0;
+        if (this.state === S_SETUP) this.fail(err);
+      },
+    );
+  }
+
+  private connect(addresses: readonly ResolvedAddress[]): void {
+    const port = this.authority!.port;
+    if (this.mode !== 'connect') {
+      const pool = this.ctx.pool;
+      for (let i = 0; i < addresses.length; i++) {
+        const up = pool.take(poolKey(addresses[i]!.address, port));
+        if (up !== undefined) {
+          this.attach(up);
+          return;
+        }
+      }
+    }
+    this.dial(addresses);
+  }
+
+  private dial(addresses: readonly ResolvedAddress[]): void {
+    const ctx = this.ctx;
+    connectTo(addresses, this.authority!.port, { timeoutMs: ctx.config.limits.connectTimeoutMs }).then(
+      (result) => this.onConnected(result),
+      (err: unknown) => {
+        if (this.state === S_SETUP) this.fail(err);
+      },
+    );
+  }
+
+  private onConnected(result: ConnectResult): void {
+    this.connectMs = result.connectMs;
+    this.ctx.metrics.upstreamConnected(result.connectMs);
+    if (this.mode === 'connect') {
+      this.address = result.address.address;
+      if (this.state === S_SETUP) this.startTunnel(result.socket);
+      else result.socket.destroy();
+      return;
+    }
+    const up = new UpstreamConn(result.socket, result.address, this.authority!.port, this.ctx.config.limits.maxHeaderBytes);
+    // The client went away while we connected: keep the fresh connection for someone else.
+    if (this.state !== S_SETUP) this.ctx.pool.release(up);
+    else this.attach(up);
+  }
+
+  // ------------------------------------------------------------ HTTP exchange
+
+  private attach(up: UpstreamConn): void {
+    this.upstream = up;
+    this.address = up.address.address;
+    up.owner = this;
+    up.parser.reset();
+    up.parser.requestMethod = this.parser.method;
+    this.state = S_EXCHANGE;
+    const sock = up.socket;
+    sock.cork();
+    this.writeRequestHead(sock);
+    const p = this.parser;
+    this.reqBody.reset(p.bodyKind, p.contentLength);
+    if (this.reqBody.done) this.requestDone = true;
+    if (this.stash !== null && !this.requestDone) {
+      const buf = this.stash;
+      this.stash = null;
+      this.forwardRequestBody(buf, this.stashStart);
+    }
+    sock.uncork();
+    if (sock.isPaused()) sock.resume();
+    if (!this.requestDone && !this.clientPausedForUpstream) this.socket.resume();
+  }
+
+  /** Request head in origin-form, hop-by-hop lines left out, Via added: slices of the received head. */
+  private writeRequestHead(sock: net.Socket): void {
+    const p = this.parser;
+    const buf = p.buf;
+    const h = p.headers;
+    const n = p.headerCount;
+    const lineEnd = n > 0 ? h[0]! : p.headEnd - 2;
+    const authority = this.authority!;
+    if (p.targetForm === FORM_ABSOLUTE) {
+      sock.write(buf.subarray(p.headStart, p.targetStart));
+      const pathStart = authority.pathStart;
+      if (pathStart >= p.targetEnd || buf[pathStart] !== 0x2f) sock.write(SLASH);
+      if (pathStart < p.targetEnd) sock.write(buf.subarray(pathStart, p.targetEnd));
+      sock.write(HTTP11_CRLF);
+    } else if (p.versionMinor === 1) {
+      sock.write(buf.subarray(p.headStart, lineEnd));
+    } else {
+      sock.write(buf.subarray(p.headStart, p.targetEnd));
+      sock.write(HTTP11_CRLF);
+    }
+    if (this.rewriteHost) {
+      sock.write(HOST_PREFIX);
+      sock.write(hostHeaderValue(authority));
+      sock.write(CRLF);
+    }
+    const hop = p.hopByHop;
+    const ids = p.headerIds;
+    const dropHost = this.rewriteHost;
+    let runStart = -1;
+    for (let i = 0; i < n; i++) {
+      const skip = hop[i] === 1 || (dropHost && ids[i] === H_HOST);
+      if (skip) {
+        if (runStart >= 0) {
+          sock.write(buf.subarray(runStart, h[i * 5]!));
+          runStart = -1;
+        }
+      } else if (runStart < 0) {
+        runStart = h[i * 5]!;
+      }
+    }
+    if (runStart >= 0) sock.write(buf.subarray(runStart, h[(n - 1) * 5 + 4]!));
+    if (this.isUpgrade) {
+      const u = p.findHeader(7 /* H_UPGRADE */);
+      if (u >= 0) sock.write(buf.subarray(h[u * 5]!, h[u * 5 + 4]!));
+      sock.write(CONNECTION_UPGRADE);
+    }
+    sock.write(p.versionMinor === 1 ? this.ctx.viaLine11 : this.ctx.viaLine10);
+    sock.write(CRLF);
+  }
+
+  private forwardRequestBody(buf: Buffer, start: number): void {
+    const body = this.reqBody;
+    const i = body.execute(buf, start, buf.length);
+    if (i === ERROR) {
+      this.abortExchange(new ProxyError('REQUEST_MALFORMED', body.error ?? 'invalid request body'));
+      return;
+    }
+    if (i > start) {
+      this.bytesIn += i - start;
+      const piece = start === 0 && i === buf.length ? buf : buf.subarray(start, i);
+      if (!this.upstream!.socket.write(piece)) {
+        this.clientPausedForUpstream = true;
+        this.socket.pause();
+      }
+    }
+    if (body.done) {
+      this.requestDone = true;
+      if (i < buf.length) this.keep(buf, i);
+      else if (!this.responseDone) this.socket.pause();
+      if (this.responseDone) this.finishExchange();
+    }
+  }
+
+  onUpstreamDrain(): void {
+    if (this.clientPausedForUpstream) {
+      this.clientPausedForUpstream = false;
+      if (this.state === S_EXCHANGE && !this.requestDone) this.socket.resume();
+    }
+  }
+
+  onClientDrain(): void {
+    if (this.upstreamPausedForClient) {
+      this.upstreamPausedForClient = false;
+      this.upstream?.socket.resume();
+    }
+  }
+
+  onUpstreamData(chunk: Buffer): void {
+    let pos = 0;
+    const up = this.upstream!;
+    this.responseStarted = true;
+    if (!this.responseHeadDone) {
+      pos = this.readResponseHead(up, chunk);
+      if (pos < 0) return;
+    }
+    this.forwardResponseBody(up, chunk, pos);
+  }
+
+  /** Returns the index after the response head, or -1 (need more, handled, or failed). */
+  private readResponseHead(up: UpstreamConn, chunk: Buffer): number {
+    const parser = up.parser;
+    let pos = 0;
+    for (;;) {
+      const r = parser.execute(chunk, pos, chunk.length);
+      if (r === NEED_MORE) return -1;
+      if (r === ERROR) {
+        this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', parser.error ?? 'invalid response head'));
+        return -1;
+      }
+      const status = parser.statusCode;
+      if (status >= 100 && status < 200 && status !== 101) {
+        // Interim response: pass it on (not to HTTP/1.0 clients) and read the final one.
+        if (this.parser.versionMinor === 1) this.writeClient(parser.buf.subarray(parser.headStart, parser.headEnd));
+        parser.reset();
+        parser.requestMethod = this.parser.method;
+        pos = r;
+        continue;
+      }
+      if (status === 101) {
+        if (!this.isUpgrade) {
+          this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', '101 without an upgrade request'));
+          return -1;
+        }
+        this.status = 101;
+        this.writeClient(parser.buf.subarray(parser.headStart, parser.headEnd));
+        this.startUpgradeTunnel(up, chunk, r);
+        return -1;
+      }
+      this.status = status;
+      this.responseHeadDone = true;
+      this.writeResponseHead(up);
+      this.reqBody.onData = null;
+      up.body.reset(parser.bodyKind, parser.contentLength);
+      return r;
+    }
+  }
+
+  private writeResponseHead(up: UpstreamConn): void {
+    const p = up.parser;
+    const buf = p.buf;
+    const h = p.headers;
+    const n = p.headerCount;
+    const sock = this.socket;
+    const clientMinor = this.parser.versionMinor;
+    if (p.bodyKind === BODY_EOF) this.keepAlive = false;
+    if (clientMinor === 0 && p.bodyKind === BODY_CHUNKED) {
+      // HTTP/1.0 clients cannot read chunked: decode and delimit by close.
+      this.dechunk = true;
+      this.keepAlive = false;
+      up.body.onData = this.writeDecoded;
+    } else {
+      up.body.onData = null;
+    }
+    sock.cork();
+    const lineEnd = n > 0 ? h[0]! : p.headEnd - 2;
+    if (p.versionMinor === 1) {
+      sock.write(buf.subarray(p.headStart, lineEnd));
+    } else {
+      sock.write(HTTP11);
+      sock.write(buf.subarray(p.headStart + 8, lineEnd));
+    }
+    const hop = p.hopByHop;
+    const ids = p.headerIds;
+    const dropTe = this.dechunk;
+    let runStart = -1;
+    for (let i = 0; i < n; i++) {
+      const skip = hop[i] === 1 || (dropTe && ids[i] === 3 /* H_TRANSFER_ENCODING */);
+      if (skip) {
+        if (runStart >= 0) {
+          sock.write(buf.subarray(runStart, h[i * 5]!));
+          runStart = -1;
+        }
+      } else if (runStart < 0) {
+        runStart = h[i * 5]!;
+      }
+    }
+    if (runStart >= 0) sock.write(buf.subarray(runStart, h[(n - 1) * 5 + 4]!));
+    sock.write(p.versionMinor === 1 ? this.ctx.viaLine11 : this.ctx.viaLine10);
+    if (!this.keepAlive) sock.write(CONNECTION_CLOSE);
+    else if (clientMinor === 0) sock.write(CONNECTION_KEEP_ALIVE);
+    sock.write(CRLF);
+    this.bytesOut += p.headEnd - p.headStart;
+  }
+
+  /** BodyParser onData for HTTP/1.0 clients of a chunked response (this = the BodyParser's owner via bind). */
+  private readonly writeDecoded = (buf: Buffer, start: number, end: number): void => {
+    this.writeClient(buf.subarray(start, end));
+  };
+
+  private forwardResponseBody(up: UpstreamConn, chunk: Buffer, pos: number): void {
+    const body = up.body;
+    const sock = this.socket;
+    const i = body.execute(chunk, pos, chunk.length);
+    if (i === ERROR) {
+      if (sock.writableCorked) sock.uncork();
+      this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', body.error ?? 'invalid response body'));
+      return;
+    }
+    if (i > pos && !this.dechunk) {
+      this.bytesOut += i - pos;
+      sock.write(pos === 0 && i === chunk.length ? chunk : chunk.subarray(pos, i));
+    }
+    if (sock.writableCorked) sock.uncork();
+    if (sock.writableNeedDrain) {
+      this.upstreamPausedForClient = true;
+      up.socket.pause();
+    }
+    if (body.done) {
+      this.responseDone = true;
+      if (i < chunk.length) up.exchanges = -1; // trailing garbage: never reuse
+      // An early response (request body still coming) ends the connection after it.
+      if (!this.requestDone) this.keepAlive = false;
+      this.finishExchange();
+    }
+  }
+
+  private writeClient(piece: Buffer): void {
+    this.bytesOut += piece.length;
+    if (!this.socket.write(piece) && this.upstream !== null) {
+      this.upstreamPausedForClient = true;
+      this.upstream.socket.pause();
+    }
+  }
+
+  onUpstreamEnd(): void {
+    const up = this.upstream;
+    if (up === null) return;
+    if (this.responseHeadDone && !this.responseDone && up.body.finish()) {
+      // Close-delimited response complete.
+      this.responseDone = true;
+      up.exchanges = -1;
+      this.keepAlive = false;
+      this.finishExchange();
+    }
+  }
+
+  onUpstreamClose(): void {
+    const up = this.upstream;
+    if (up === null || this.state !== S_EXCHANGE) return;
+    up.owner = null;
+    this.upstream = null;
+    if (!this.responseStarted && up.exchanges > 0 && !this.retried && this.isRetryable()) {
+      // A pooled connection died under us before answering: once more on a fresh one.
+      this.retried = true;
+      this.state = S_SETUP;
+      this.dial([up.address]);
+      return;
+    }
+    if (!this.responseHeadDone) {
+      const err = up.lastError;
+      this.fail(new ProxyError('UPSTREAM_INCOMPLETE', err ? err.code ?? err.message : 'upstream closed before the response head'));
+      return;
+    }
+    // Truncated body: the client must see the connection end, not a short message followed by more.
+    this.errorCode = 'UPSTREAM_INCOMPLETE';
+    this.logExchange();
+    this.socket.destroy();
+  }
+
+  private isRetryable(): boolean {
+    const m = this.parser.method;
+    if (this.reqBody.done === false || this.bytesIn > 0) return false;
+    return m === METHOD_GET || m === METHOD_HEAD || m === METHOD_OPTIONS || m === METHOD_TRACE || m === METHOD_PUT || m === METHOD_DELETE;
+  }
+
+  private finishExchange(): void {
+    const up = this.upstream;
+    if (up !== null) {
+      this.upstream = null;
+      up.owner = null;
+      if (this.upstreamPausedForClient) {
+        this.upstreamPausedForClient = false;
+        up.socket.resume();
+      }
+      const reusable = up.exchanges >= 0 && this.requestDone && up.parser.keepAlive && up.parser.bodyKind !== BODY_EOF;
+      if (reusable) {
+        up.exchanges++;
+        this.ctx.pool.release(up);
+      } else {
+        up.destroy();
+      }
+    }
+    this.logExchange();
+    if (!this.keepAlive || !this.requestDone) {
+      this.closeGracefully();
+      return;
+    }
+    this.state = S_HEAD;
+    this.parser.reset();
+    this.clientPausedForUpstream = false;
+    const stash = this.stash;
+    if (stash !== null) {
+      this.stash = null;
+      this.readHead(stash, this.stashStart);
+    }
+    if (this.state === S_HEAD) this.socket.resume();
+  }
+
+  // ------------------------------------------------------------ tunnels
+
+  private startTunnel(upstreamSocket: net.Socket): void {
+    this.state = S_TUNNEL;
+    this.status = 200;
+    this.socket.write(CONNECT_ESTABLISHED);
+    this.beginSplice(upstreamSocket);
+    const stash = this.stash;
+    this.stash = null;
+    if (stash !== null) this.splice!.writeEarly(true, stash.subarray(this.stashStart));
+    // The client may have sent its FIN while we were connecting.
+    if (this.socket.readableEnded) upstreamSocket.end();
+  }
+
+  private startUpgradeTunnel(up: UpstreamConn, chunk: Buffer, after: number): void {
+    this.state = S_TUNNEL;
+    this.upstream = null;
+    up.owner = null;
+    this.beginSplice(up.socket);
+    const splice = this.splice!;
+    if (after < chunk.length) splice.writeEarly(false, chunk.subarray(after));
+    const stash = this.stash;
+    this.stash = null;
+    if (stash !== null) splice.writeEarly(true, stash.subarray(this.stashStart));
+  }
+
+  private beginSplice(upstreamSocket: net.Socket): void {
+    const client = this.socket;
+    client.removeListener('data', onClientData);
+    client.removeListener('end', onClientEnd);
+    client.removeListener('drain', onClientDrain);
+    client.removeListener('timeout', onClientTimeout);
+    // An upgraded pooled-style connection sheds its HTTP handlers; a fresh CONNECT socket has none.
+    upstreamSocket.removeAllListeners('data');
+    upstreamSocket.removeAllListeners('end');
+    upstreamSocket.removeAllListeners('drain');
+    upstreamSocket.removeAllListeners('close');
+    this.releaseHeadTimer();
+    this.ctx.metrics.tunnelOpened();
+    this.splice = new Splice(client, upstreamSocket, this.ctx.config.limits.idleTimeoutMs, null);
+  }
+
+  // ------------------------------------------------------------ errors and closing
+
+  /** Failure before any response byte reached the client: an error reply, then close. */
+  fail(err: unknown): void {
+    const up = this.upstream;
+    if (up !== null) {
+      this.upstream = null;
+      up.destroy();
+    }
+    if (this.responseStarted && this.responseHeadDone) {
+      this.errorCode = isProxyError(err) ? err.code : 'UPSTREAM_INCOMPLETE';
+      this.logExchange();
+      this.socket.destroy();
+      return;
+    }
+    this.replyError(isProxyError(err) ? err : new ProxyError('UPSTREAM_PROTOCOL_ERROR', 'internal error', { cause: err }));
+  }
+
+  private abortExchange(err: ProxyError): void {
+    this.fail(err);
+  }
+
+  private replyError(err: ProxyError): void {
+    if (this.state === S_CLOSED) return;
+    this.status = err.status;
+    this.errorCode = err.code;
+    const extra = err.code === 'AUTH_REQUIRED' ? [`Proxy-Authenticate: Basic realm="${this.ctx.config.auth.basic?.realm ?? 'dfp'}"`] : undefined;
+    const reply = renderErrorReply(err, { isHead: this.parser.method === METHOD_HEAD, extraHeaders: extra });
+    this.bytesOut += reply.length;
+    if (this.socket.writableCorked) this.socket.uncork();
+    this.socket.write(reply);
+    this.logExchange();
+    this.closeGracefully();
+  }
+
+  /** End our side after pending writes; the client's FIN (or the idle timer) finishes the close. */
+  private closeGracefully(): void {
+    if (this.state === S_CLOSED) return;
+    this.state = S_CLOSED;
+    this.stash = null;
+    this.releaseHeadTimer();
+    const s = this.socket;
+    s.end();
+    // Keep reading (and discarding) so unread request bytes do not turn our FIN into a reset.
+    if (s.isPaused()) s.resume();
+    s.setTimeout(LINGER_MS);
+  }
+
+  private releaseHeadTimer(): void {
+    if (this.headTimer !== null) {
+      clearTimeout(this.headTimer);
+      this.headTimer = null;
+    }
+    this.headTimerArmed = false;
+  }
+
+  onClientEnd(): void {
+    if (this.state === S_HEAD && !this.headTimerArmed && this.stash === null) {
+      this.closeGracefully();
+      return;
+    }
+    if (this.state === S_HEAD) {
+      // EOF in the middle of a head: nothing to answer.
+      this.closeGracefully();
+      return;
+    }
+    if (this.state === S_EXCHANGE && !this.requestDone) {
+      // The request body was cut short: the origin must not take it as complete.
+      if (this.reqBody.finish()) {
+        this.requestDone = true;
+      } else {
+        this.upstream?.destroy();
+        this.upstream = null;
+        this.socket.destroy();
+      }
+      return;
+    }
+    // Half-close after a complete request: answer, then close.
+    this.keepAlive = false;
+  }
+
+  onClientClose(): void {
+    const previous = this.state;
+    this.state = S_CLOSED;
+    this.releaseHeadTimer();
+    const up = this.upstream;
+    if (up !== null) {
+      this.upstream = null;
+      up.destroy();
+      if (previous === S_EXCHANGE && !this.responseDone) {
+        this.errorCode ??= 'UPSTREAM_INCOMPLETE';
+      }
+    }
+    if (previous === S_SETUP || (previous === S_EXCHANGE && !this.responseDone)) this.logExchange();
+    if (this.splice !== null) {
+      this.ctx.metrics.tunnelClosed(this.splice.bytesUp, this.splice.bytesDown);
+      this.bytesIn = this.splice.bytesUp;
+      this.bytesOut += this.splice.bytesDown;
+      this.logExchange();
+      this.splice = null;
+    }
+    this.ctx.connections.delete(this);
+    this.ctx.metrics.connectionClosed();
+  }
+
+  onTimeout(): void {
+    if (this.state === S_TUNNEL) return; // the splice has its own handler
+    this.socket.destroy();
+  }
+
+  drain(): void {
+    if (this.state === S_HEAD && !this.headTimerArmed && this.stash === null) this.closeGracefully();
+    else this.keepAlive = false;
+  }
+
+  destroy(): void {
+    this.splice?.destroy();
+    this.upstream?.destroy();
+    this.socket.destroy();
+  }
+
+  private logExchange(): void {
+    const ctx = this.ctx;
+    const durationMs = performance.now() - this.startMs;
+    const status = this.status;
+    ctx.metrics.requestDone(this.mode, status, durationMs);
+    const log = ctx.accessLog;
+    if (log === null) return;
+    const authority = this.authority;
+    log.write({
+      client: this.socket.remoteAddress ?? '',
+      user: null,
+      mode: this.mode,
+      method: this.parser.method === METHOD_CONNECT ? 'CONNECT' : safeMethod(this.parser),
+      host: authority?.host ?? '',
+      port: authority?.port ?? 0,
+      address: this.address,
+      status,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      durationMs,
+      dnsMs: this.dnsMs,
+      connectMs: this.connectMs,
+      error: this.errorCode,
+    });
+  }
+}
+
+function safeMethod(parser: HeadParser): string {
+  return parser.methodEnd > parser.methodStart ? parser.methodName() : '';
+}
+
+function hostHeaderValue(authority: Authority): Buffer {
+  const host = authority.host.includes(':') ? `[${authority.host}]` : authority.host;
+  return Buffer.from(authority.port === 80 ? host : `${host}:${authority.port}`, 'latin1');
+}
+
+function onClientData(this: ClientSocket, chunk: Buffer): void {
+  this.dfpClient.onData(chunk);
+}
+function onClientEnd(this: ClientSocket): void {
+  this.dfpClient.onClientEnd();
+}
+function onClientClose(this: ClientSocket): void {
+  this.dfpClient.onClientClose();
+}
+function onClientDrain(this: ClientSocket): void {
+  this.dfpClient.onClientDrain();
+}
+function onClientError(this: ClientSocket): void {
+  // 'close' follows; nothing to do here but keep the error from being thrown.
+}
+function onClientTimeout(this: ClientSocket): void {
+  this.dfpClient.onTimeout();
+}
+function onHeadTimeout(conn: ClientConn): void {
+  conn.headTimedOut();
+}
+
+export { BODY_NONE };

@@ -1,0 +1,39 @@
+/**
+ * What every connection of one proxy instance shares: configuration, the DNS
+ * cache, the upstream pool, the sinks for logs and metrics, and the set of live
+ * connections (for draining).
+ */
+import type { Config, HostPort } from '../config/types.js';
+import type { DnsCache, ResolvedAddress } from '../dns/cache.js';
+import type { AccessLogSink } from '../observability/access-log.js';
+import type { UpstreamPool } from '../upstream/pool.js';
+import type { ProxyMetrics } from './metrics-hooks.js';
+import type { UpstreamConn } from './upstream-conn.js';
+
+export interface Closable {
+  /** Close now if idle; otherwise finish the current exchange and close. */
+  drain(): void;
+  /** Tear down at once. */
+  destroy(): void;
+}
+
+export interface ProxyContext {
+  readonly config: Config;
+  readonly dns: DnsCache;
+  readonly pool: UpstreamPool<UpstreamConn>;
+  readonly accessLog: AccessLogSink | null;
+  readonly metrics: ProxyMetrics;
+  /** Addresses the listeners are bound to (after listen), for loop detection. */
+  readonly listenAddresses: HostPort[];
+  /** Via received-by name, also used to detect loops. */
+  readonly pseudonym: string;
+  /** `Via: 1.1 <pseudonym>\r\n` (and 1.0), prebuilt. */
+  readonly viaLine11: Buffer;
+  readonly viaLine10: Buffer;
+  /** Policy-checked address lists, memoised per list object handed out by the DNS cache. */
+  readonly checked: WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Error>;
+  /** IP literals already classified (bounded). */
+  readonly literals: Map<string, readonly ResolvedAddress[] | Error>;
+  readonly connections: Set<Closable>;
+  draining: boolean;
+}

@@ -1,0 +1,94 @@
+/**
+ * From a host string to the addresses that may be dialled: normalise, resolve
+ * (cache hit synchronously), then apply the destination policy to the resolved
+ * addresses. The addresses returned are exactly the ones that were checked.
+ */
+import { ProxyError } from '../errors.js';
+import { normalizeHost, type HostTarget } from '../dns/name.js';
+import type { ResolvedAddress } from '../dns/cache.js';
+import { classifyAddress, isPrivateClass } from '../policy/address.js';
+import type { ProxyContext } from './context.js';
+
+const MAX_LITERALS = 4096;
+
+/** Normalise a request's host; throws REQUEST_MALFORMED. */
+export function targetOf(host: string): HostTarget {
+  return normalizeHost(host);
+}
+
+/**
+ * Checked addresses for an IP literal or a cached name, synchronously; undefined
+ * when the name must be resolved first. Throws the policy's ProxyError.
+ */
+export function checkedAddressesNow(ctx: ProxyContext, target: HostTarget, port: number): readonly ResolvedAddress[] | undefined {
+  if (target.kind === 'ip') {
+    let result = ctx.literals.get(target.address);
+    if (result === undefined) {
+      result = checkOrError(ctx, [{ address: target.address, family: target.family }]);
+      if (ctx.literals.size >= MAX_LITERALS) ctx.literals.clear();
+      ctx.literals.set(target.address, result);
+    }
+    return unwrap(ctx, result, port);
+  }
+  const addresses = ctx.dns.peek(target.name);
+  if (addresses === undefined) return undefined;
+  return checkedList(ctx, addresses, port);
+}
+
+/** Resolve a name (cache miss) and check the result. Rejects with ProxyError. */
+export async function resolveAndCheck(ctx: ProxyContext, name: string, port: number): Promise<readonly ResolvedAddress[]> {
+  const addresses = await ctx.dns.resolve(name);
+  return checkedList(ctx, addresses, port);
+}
+
+function checkedList(ctx: ProxyContext, addresses: readonly ResolvedAddress[], port: number): readonly ResolvedAddress[] {
+  let result = ctx.checked.get(addresses);
+  if (result === undefined) {
+    result = checkOrError(ctx, addresses);
+    ctx.checked.set(addresses, result);
+  }
+  return unwrap(ctx, result, port);
+}
+
+function unwrap(ctx: ProxyContext, result: readonly ResolvedAddress[] | Error, port: number): readonly ResolvedAddress[] {
+  if (result instanceof Error) {
+    ctx.metrics.denied('private_destination');
+    throw new ProxyError('DESTINATION_DENIED', (result as Error).message);
+  }
+  if (isLoop(ctx, result, port)) throw new ProxyError('LOOP_DETECTED', 'destination is this proxy');
+  return result;
+}
+
+/** Keep the addresses policy allows; an Error naming the reason when none is left. */
+function checkOrError(ctx: ProxyContext, addresses: readonly ResolvedAddress[]): readonly ResolvedAddress[] | Error {
+  if (ctx.config.access.allowPrivateDestinations) {
+    // Cloud metadata stays denied even then (DESIGN.md: unless listed in allow).
+    const allowed = addresses.filter((a) => classifyAddress(a.address) !== 'metadata');
+    return allowed.length > 0 ? allowed : new Error(`${addresses[0]?.address ?? ''} is a metadata address`);
+  }
+  const allowed: ResolvedAddress[] = [];
+  let reason = '';
+  for (const a of addresses) {
+    const cls = classifyAddress(a.address);
+    if (isPrivateClass(cls)) reason = `${a.address} is ${cls}`;
+    else allowed.push(a);
+  }
+  if (allowed.length === 0) return new Error(reason || 'no address');
+  return allowed.length === addresses.length ? addresses : allowed;
+}
+
+/** The destination is one of our own listeners. */
+function isLoop(ctx: ProxyContext, addresses: readonly ResolvedAddress[], port: number): boolean {
+  for (const l of ctx.listenAddresses) {
+    if (l.port !== port) continue;
+    for (const a of addresses) {
+      if (a.address === l.host) return true;
+      if ((l.host === '0.0.0.0' || l.host === '::') && isLoopbackLiteral(a.address)) return true;
+    }
+  }
+  return false;
+}
+
+function isLoopbackLiteral(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}

@@ -1,0 +1,121 @@
+/**
+ * A running proxy: the listeners, the shared context, and graceful shutdown.
+ * `startProxy` is what the CLI, the tests and the benches start.
+ */
+import net from 'node:net';
+import type { Config, HostPort } from '../config/types.js';
+import { DnsCache, type ResolvedAddress } from '../dns/cache.js';
+import type { AccessLogSink } from '../observability/access-log.js';
+import { UpstreamPool } from '../upstream/pool.js';
+import { ClientConn } from './connection.js';
+import type { ProxyContext } from './context.js';
+import { NO_METRICS, type ProxyMetrics } from './metrics-hooks.js';
+import type { UpstreamConn } from './upstream-conn.js';
+
+export interface ProxyOptions {
+  accessLog?: AccessLogSink | null;
+  metrics?: ProxyMetrics;
+  /** Via received-by name (default "dfp"). */
+  pseudonym?: string;
+  /** Use this DNS cache instead of making one from config.dns (shared between tests). */
+  dns?: DnsCache;
+}
+
+export interface ProxyServer {
+  readonly context: ProxyContext;
+  /** Bound addresses of the listeners, in config order. */
+  readonly addresses: HostPort[];
+  readonly isDraining: boolean;
+  /**
+   * Stop accepting, close idle connections, let exchanges and tunnels finish up
+   * to drainTimeout, then destroy what is left. Resolves when all are closed.
+   */
+  close(): Promise<void>;
+}
+
+export async function startProxy(config: Config, options: ProxyOptions = {}): Promise<ProxyServer> {
+  const pseudonym = options.pseudonym ?? 'dfp';
+  const dns = options.dns ?? new DnsCache(config.dns);
+  const ctx: ProxyContext = {
+    config,
+    dns,
+    pool: new UpstreamPool<UpstreamConn>(config.upstream.maxIdlePerHost, Math.min(config.limits.idleTimeoutMs || 60_000, 60_000)),
+    accessLog: options.accessLog ?? null,
+    metrics: options.metrics ?? NO_METRICS,
+    listenAddresses: [],
+    pseudonym,
+    viaLine11: Buffer.from(`Via: 1.1 ${pseudonym}\r\n`),
+    viaLine10: Buffer.from(`Via: 1.0 ${pseudonym}\r\n`),
+    checked: new WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Error>(),
+    literals: new Map(),
+    connections: new Set(),
+    draining: false,
+  };
+
+  const servers: net.Server[] = [];
+  try {
+    for (const listener of config.listeners) {
+      if (listener.mode !== 'http' || listener.tls !== null || listener.proxyProtocol) {
+        throw new Error(`listener ${listener.address.host}:${listener.address.port}: only plain HTTP listeners are supported yet`);
+      }
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onConnection(ctx, socket));
+      server.maxConnections = config.limits.maxConnections;
+      await listen(server, listener.address);
+      servers.push(server);
+      const bound = server.address() as net.AddressInfo;
+      ctx.listenAddresses.push({ host: bound.address, port: bound.port });
+    }
+    if (options.dns === undefined) await dns.start();
+  } catch (err) {
+    for (const s of servers) s.close();
+    if (options.dns === undefined) dns.close();
+    ctx.pool.close();
+    throw err;
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    context: ctx,
+    addresses: ctx.listenAddresses,
+    get isDraining() {
+      return ctx.draining;
+    },
+    close() {
+      closing ??= shutdown(ctx, servers, options.dns === undefined);
+      return closing;
+    },
+  };
+}
+
+function onConnection(ctx: ProxyContext, socket: net.Socket): void {
+  if (ctx.draining) {
+    socket.destroy();
+    return;
+  }
+  new ClientConn(ctx, socket);
+}
+
+function listen(server: net.Server, address: HostPort): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: address.host, port: address.port, backlog: 1024 }, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function shutdown(ctx: ProxyContext, servers: net.Server[], ownsDns: boolean): Promise<void> {
+  ctx.draining = true;
+  const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+  for (const conn of [...ctx.connections]) conn.drain();
+  ctx.pool.close();
+  const deadline = Date.now() + ctx.config.limits.drainTimeoutMs;
+  while (ctx.connections.size > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const conn of [...ctx.connections]) conn.destroy();
+  await Promise.all(closed);
+  ctx.accessLog?.flush();
+  if (ownsDns) ctx.dns.close();
+}

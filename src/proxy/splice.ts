@@ -1,0 +1,112 @@
+/**
+ * Splice two sockets both ways: Buffers are moved untouched, a full writer
+ * pauses the other side's reads until it drains, a FIN is passed on as a FIN
+ * (half-close), a reset or error on one side destroys the other.
+ * Handlers are module-level; state lives on the Splice object.
+ */
+import type net from 'node:net';
+
+interface SpliceSocket extends net.Socket {
+  dfpSplice: Splice | null;
+}
+
+export type SpliceDone = (splice: Splice) => void;
+
+export class Splice {
+  readonly client: net.Socket;
+  readonly upstream: net.Socket;
+  /** Bytes client → upstream. */
+  bytesUp = 0;
+  /** Bytes upstream → client. */
+  bytesDown = 0;
+  private closed = 0;
+  private readonly onDone: SpliceDone | null;
+
+  constructor(client: net.Socket, upstream: net.Socket, idleTimeoutMs: number, onDone: SpliceDone | null) {
+    this.client = client;
+    this.upstream = upstream;
+    this.onDone = onDone;
+    attach(client, this, idleTimeoutMs);
+    attach(upstream, this, idleTimeoutMs);
+  }
+
+  /** Forward bytes that arrived before the splice started (e.g. after a CONNECT head). */
+  writeEarly(toUpstream: boolean, chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (toUpstream) {
+      this.bytesUp += chunk.length;
+      if (!this.upstream.write(chunk)) this.client.pause();
+    } else {
+      this.bytesDown += chunk.length;
+      if (!this.client.write(chunk)) this.upstream.pause();
+    }
+  }
+
+  peerOf(socket: net.Socket): net.Socket {
+    return socket === this.client ? this.upstream : this.client;
+  }
+
+  /** Destroy both sides (shutdown, idle timeout). */
+  destroy(): void {
+    this.client.destroy();
+    this.upstream.destroy();
+  }
+
+  socketClosed(): void {
+    if (++this.closed === 2 && this.onDone !== null) this.onDone(this);
+  }
+}
+
+function attach(socket: net.Socket, splice: Splice, idleTimeoutMs: number): void {
+  const s = socket as SpliceSocket;
+  s.dfpSplice = splice;
+  s.on('data', onSpliceData);
+  s.on('drain', onSpliceDrain);
+  s.on('end', onSpliceEnd);
+  s.on('error', onSpliceError);
+  s.on('close', onSpliceClose);
+  s.on('timeout', onSpliceTimeout);
+  if (idleTimeoutMs > 0) s.setTimeout(idleTimeoutMs);
+  if (s.isPaused()) s.resume();
+}
+
+function onSpliceData(this: SpliceSocket, chunk: Buffer): void {
+  const splice = this.dfpSplice!;
+  const isClient = this === splice.client;
+  if (isClient) splice.bytesUp += chunk.length;
+  else splice.bytesDown += chunk.length;
+  const peer = isClient ? splice.upstream : splice.client;
+  if (!peer.write(chunk)) this.pause();
+}
+
+function onSpliceDrain(this: SpliceSocket): void {
+  const splice = this.dfpSplice!;
+  const peer = splice.peerOf(this);
+  if (!peer.destroyed && !peer.readableEnded) peer.resume();
+}
+
+function onSpliceEnd(this: SpliceSocket): void {
+  const peer = this.dfpSplice!.peerOf(this);
+  if (!peer.destroyed) peer.end();
+}
+
+function onSpliceError(this: SpliceSocket, err: NodeJS.ErrnoException): void {
+  const peer = this.dfpSplice!.peerOf(this);
+  if (peer.destroyed) return;
+  // Pass a reset on as a reset, so the other end does not mistake it for a clean close.
+  if (err.code === 'ECONNRESET' && typeof peer.resetAndDestroy === 'function') peer.resetAndDestroy();
+  else peer.destroy();
+}
+
+function onSpliceClose(this: SpliceSocket): void {
+  const splice = this.dfpSplice!;
+  const peer = splice.peerOf(this);
+  // A clean close means this side's FIN was already passed on and the peer finishes
+  // flushing on its own; an abrupt one (no FIN seen) takes the peer down too.
+  if (!peer.destroyed && !this.readableEnded) peer.destroy();
+  splice.socketClosed();
+}
+
+function onSpliceTimeout(this: SpliceSocket): void {
+  this.dfpSplice!.destroy();
+}

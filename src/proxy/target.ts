@@ -1,0 +1,103 @@
+/**
+ * Where a request goes: host and port from an absolute-form URI, an
+ * authority-form CONNECT target, a Host header or a rewrite header.
+ * Byte loops over the head's buffer; strings only for the host itself.
+ */
+import { ProxyError } from '../errors.js';
+
+export interface Authority {
+  /** Host as written (IPv6 without brackets), not yet normalised. */
+  host: string;
+  port: number;
+  /** Index in the buffer where the path starts (absolute-form only), else -1. */
+  pathStart: number;
+  /** https:// scheme (absolute-form only). */
+  isHttps: boolean;
+}
+
+const CH_COLON = 0x3a;
+const CH_SLASH = 0x2f;
+const CH_LBRACKET = 0x5b;
+const CH_RBRACKET = 0x5d;
+const CH_AT = 0x40;
+const CH_QUESTION = 0x3f;
+
+/**
+ * Parse `host[:port]` in buf[start, end). `defaultPort` applies when the port is
+ * absent; `requirePort` for CONNECT. Throws REQUEST_MALFORMED with a reason.
+ */
+export function parseHostPort(buf: Buffer, start: number, end: number, defaultPort: number, requirePort: boolean): Authority {
+  if (start >= end) throw new ProxyError('REQUEST_MALFORMED', 'empty host');
+  let hostStart = start;
+  let hostEnd: number;
+  let i: number;
+  if (buf[start] === CH_LBRACKET) {
+    i = start + 1;
+    while (i < end && buf[i] !== CH_RBRACKET) i++;
+    if (i === end) throw new ProxyError('REQUEST_MALFORMED', 'unterminated IPv6 literal');
+    hostStart = start + 1;
+    hostEnd = i;
+    i++;
+  } else {
+    i = start;
+    while (i < end && buf[i] !== CH_COLON) {
+      if (buf[i] === CH_AT) throw new ProxyError('REQUEST_MALFORMED', 'userinfo in authority');
+      i++;
+    }
+    hostEnd = i;
+  }
+  if (hostEnd === hostStart) throw new ProxyError('REQUEST_MALFORMED', 'empty host');
+  let port = defaultPort;
+  if (i < end) {
+    if (buf[i] !== CH_COLON) throw new ProxyError('REQUEST_MALFORMED', 'invalid authority');
+    port = parsePort(buf, i + 1, end);
+  } else if (requirePort) {
+    throw new ProxyError('REQUEST_MALFORMED', 'CONNECT target needs a port');
+  }
+  return { host: buf.toString('latin1', hostStart, hostEnd), port, pathStart: -1, isHttps: false };
+}
+
+function parsePort(buf: Buffer, start: number, end: number): number {
+  if (start === end || end - start > 5) throw new ProxyError('REQUEST_MALFORMED', 'invalid port');
+  let port = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) throw new ProxyError('REQUEST_MALFORMED', 'invalid port');
+    port = port * 10 + d;
+  }
+  if (port === 0 || port > 65535) throw new ProxyError('REQUEST_MALFORMED', 'port out of range');
+  return port;
+}
+
+/** Case-insensitive prefix test of an ASCII literal (lower-case) at buf[start]. */
+function hasPrefixFolded(buf: Buffer, start: number, end: number, lower: string): boolean {
+  if (end - start < lower.length) return false;
+  for (let k = 0; k < lower.length; k++) {
+    if ((buf[start + k]! | 0x20) !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** Parse an absolute-form target `http://authority/path`. */
+export function parseAbsoluteTarget(buf: Buffer, start: number, end: number): Authority {
+  let isHttps = false;
+  let i: number;
+  if (hasPrefixFolded(buf, start, end, 'http://')) {
+    i = start + 7;
+  } else if (hasPrefixFolded(buf, start, end, 'https://')) {
+    i = start + 8;
+    isHttps = true;
+  } else {
+    throw new ProxyError('REQUEST_MALFORMED', 'absolute-form target must be http:// or https://');
+  }
+  const authStart = i;
+  while (i < end) {
+    const c = buf[i];
+    if (c === CH_SLASH || c === CH_QUESTION) break;
+    i++;
+  }
+  const authority = parseHostPort(buf, authStart, i, isHttps ? 443 : 80, false);
+  authority.pathStart = i;
+  authority.isHttps = isHttps;
+  return authority;
+}

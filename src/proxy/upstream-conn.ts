@@ -1,0 +1,82 @@
+/**
+ * One connection to an origin, reused across exchanges through the pool. Its
+ * socket handlers are installed once and forward to the client connection that
+ * currently owns it (null while idle in the pool).
+ */
+import type net from 'node:net';
+import { BodyParser, HeadParser } from '../http/index.js';
+import type { ResolvedAddress } from '../dns/cache.js';
+import type { Poolable } from '../upstream/pool.js';
+
+/** What an owning client connection implements. */
+export interface UpstreamOwner {
+  onUpstreamData(chunk: Buffer): void;
+  onUpstreamEnd(): void;
+  onUpstreamClose(): void;
+  onUpstreamDrain(): void;
+}
+
+interface UpstreamSocket extends net.Socket {
+  dfpUpstream: UpstreamConn;
+}
+
+export class UpstreamConn implements Poolable {
+  readonly socket: net.Socket;
+  readonly key: string;
+  readonly address: ResolvedAddress;
+  readonly parser: HeadParser;
+  readonly body: BodyParser;
+  owner: UpstreamOwner | null = null;
+  /** Exchanges completed on this connection. */
+  exchanges = 0;
+  /** Last socket error, for the reply when it dies mid-exchange. */
+  lastError: NodeJS.ErrnoException | null = null;
+
+  constructor(socket: net.Socket, address: ResolvedAddress, port: number, maxHeadBytes: number) {
+    this.socket = socket;
+    this.address = address;
+    this.key = poolKey(address.address, port);
+    this.parser = new HeadParser('response', { maxHeadBytes });
+    this.body = new BodyParser();
+    const s = socket as UpstreamSocket;
+    s.dfpUpstream = this;
+    s.on('data', onUpstreamData);
+    s.on('end', onUpstreamEnd);
+    s.on('close', onUpstreamClose);
+    s.on('drain', onUpstreamDrain);
+    s.on('error', onUpstreamError);
+  }
+
+  destroy(): void {
+    this.owner = null;
+    this.socket.destroy();
+  }
+}
+
+export function poolKey(address: string, port: number): string {
+  return address + ' ' + port;
+}
+
+function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
+  const owner = this.dfpUpstream.owner;
+  if (owner !== null) owner.onUpstreamData(chunk);
+}
+
+function onUpstreamEnd(this: UpstreamSocket): void {
+  const owner = this.dfpUpstream.owner;
+  if (owner !== null) owner.onUpstreamEnd();
+}
+
+function onUpstreamClose(this: UpstreamSocket): void {
+  const owner = this.dfpUpstream.owner;
+  if (owner !== null) owner.onUpstreamClose();
+}
+
+function onUpstreamDrain(this: UpstreamSocket): void {
+  const owner = this.dfpUpstream.owner;
+  if (owner !== null) owner.onUpstreamDrain();
+}
+
+function onUpstreamError(this: UpstreamSocket, err: NodeJS.ErrnoException): void {
+  this.dfpUpstream.lastError = err;
+}

@@ -1,0 +1,77 @@
+/**
+ * CONNECT tunnels: 200 only once the upstream is connected, early data kept,
+ * both directions spliced, half-close passed on, errors before the 200.
+ */
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { startHarness } from '../helpers/harness.js';
+import { startRawOrigin } from '../helpers/origin.js';
+import { connectRaw } from '../helpers/raw-client.js';
+
+function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+describe('CONNECT', () => {
+  it('answers 200 after connecting and forwards bytes sent with the CONNECT head', async () => {
+    const h = await startHarness();
+    let got = '';
+    const origin = await startRawOrigin((s) => {
+      s.on('data', (c: Buffer) => {
+        got += c.toString();
+        if (got.includes('ping')) s.write('pong');
+      });
+    });
+    const client = await connectRaw(h.port);
+    client.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\nearly-ping`);
+    await waitFor(() => client.received().toString().includes('pong'));
+    expect(client.received().toString()).toBe('HTTP/1.1 200 Connection Established\r\n\r\npong');
+    expect(got).toBe('early-ping');
+  });
+
+  it('passes a half-close on and still delivers the reply', async () => {
+    const h = await startHarness();
+    const origin = await startRawOrigin((s) => {
+      let n = 0;
+      s.on('data', (c: Buffer) => (n += c.length));
+      s.on('end', () => s.end(`got ${n}`));
+    });
+    const client = await connectRaw(h.port);
+    client.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+    await waitFor(() => client.received().length > 0);
+    client.socket.end('12345');
+    const done = await client.closed();
+    expect(done.raw.toString()).toBe('HTTP/1.1 200 Connection Established\r\n\r\ngot 5');
+  });
+
+  it('refuses a CONNECT port not in connectPorts with 403', async () => {
+    const h = await startHarness((c) => (c.access.connectPorts = [443]));
+    const client = await connectRaw(h.port);
+    client.send('CONNECT 127.0.0.1:25 HTTP/1.1\r\n\r\n');
+    const res = await client.responses(1);
+    expect(res.responses[0]?.status).toBe(403);
+  });
+
+  it('answers 502 connection_refused when nothing listens', async () => {
+    const h = await startHarness();
+    const closedPort = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const client = await connectRaw(h.port);
+    client.send(`CONNECT 127.0.0.1:${closedPort} HTTP/1.1\r\n\r\n`);
+    const res = await client.responses(1);
+    expect(res.responses[0]?.status).toBe(502);
+    expect(res.responses[0]?.headers.find(([k]) => k === 'Proxy-Status')?.[1]).toContain('error=connection_refused');
+  });
+});
