@@ -75,6 +75,19 @@ function buildClassTable(): Uint8Array {
 /** CHAR_CLASS[byte] = OR of the C_* bits whose set contains byte. */
 export const CHAR_CLASS: Uint8Array = buildClassTable();
 
+function tableOf(bit: number): Uint8Array {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) t[b] = (CHAR_CLASS[b] & bit) !== 0 ? 1 : 0;
+  return t;
+}
+
+/** 1 for tchar, else 0 (the hottest classes get their own table: one load and a compare with 0). */
+export const TCHAR_TABLE: Uint8Array = tableOf(C_TCHAR);
+/** 1 for field-vchar / SP / HTAB, else 0. */
+export const FIELD_CONTENT_TABLE: Uint8Array = tableOf(C_FIELD_CONTENT);
+/** 1 for accepted request-target bytes, else 0. */
+export const TARGET_TABLE: Uint8Array = tableOf(C_TARGET);
+
 function buildHexValues(): Int8Array {
   const t = new Int8Array(256).fill(-1);
   for (let d = 0; d < 10; d++) t[0x30 + d] = d;

@@ -9,7 +9,7 @@
  * head's bytes so far are copied once into a parser-owned buffer (offsets shifted once), and from then on each
  * new chunk is appended there and scanning resumes where it stopped: O(n) total, even fed byte by byte.
  */
-import { CHAR_CLASS, C_DIGIT, C_FIELD_CONTENT, C_OWS, C_TARGET, C_TCHAR, COLON, CR, HTAB, LF, SP } from './chars.js';
+import { CHAR_CLASS, C_DIGIT, C_OWS, COLON, CR, HTAB, LF, SP, FIELD_CONTENT_TABLE, TARGET_TABLE, TCHAR_TABLE } from './chars.js';
 import { ERROR, HEADER_STRIDE, METHOD_GET, NEED_MORE } from './constants.js';
 import { HOP_BY_HOP_BY_ID, lookupHeader, lookupMethod } from './known-headers.js';
 import { statusOfReason } from './reasons.js';
@@ -50,6 +50,21 @@ const S_VALUE_LF = 14; // CR seen at the end of a field line
 const S_HEAD_LF = 15; // CR seen on the empty line that ends the head
 const S_DONE = 16;
 const S_FAILED = 17;
+
+// Module-local copies: the hot loop must not depend on how a loader binds imports (some turn them into getters).
+const IS_TCHAR: Uint8Array = TCHAR_TABLE;
+const IS_FIELD_CONTENT: Uint8Array = FIELD_CONTENT_TABLE;
+const IS_TARGET: Uint8Array = TARGET_TABLE;
+const CLASS: Uint8Array = CHAR_CLASS;
+const BIT_DIGIT = C_DIGIT;
+const BIT_OWS = C_OWS;
+const B_CR = CR;
+const B_LF = LF;
+const B_SP = SP;
+const B_HTAB = HTAB;
+const B_COLON = COLON;
+/** Appends shorter than this are copied by a JS loop (a native Buffer.copy call costs more). */
+const SMALL_COPY = 64;
 
 /** "HTTP/1." */
 const HTTP_1_DOT = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
@@ -243,7 +258,9 @@ export class HeadParser {
     const room = this.maxHeadBytes + 1 - oldLen;
     if (n > room) n = room;
     if (oldLen + n > this.own.length) this.growOwn(oldLen + n);
-    buf.copy(this.own, oldLen, start, start + n);
+    const own = this.own;
+    if (n < SMALL_COPY) for (let k = 0; k < n; k++) own[oldLen + k] = buf[start + k];
+    else buf.copy(own, oldLen, start, start + n);
     this.ownLen = oldLen + n;
     const r = this.scan(this.own, oldLen, oldLen + n);
     if (r >= 0) {
@@ -308,22 +325,26 @@ export class HeadParser {
 
   /** The hot loop. buf holds the whole head from headStart (the caller's chunk or the owned copy). */
   private scan(buf: Buffer, start: number, end: number): number {
-    const cls = CHAR_CLASS;
+    const tchar = IS_TCHAR;
+    const content = IS_FIELD_CONTENT;
     let state = this.state;
     let i = start;
     while (i < end) {
       switch (state) {
         case S_VALUE: {
+          // four bytes per step while they are all valid, then byte by byte to the stop byte
+          const last4 = end - 4;
+          while (i <= last4 && (content[buf[i]] & content[buf[i + 1]] & content[buf[i + 2]] & content[buf[i + 3]]) !== 0) i += 4;
           let c = 0;
-          while (i < end && (cls[(c = buf[i])] & C_FIELD_CONTENT) !== 0) i++;
+          while (i < end && content[(c = buf[i])] !== 0) i++;
           if (i === end) break;
-          if (c !== CR) return this.fail(c === LF ? 'BARE_LF' : 'INVALID_HEADER_VALUE');
+          if (c !== B_CR) return this.fail(c === B_LF ? 'BARE_LF' : 'INVALID_HEADER_VALUE');
           this.valueEndRaw = i++;
           state = S_VALUE_LF;
           continue;
         }
         case S_VALUE_LF: {
-          if (buf[i] !== LF) return this.fail('BARE_CR');
+          if (buf[i] !== B_LF) return this.fail('BARE_CR');
           i++;
           if (i - this.headStart > this.maxHeadBytes) return this.fail('HEAD_TOO_LARGE');
           if (this.endField(buf, i) === ERROR) return ERROR;
@@ -332,13 +353,13 @@ export class HeadParser {
         }
         case S_FIELD_START: {
           const c = buf[i];
-          if ((cls[c] & C_TCHAR) !== 0) {
+          if (tchar[c] !== 0) {
             if (this.headerCount >= this.maxHeaders) return this.fail('TOO_MANY_HEADERS');
             this.nameStart = i++;
             state = S_NAME;
             continue;
           }
-          if (c === CR) {
+          if (c === B_CR) {
             i++;
             state = S_HEAD_LF;
             continue;
@@ -346,23 +367,25 @@ export class HeadParser {
           return this.failFieldStart(c);
         }
         case S_NAME: {
+          const last4 = end - 4;
+          while (i <= last4 && (tchar[buf[i]] & tchar[buf[i + 1]] & tchar[buf[i + 2]] & tchar[buf[i + 3]]) !== 0) i += 4;
           let c = 0;
-          while (i < end && (cls[(c = buf[i])] & C_TCHAR) !== 0) i++;
+          while (i < end && tchar[(c = buf[i])] !== 0) i++;
           if (i === end) break;
-          if (c !== COLON) return this.fail(c === SP || c === HTAB ? 'SPACE_BEFORE_COLON' : 'INVALID_HEADER_NAME');
+          if (c !== B_COLON) return this.fail(c === B_SP || c === B_HTAB ? 'SPACE_BEFORE_COLON' : 'INVALID_HEADER_NAME');
           this.nameEnd = i++;
           state = S_VALUE_OWS;
           continue;
         }
         case S_VALUE_OWS: {
-          while (i < end && (cls[buf[i]] & C_OWS) !== 0) i++;
+          while (i < end && (CLASS[buf[i]] & BIT_OWS) !== 0) i++;
           if (i === end) break;
           this.valueStart = i;
           state = S_VALUE;
           continue;
         }
         case S_HEAD_LF: {
-          if (buf[i] !== LF) return this.fail('BARE_CR');
+          if (buf[i] !== B_LF) return this.fail('BARE_CR');
           i++;
           if (i - this.headStart > this.maxHeadBytes) return this.fail('HEAD_TOO_LARGE');
           this.headEnd = i;
@@ -372,12 +395,12 @@ export class HeadParser {
         }
         case S_START: {
           const c = buf[i];
-          if (c === CR) {
+          if (c === B_CR) {
             i++;
             state = S_START_LF;
             continue;
           }
-          if (c === LF) return this.fail('BARE_LF');
+          if (c === B_LF) return this.fail('BARE_LF');
           this.headStart = i;
           if (this.isRequest) {
             this.methodStart = i;
@@ -389,7 +412,7 @@ export class HeadParser {
           continue;
         }
         case S_START_LF: {
-          if (buf[i] !== LF) return this.fail('BARE_CR');
+          if (buf[i] !== B_LF) return this.fail('BARE_CR');
           i++;
           if (++this.emptyLines > MAX_EMPTY_LINES) return this.fail('TOO_MANY_EMPTY_LINES');
           state = S_START;
@@ -397,9 +420,9 @@ export class HeadParser {
         }
         case S_METHOD: {
           let c = 0;
-          while (i < end && (cls[(c = buf[i])] & C_TCHAR) !== 0) i++;
+          while (i < end && tchar[(c = buf[i])] !== 0) i++;
           if (i === end) break;
-          if (c !== SP || i === this.methodStart) return this.fail('INVALID_METHOD');
+          if (c !== B_SP || i === this.methodStart) return this.fail('INVALID_METHOD');
           this.methodEnd = i;
           this.method = lookupMethod(buf, this.methodStart, i);
           this.targetStart = ++i;
@@ -407,11 +430,14 @@ export class HeadParser {
           continue;
         }
         case S_TARGET: {
+          const target = IS_TARGET;
+          const last4 = end - 4;
+          while (i <= last4 && (target[buf[i]] & target[buf[i + 1]] & target[buf[i + 2]] & target[buf[i + 3]]) !== 0) i += 4;
           let c = 0;
-          while (i < end && (cls[(c = buf[i])] & C_TARGET) !== 0) i++;
+          while (i < end && target[(c = buf[i])] !== 0) i++;
           if (i === end) break;
           if (i - this.headStart > this.maxStartLineBytes) return this.fail('URI_TOO_LONG');
-          if (c !== SP) return this.fail(c === CR || c === LF ? 'INVALID_VERSION' : 'INVALID_TARGET');
+          if (c !== B_SP) return this.fail(c === B_CR || c === B_LF ? 'INVALID_VERSION' : 'INVALID_TARGET');
           if (i === this.targetStart) return this.fail('INVALID_TARGET');
           this.targetEnd = i++;
           if (classifyTarget(this, buf) === ERROR) return ERROR;
@@ -429,10 +455,10 @@ export class HeadParser {
             if (c !== 0x30 && c !== 0x31) return this.fail('INVALID_VERSION');
             this.versionMinor = c - 0x30;
           } else if (state === S_REQ_VERSION) {
-            if (c !== CR) return this.fail(c === LF ? 'BARE_LF' : 'INVALID_VERSION');
+            if (c !== B_CR) return this.fail(c === B_LF ? 'BARE_LF' : 'INVALID_VERSION');
             state = S_START_LINE_LF;
           } else {
-            if (c !== SP) return this.fail('INVALID_VERSION');
+            if (c !== B_SP) return this.fail('INVALID_VERSION');
             this.pos = 0;
             this.statusCode = 0;
             state = S_STATUS;
@@ -441,7 +467,7 @@ export class HeadParser {
         }
         case S_STATUS: {
           const c = buf[i++];
-          if ((cls[c] & C_DIGIT) === 0) return this.fail('INVALID_STATUS');
+          if ((CLASS[c] & BIT_DIGIT) === 0) return this.fail('INVALID_STATUS');
           this.statusCode = this.statusCode * 10 + (c - 0x30);
           if (++this.pos === 3) {
             if (this.statusCode < 100) return this.fail('INVALID_STATUS');
@@ -451,28 +477,28 @@ export class HeadParser {
         }
         case S_STATUS_END: {
           const c = buf[i];
-          if (c === SP) {
+          if (c === B_SP) {
             this.reasonStart = ++i;
             state = S_REASON;
-          } else if (c === CR) {
+          } else if (c === B_CR) {
             this.reasonStart = this.reasonEnd = i++;
             state = S_START_LINE_LF;
           } else {
-            return this.fail(c === LF ? 'BARE_LF' : 'INVALID_STATUS');
+            return this.fail(c === B_LF ? 'BARE_LF' : 'INVALID_STATUS');
           }
           continue;
         }
         case S_REASON: {
           let c = 0;
-          while (i < end && (cls[(c = buf[i])] & C_FIELD_CONTENT) !== 0) i++;
+          while (i < end && content[(c = buf[i])] !== 0) i++;
           if (i === end) break;
-          if (c !== CR) return this.fail(c === LF ? 'BARE_LF' : 'INVALID_REASON');
+          if (c !== B_CR) return this.fail(c === B_LF ? 'BARE_LF' : 'INVALID_REASON');
           this.reasonEnd = i++;
           state = S_START_LINE_LF;
           continue;
         }
         case S_START_LINE_LF: {
-          if (buf[i] !== LF) return this.fail('BARE_CR');
+          if (buf[i] !== B_LF) return this.fail('BARE_CR');
           i++;
           if (i - this.headStart > this.maxStartLineBytes) {
             return this.fail(this.isRequest ? 'URI_TOO_LONG' : 'STATUS_LINE_TOO_LONG');
@@ -500,19 +526,19 @@ export class HeadParser {
   }
 
   private failFieldStart(c: number): number {
-    if (c === LF) return this.fail('BARE_LF');
-    if (c === SP || c === HTAB) return this.fail('OBS_FOLD');
-    if (c === COLON) return this.fail('EMPTY_HEADER_NAME');
+    if (c === B_LF) return this.fail('BARE_LF');
+    if (c === B_SP || c === B_HTAB) return this.fail('OBS_FOLD');
+    if (c === B_COLON) return this.fail('EMPTY_HEADER_NAME');
     return this.fail('INVALID_HEADER_NAME');
   }
 
-  /** A field line ended at lineEnd (just past its LF): record its offsets, then apply known-header semantics. */
+  /** A field line ended at lineEnd (just past its B_LF): record its offsets, then apply known-header semantics. */
   private endField(buf: Buffer, lineEnd: number): number {
     const k = this.headerCount;
     if (k >= this.headerIds.length) this.growHeaders();
     const vs = this.valueStart;
     let ve = this.valueEndRaw;
-    while (ve > vs && (CHAR_CLASS[buf[ve - 1]] & C_OWS) !== 0) ve--;
+    while (ve > vs && (CLASS[buf[ve - 1]] & BIT_OWS) !== 0) ve--;
     const b = k * HEADER_STRIDE;
     const h = this.headers;
     h[b] = this.nameStart;
