@@ -190,8 +190,9 @@ export class ClientConn implements UpstreamOwner, Closable {
   // ------------------------------------------------------------ starting an exchange
 
   private startExchange(buf: Buffer, afterHead: number): void {
+    // No pause here: bytes that arrive before the upstream is ready go to keep(),
+    // which pauses only then (a pause/resume pair costs two epoll_ctl calls).
     this.state = S_SETUP;
-    this.socket.pause();
     this.stash = afterHead < buf.length ? buf : null;
     this.stashStart = afterHead;
     this.startMs = performance.now();
@@ -352,7 +353,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       else result.socket.destroy();
       return;
     }
-    const up = new UpstreamConn(result.socket, result.address, this.authority!.port, this.ctx.config.limits.maxHeaderBytes);
+    const up = new UpstreamConn(result.socket, result.address, this.authority!.port, this.ctx.config.limits.maxHeaderBytes, this.ctx.pool);
     // The client went away while we connected: keep the fresh connection for someone else.
     if (this.state !== S_SETUP) this.ctx.pool.release(up);
     else this.attach(up);
@@ -380,7 +381,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     sock.uncork();
     if (sock.isPaused()) sock.resume();
-    if (!this.requestDone && !this.clientPausedForUpstream) this.socket.resume();
+    if (!this.requestDone && !this.clientPausedForUpstream && this.socket.isPaused()) this.socket.resume();
   }
 
   /** Request head in origin-form, hop-by-hop lines left out, Via added: slices of the received head. */
@@ -451,7 +452,6 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (body.done) {
       this.requestDone = true;
       if (i < buf.length) this.keep(buf, i);
-      else if (!this.responseDone) this.socket.pause();
       if (this.responseDone) this.finishExchange();
     }
   }
@@ -678,7 +678,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       this.stash = null;
       this.readHead(stash, this.stashStart);
     }
-    if (this.state === S_HEAD) this.socket.resume();
+    if (this.state === S_HEAD && this.socket.isPaused()) this.socket.resume();
   }
 
   // ------------------------------------------------------------ tunnels

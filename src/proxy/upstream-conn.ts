@@ -6,7 +6,7 @@
 import type net from 'node:net';
 import { BodyParser, HeadParser } from '../http/index.js';
 import type { ResolvedAddress } from '../dns/cache.js';
-import type { Poolable } from '../upstream/pool.js';
+import type { Poolable, UpstreamPool } from '../upstream/pool.js';
 
 /** What an owning client connection implements. */
 export interface UpstreamOwner {
@@ -27,13 +27,16 @@ export class UpstreamConn implements Poolable {
   readonly parser: HeadParser;
   readonly body: BodyParser;
   owner: UpstreamOwner | null = null;
+  /** The pool it idles in; it reports its own death while idle (see the handlers below). */
+  pool: UpstreamPool<UpstreamConn> | null = null;
   /** Exchanges completed on this connection. */
   exchanges = 0;
   /** Last socket error, for the reply when it dies mid-exchange. */
   lastError: NodeJS.ErrnoException | null = null;
 
-  constructor(socket: net.Socket, address: ResolvedAddress, port: number, maxHeadBytes: number) {
+  constructor(socket: net.Socket, address: ResolvedAddress, port: number, maxHeadBytes: number, pool: UpstreamPool<UpstreamConn>) {
     this.socket = socket;
+    this.pool = pool;
     this.address = address;
     this.key = poolKey(address.address, port);
     this.parser = new HeadParser('response', { maxHeadBytes });
@@ -58,18 +61,21 @@ export function poolKey(address: string, port: number): string {
 }
 
 function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
-  const owner = this.dfpUpstream.owner;
-  if (owner !== null) owner.onUpstreamData(chunk);
+  const up = this.dfpUpstream;
+  if (up.owner !== null) up.owner.onUpstreamData(chunk);
+  else up.pool?.evict(up); // unsolicited bytes while idle: never reuse
 }
 
 function onUpstreamEnd(this: UpstreamSocket): void {
-  const owner = this.dfpUpstream.owner;
-  if (owner !== null) owner.onUpstreamEnd();
+  const up = this.dfpUpstream;
+  if (up.owner !== null) up.owner.onUpstreamEnd();
+  else up.pool?.evict(up);
 }
 
 function onUpstreamClose(this: UpstreamSocket): void {
-  const owner = this.dfpUpstream.owner;
-  if (owner !== null) owner.onUpstreamClose();
+  const up = this.dfpUpstream;
+  if (up.owner !== null) up.owner.onUpstreamClose();
+  else up.pool?.evict(up);
 }
 
 function onUpstreamDrain(this: UpstreamSocket): void {

@@ -1,7 +1,9 @@
 /**
  * Keep-alive pool of idle upstream connections, keyed by (address, port, TLS
- * identity). Idle sockets are watched: any byte or close while idle kills
- * them. LIFO per key, so the warmest connection is reused first.
+ * identity). LIFO per key, so the warmest connection is reused first. The pool
+ * attaches no listeners (that would cost two on/off pairs per request): a
+ * pooled connection watches its own socket and calls `evict` when bytes or a
+ * close arrive while it is idle.
  */
 import type net from 'node:net';
 
@@ -24,6 +26,8 @@ export class UpstreamPool<T extends Poolable> {
   private readonly idleTimeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private idleCount = 0;
+  /** Coarse clock for idle stamps, advanced by the sweeper. */
+  private now = Date.now();
   hits = 0;
   misses = 0;
 
@@ -50,9 +54,6 @@ export class UpstreamPool<T extends Poolable> {
           entry.conn.destroy();
           continue;
         }
-        socket.removeListener('data', onIdleData);
-        socket.removeListener('close', onIdleClose);
-        socket.removeListener('end', onIdleClose);
         this.hits++;
         return entry.conn;
       }
@@ -76,42 +77,36 @@ export class UpstreamPool<T extends Poolable> {
     if (list.length >= this.maxIdlePerHost) {
       const oldest = list.shift()!;
       this.idleCount--;
-      detachIdle(oldest.conn.socket);
       oldest.conn.destroy();
     }
-    (socket as IdleSocket).dfpPool = this as UpstreamPool<Poolable>;
-    (socket as IdleSocket).dfpConn = conn;
-    socket.on('data', onIdleData);
-    socket.on('close', onIdleClose);
-    socket.on('end', onIdleClose);
-    list.push({ conn, idleSince: Date.now() });
+    list.push({ conn, idleSince: this.now });
     this.idleCount++;
   }
 
-  /** Remove a connection that died while idle. */
+  /** Remove a connection that died or spoke while idle, and destroy it. */
   evict(conn: T): void {
     const list = this.idle.get(conn.key);
-    if (list === undefined) return;
-    for (let i = 0; i < list.length; i++) {
-      if (list[i]!.conn === conn) {
-        list.splice(i, 1);
-        this.idleCount--;
-        if (list.length === 0) this.idle.delete(conn.key);
-        break;
+    if (list !== undefined) {
+      for (let i = 0; i < list.length; i++) {
+        if (list[i]!.conn === conn) {
+          list.splice(i, 1);
+          this.idleCount--;
+          if (list.length === 0) this.idle.delete(conn.key);
+          break;
+        }
       }
     }
-    detachIdle(conn.socket);
     conn.destroy();
   }
 
   /** Drop idle connections older than the idle timeout. */
   sweep(now: number): void {
+    this.now = now;
     for (const [key, list] of this.idle) {
       let keep = 0;
       for (const entry of list) {
         if (now - entry.idleSince >= this.idleTimeoutMs) {
           this.idleCount--;
-          detachIdle(entry.conn.socket);
           entry.conn.destroy();
         } else {
           list[keep++] = entry;
@@ -125,37 +120,12 @@ export class UpstreamPool<T extends Poolable> {
   /** Close every idle connection (shutdown). */
   close(): void {
     clearInterval(this.sweeper);
-    for (const list of this.idle.values()) {
-      for (const entry of list) {
-        detachIdle(entry.conn.socket);
-        entry.conn.destroy();
-      }
-    }
+    for (const list of this.idle.values()) for (const entry of list) entry.conn.destroy();
     this.idle.clear();
     this.idleCount = 0;
   }
 }
 
-interface IdleSocket extends net.Socket {
-  dfpPool?: UpstreamPool<Poolable>;
-  dfpConn?: Poolable;
-}
-
 function sweepPool(pool: UpstreamPool<Poolable>): void {
   pool.sweep(Date.now());
-}
-
-function detachIdle(socket: net.Socket): void {
-  socket.removeListener('data', onIdleData);
-  socket.removeListener('close', onIdleClose);
-  socket.removeListener('end', onIdleClose);
-}
-
-/** Bytes from an idle upstream are unsolicited: the connection cannot be reused. */
-function onIdleData(this: IdleSocket): void {
-  this.dfpPool?.evict(this.dfpConn!);
-}
-
-function onIdleClose(this: IdleSocket): void {
-  this.dfpPool?.evict(this.dfpConn!);
 }
