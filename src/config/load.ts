@@ -5,6 +5,7 @@
  */
 import { dirname } from 'node:path';
 import { parseArgs, type Flags } from '../cli/args.js';
+import { isManifest, translateManifests } from './manifests.js';
 import { ConfigError, readConfigFile } from './raw.js';
 import { resolveConfig } from './resolve.js';
 import type { Config } from './types.js';
@@ -48,15 +49,9 @@ export function parseCommand(argv: readonly string[]): Command {
 export function loadConfig(flags: Flags): Config {
   if (flags.config === null) return resolveConfig(null, flags, { baseDir: process.cwd() });
   const file = readConfigFile(flags.config);
-  if (file.documents.length > 1 || file.documents.some(isManifest)) {
-    // Kubernetes manifests (kind: Backend / HTTPRoute) are translated by manifests.ts.
-    throw new ConfigError(flags.config, 'Kubernetes manifests are not supported yet');
-  }
-  return resolveConfig(file.documents[0] ?? null, flags, { baseDir: dirname(flags.config) });
-}
-
-function isManifest(doc: unknown): boolean {
-  return typeof doc === 'object' && doc !== null && 'kind' in doc && 'apiVersion' in doc;
+  // Kubernetes manifests (kind: Backend / HTTPRoute / VirtualService) translate to routes.
+  const raw = file.documents.length > 1 || file.documents.some(isManifest) ? translateManifests(file.documents, flags.config) : (file.documents[0] ?? null);
+  return resolveConfig(raw, flags, { baseDir: dirname(flags.config) });
 }
 
 /**

@@ -90,10 +90,25 @@ describe('parseCommand', () => {
     expect(err.message).toBe('config: dns.lookupfamily: unknown key; did you mean lookupFamily?');
   });
 
-  it('refuses Kubernetes manifests and multi-document files for now', () => {
-    const k8s = 'apiVersion: gateway.kgateway.dev/v1alpha1\nkind: Backend\nmetadata: { name: dfp }\nspec: { type: DynamicForwardProxy }\n';
-    expect(rejection(['--config', file(k8s)]).reason).toBe('Kubernetes manifests are not supported yet');
-    expect(rejection(['--config', file('dns: {}\n---\nlimits: {}\n')]).reason).toBe('Kubernetes manifests are not supported yet');
+  it('translates Kubernetes manifests in a multi-document file', () => {
+    const k8s = `dns: { maxHosts: 9 }
+---
+apiVersion: gateway.kgateway.dev/v1alpha1
+kind: Backend
+metadata: { name: dfp }
+spec: { type: DynamicForwardProxy, dynamicForwardProxy: {} }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  hostnames: ["*.a.test"]
+  rules: [{ backendRefs: [{ group: gateway.kgateway.dev, kind: Backend, name: dfp }] }]
+`;
+    const c = configOf(parseCommand(['--config', file(k8s)]));
+    expect(c.dns.maxHosts).toBe(9);
+    expect(c.routes).toEqual([{ match: { hosts: ['*.a.test'], pathPrefix: '/', headers: {} }, backend: { type: 'DynamicForwardProxy', hostRewriteHeader: null, tls: null } }]);
+    expect(rejection(['--config', file('dns: {}\n---\nlimits: {}\n')]).reason).toContain('only one dfp config document');
   });
 });
 
