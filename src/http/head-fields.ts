@@ -15,13 +15,15 @@ const KEEP_ALIVE = asciiBytes('keep-alive');
 const UPGRADE = asciiBytes('upgrade');
 const CONTINUE_100 = asciiBytes('100-continue');
 
-/** Largest value v for which v * 10 + 9 stays <= MAX_BODY_LENGTH. */
-const CL_MULTIPLY_BOUND = Math.floor((MAX_BODY_LENGTH - 9) / 10);
+/** v * 10 + d <= MAX_BODY_LENGTH exactly when v < CL_DIV10, or v === CL_DIV10 and d <= CL_LAST_DIGIT. */
+const CL_DIV10 = Math.floor(MAX_BODY_LENGTH / 10);
+const CL_LAST_DIGIT = MAX_BODY_LENGTH % 10;
 
 export function applyKnownHeader(p: HeadParser, buf: Buffer, id: number, k: number, vs: number, ve: number): number {
   switch (id) {
     case H_HOST:
-      if (p.hostIndex >= 0) return p.fail('DUPLICATE_HOST');
+      // RFC 9112 §3.2: a request with more than one Host is rejected (responses: Host means nothing, kept first)
+      if (p.hostIndex >= 0) return p.isRequest ? p.fail('DUPLICATE_HOST') : 0;
       p.hostIndex = k;
       return 0;
     case H_CONTENT_LENGTH:
@@ -53,8 +55,9 @@ function applyContentLength(p: HeadParser, buf: Buffer, vs: number, ve: number):
     if (i === ve || (CHAR_CLASS[buf[i]] & C_DIGIT) === 0) return p.fail('INVALID_CONTENT_LENGTH');
     let v = 0;
     while (i < ve && (CHAR_CLASS[buf[i]] & C_DIGIT) !== 0) {
-      if (v > CL_MULTIPLY_BOUND) return p.fail('CONTENT_LENGTH_OVERFLOW');
-      v = v * 10 + (buf[i++] - 0x30);
+      const d = buf[i++] - 0x30;
+      if (v >= CL_DIV10 && (v > CL_DIV10 || d > CL_LAST_DIGIT)) return p.fail('CONTENT_LENGTH_OVERFLOW');
+      v = v * 10 + d;
     }
     if (p.hasContentLength && v !== p.contentLength) return p.fail('CL_MISMATCH');
     p.hasContentLength = true;
