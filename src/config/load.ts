@@ -5,6 +5,7 @@
  */
 import { dirname } from 'node:path';
 import { parseArgs, type Flags } from '../cli/args.js';
+import { isHostName, parseIPv4, parseIPv6 } from '../policy/address.js';
 import { isManifest, translateManifests } from './manifests.js';
 import { ConfigError, readConfigFile } from './raw.js';
 import { resolveConfig } from './resolve.js';
@@ -32,9 +33,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return { kind: 'version' };
     case 'cert': {
       if (flags.out === null) throw new ConfigError('--out', 'dfp cert needs --out DIR');
-      const command: Command = { kind: 'cert', outDir: flags.out, hosts: flags.hosts.length > 0 ? flags.hosts : [...DEFAULT_CERT_HOSTS] };
-      rejectUnsupportedCommand(command);
-      return command;
+      const hosts = flags.hosts.map(checkCertHost);
+      return { kind: 'cert', outDir: flags.out, hosts: hosts.length > 0 ? hosts : [...DEFAULT_CERT_HOSTS] };
     }
     case 'run':
     case 'check': {
@@ -43,6 +43,12 @@ export function parseCommand(argv: readonly string[]): Command {
       return { kind: flags.command, config };
     }
   }
+}
+
+function checkCertHost(host: string): string {
+  const lower = host.toLowerCase();
+  if (parseIPv4(lower) >= 0 || isHostName(lower) || (lower.includes(':') && !lower.includes('%') && parseIPv6(lower, new Uint8Array(16)))) return lower;
+  throw new ConfigError('--host', `"${host}" is not a host name or IP address`);
 }
 
 /** Read the file named by --config (if any) and apply the flags over it. */
@@ -81,8 +87,4 @@ export function rejectUnsupported(config: Config): void {
   });
 }
 
-/** `dfp cert` parses but is not implemented yet (cli/cert.ts). Delete this when it is. */
-export function rejectUnsupportedCommand(command: Command): void {
-  if (command.kind === 'cert') throw new ConfigError('cert', 'not supported yet');
-}
 /* ======== end NOT SUPPORTED YET ======== */

@@ -78,11 +78,15 @@ describe('parseCommand', () => {
     [['--config', '/nonexistent/dfp.yaml'], '--config', 'cannot read /nonexistent/dfp.yaml: ENOENT'],
     [['--lisen', 'x'], '--lisen', 'unknown flag; did you mean --listen?'],
     [['cert'], '--out', 'dfp cert needs --out DIR'],
-    [['cert', '--out', 'd'], 'cert', 'not supported yet'],
   ])('rejects %j', (argv, path, reason) => {
     const err = rejection(argv);
     expect(err.path).toBe(path);
     expect(err.reason).toBe(reason);
+  });
+
+  it('dfp cert: --out and --host, default hosts for local use', () => {
+    expect(parseCommand(['cert', '--out', 'd'])).toEqual({ kind: 'cert', outDir: 'd', hosts: ['localhost', '127.0.0.1', '::1'] });
+    expect(parseCommand(['cert', '--out=d', '--host', 'Proxy.Test', '--host', '[::1]'.slice(1, -1)])).toEqual({ kind: 'cert', outDir: 'd', hosts: ['proxy.test', '::1'] });
   });
 
   it('names the key of a bad file', () => {
