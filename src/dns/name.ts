@@ -50,15 +50,8 @@ export function normalizeHost(raw: string): HostTarget {
   const length = raw.length;
   if (length === 0) throw malformed('HOST_EMPTY');
   if (length > MAX_RAW_LENGTH) throw malformed('HOST_TOO_LONG');
-  const first = raw.charCodeAt(0);
-  if (first === CH_LBRACKET) return bracketedIPv6(raw);
-  let isAscii = true;
-  for (let i = 0; i < length; i++) {
-    const c = raw.charCodeAt(i);
-    if (c === CH_COLON) return bareIPv6(raw);
-    if (c > 0x7f) isAscii = false;
-  }
-  return checkAsciiName(isAscii ? raw : idnToAscii(raw));
+  if (raw.charCodeAt(0) === CH_LBRACKET) return bracketedIPv6(raw);
+  return checkAsciiName(raw, true);
 }
 
 /** True for `localhost` and any `*.localhost` (RFC 6761: always loopback, never asked of DNS). */
@@ -100,43 +93,64 @@ function reinterpretUtf8(raw: string): string {
 }
 
 /**
- * Check labels and lengths of an ASCII name, fold case, drop one trailing dot.
+ * One pass over an ASCII name: check labels and lengths, fold case, drop one
+ * trailing dot. Any rejection first goes through `notAsciiName`, which sends
+ * IPv6 literals and non-ASCII (IDN) input down their own rare paths.
  * A name whose last label is numeric must be a strict dotted quad: anything
  * else (`127.1`, `0x7f.0.0.1`, `2130706433`, leading zeros) is ambiguous
  * between resolvers and is refused rather than guessed.
  */
-function checkAsciiName(text: string): HostTarget {
+function checkAsciiName(text: string, isRaw: boolean): HostTarget {
   let end = text.length;
   if (text.charCodeAt(end - 1) === CH_DOT) end--;
-  if (end === 0) throw malformed('HOST_EMPTY');
-  if (end > MAX_NAME_LENGTH) throw malformed('HOST_TOO_LONG');
+  if (end === 0) return notAsciiName(text, isRaw, 'HOST_EMPTY');
+  if (end > MAX_NAME_LENGTH) return notAsciiName(text, isRaw, 'HOST_TOO_LONG');
   let hasUpper = false;
   let labelStart = 0;
   let lastLabelNumeric = true;
-  for (let i = 0; i <= end; i++) {
-    const c = i === end ? CH_DOT : text.charCodeAt(i);
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
     if (c === CH_DOT) {
-      checkLabel(text, labelStart, i);
-      if (i === end) break;
+      const reason = labelError(text, labelStart, i);
+      if (reason !== undefined) return notAsciiName(text, isRaw, reason);
       lastLabelNumeric = true;
       labelStart = i + 1;
       continue;
     }
     const cls = c > 0xff ? 0 : HOST_CHAR[c]!;
-    if (cls === 0) throw malformed('HOST_BAD_CHAR');
-    if (cls === 2) hasUpper = true;
-    if (cls !== 3) lastLabelNumeric = false;
+    if (cls === 0) return notAsciiName(text, isRaw, 'HOST_BAD_CHAR');
+    if (cls !== 3) {
+      lastLabelNumeric = false;
+      if (cls === 2) hasUpper = true;
+    }
   }
+  const reason = labelError(text, labelStart, end);
+  if (reason !== undefined) return notAsciiName(text, isRaw, reason);
   if (lastLabelNumeric || isHexLabel(text, labelStart, end)) return numericHost(text, end);
   if (!hasUpper) return { kind: 'name', name: end === text.length ? text : text.slice(0, end) };
   return { kind: 'name', name: foldCase(text, end) };
 }
 
-function checkLabel(text: string, start: number, end: number): void {
+/** Rare path: raw input that is not a plain ASCII name may be IPv6 or IDN; otherwise reject for `reason`. */
+function notAsciiName(text: string, isRaw: boolean, reason: string): HostTarget {
+  if (isRaw) {
+    let isAscii = true;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === CH_COLON) return bareIPv6(text);
+      if (c > 0x7f) isAscii = false;
+    }
+    if (!isAscii) return checkAsciiName(idnToAscii(text), false);
+  }
+  throw malformed(reason);
+}
+
+function labelError(text: string, start: number, end: number): string | undefined {
   const n = end - start;
-  if (n === 0) throw malformed('HOST_LABEL_EMPTY');
-  if (n > MAX_LABEL_LENGTH) throw malformed('HOST_LABEL_TOO_LONG');
-  if (text.charCodeAt(start) === CH_HYPHEN || text.charCodeAt(end - 1) === CH_HYPHEN) throw malformed('HOST_LABEL_HYPHEN');
+  if (n === 0) return 'HOST_LABEL_EMPTY';
+  if (n > MAX_LABEL_LENGTH) return 'HOST_LABEL_TOO_LONG';
+  if (text.charCodeAt(start) === CH_HYPHEN || text.charCodeAt(end - 1) === CH_HYPHEN) return 'HOST_LABEL_HYPHEN';
+  return undefined;
 }
 
 /** `0x…` last label: WHATWG treats it as a number, so it counts as numeric. */
@@ -154,14 +168,16 @@ function numericHost(text: string, end: number): HostTarget {
   return { kind: 'ip', address, family: 4 };
 }
 
-/** Rare path: a name with upper-case letters. */
+/** Scratch space for case folding (names are at most MAX_NAME_LENGTH bytes by then). */
+const foldBuffer = Buffer.allocUnsafe(MAX_NAME_LENGTH);
+
+/** A name with upper-case letters: fold into the scratch buffer, one string out. */
 function foldCase(text: string, end: number): string {
-  const out = Buffer.allocUnsafe(end);
   for (let i = 0; i < end; i++) {
     const c = text.charCodeAt(i);
-    out[i] = HOST_CHAR[c] === 2 ? c | 0x20 : c;
+    foldBuffer[i] = HOST_CHAR[c] === 2 ? c | 0x20 : c;
   }
-  return out.toString('latin1', 0, end);
+  return foldBuffer.toString('latin1', 0, end);
 }
 
 /**
