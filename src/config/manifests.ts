@@ -167,16 +167,18 @@ function readPathMatch(value: unknown, path: string): string {
 }
 
 function readHeaderMatches(match: RawObject, path: string): Record<string, string> {
-  const headers: Record<string, string> = {};
+  const entries: [string, string][] = [];
   (readList(match, 'headers', path) ?? []).forEach((item, k) => {
     const hp = `${path}.headers[${k}]`;
     const h = asObject(item, hp);
     allowOnly(h, hp, ['type', 'name', 'value']);
     if (h['type'] !== undefined && h['type'] !== 'Exact') throw new ConfigError(`${hp}.type`, `only Exact can be translated, not ${describe(h['type'])}`);
     if (typeof h['value'] !== 'string') throw new ConfigError(`${hp}.value`, 'must be a string');
-    headers[checkHeaderName(String(h['name']), `${hp}.name`)] = h['value'];
+    const name = checkHeaderName(String(h['name']), `${hp}.name`);
+    if (entries.some(([n]) => n === name)) throw new ConfigError(`${hp}.name`, `header ${name} listed twice`);
+    entries.push([name, h['value']]);
   });
-  return headers;
+  return Object.fromEntries(entries);
 }
 
 function translateVirtualService(m: Manifest): RawRoute[] {

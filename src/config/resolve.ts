@@ -326,7 +326,7 @@ function resolveRoutes(top: RawObject, fallback: RouteConfig[], ctx: Ctx): Route
     const hosts = (readStringList(m, 'hosts', mp) ?? []).map((h, j) => checkHostGlob(h, `${mp}.hosts[${j}]`));
     const pathPrefix = readString(m, 'pathPrefix', mp) ?? '/';
     if (pathPrefix.charCodeAt(0) !== 0x2f) throw new ConfigError(`${mp}.pathPrefix`, 'must start with /');
-    const headers: Record<string, string> = {};
+    const headerEntries: [string, string][] = [];
     const rawHeaders = m['headers'];
     if (rawHeaders !== undefined && rawHeaders !== null) {
       if (typeof rawHeaders !== 'object' || Array.isArray(rawHeaders)) {
@@ -336,9 +336,12 @@ function resolveRoutes(top: RawObject, fallback: RouteConfig[], ctx: Ctx): Route
         const hp = `${mp}.headers.${name}`;
         const lower = checkHeaderName(name, hp);
         if (typeof value !== 'string') throw new ConfigError(hp, `must be a string (quote it), not ${describe(value)}`);
-        headers[lower] = value;
+        if (headerEntries.some(([n]) => n === lower)) throw new ConfigError(hp, `header ${lower} listed twice`);
+        headerEntries.push([lower, value]);
       }
     }
+    // fromEntries defines own properties, so even a "__proto__" header name stays data.
+    const headers: Record<string, string> = Object.fromEntries(headerEntries);
     return { match: { hosts, pathPrefix, headers }, backend: resolveBackend(r['backend'], `${path}.backend`, ctx) };
   });
 }

@@ -280,6 +280,7 @@ const BAD: [string, string, string][] = [
   ['routes: [{ match: { headers: { "x y": z } } }]', 'routes[0].match.headers.x y', 'is not a valid header name'],
   ['routes: [{ match: { headers: { x-n: 1 } } }]', 'routes[0].match.headers.x-n', 'must be a string (quote it)'],
   ['routes: [{ match: { headers: [a] } }]', 'routes[0].match.headers', 'must be a mapping of header name to value'],
+  ['routes: [{ match: { headers: { X-A: "1", x-a: "2" } } }]', 'routes[0].match.headers.x-a', 'header x-a listed twice'],
   ['routes: [{ match: { host: ["a"] } }]', 'routes[0].match.host', 'did you mean hosts?'],
   ['workers: 0', 'workers', 'must be between 1 and 256'],
   ['log: { level: verbose }', 'log.level', 'must be one of debug | info | warn | error'],
@@ -296,6 +297,15 @@ describe('resolveConfig: rejected files name the key path and reason', () => {
   it('reports YAML syntax errors with the file name and position', () => {
     expect(() => parseConfigText('dns: { minTtl: 1s\n', 'c.yaml')).toThrow(/^config: c\.yaml: invalid YAML: .*line/);
     expect(() => parseConfigText('dns: {}\ndns: {}\n', 'c.yaml')).toThrow(/Map keys must be unique/);
+  });
+});
+
+describe('route header matches', () => {
+  it('keeps a "__proto__" header name as data, not as the prototype', () => {
+    const headers = resolveYaml('routes: [{ match: { headers: { __proto__: x } } }]').routes[0]!.match.headers;
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
+    expect(Object.keys(headers)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value).toBe('x');
   });
 });
 
