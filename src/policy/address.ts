@@ -3,19 +3,18 @@
  * No RegExp, no split: IP literals are parsed with byte loops into a reused
  * 16-byte buffer. Called once per dial on the address that will be dialled.
  *
- * Classes and the policy meaning (enforced by rules.ts, not here):
- * - 'public'       allowed by default.
- * - 'loopback' | 'private' (RFC 1918) | 'link-local' | 'cgnat' | 'ula'
- *                  denied unless access.allowPrivateDestinations (isPrivateClass).
- * - 'metadata'     cloud instance metadata (169.254.169.254, fd00:ec2::254):
- *                  denied even with allowPrivateDestinations unless allow-listed.
- * - 'unspecified' | 'multicast' | 'reserved'
- *                  never a sensible TCP destination: denied even with
- *                  allowPrivateDestinations. 'reserved' covers 0/8, 240/4 and
- *                  broadcast, the documentation and benchmarking ranges,
- *                  IETF protocol assignments, Teredo, local-use NAT64, site-local
- *                  and IPv6 outside 2000::/3 not named above.
- * - 'invalid'      not an IP literal (fail closed).
+ * Classes and the policy meaning (enforced by the proxy, not here):
+ * - 'public'       allowed by default; the only class isPrivateClass() is false for.
+ * - 'loopback' | 'private' (RFC 1918) | 'link-local' | 'cgnat' | 'ula' | 'reserved'
+ *                  denied unless access.allowPrivateDestinations. 'reserved' covers
+ *                  0/8, 240/4 and broadcast, the documentation and benchmarking
+ *                  ranges, IETF protocol assignments, Teredo, local-use NAT64,
+ *                  site-local and IPv6 outside 2000::/3 not named above.
+ * - 'metadata'     cloud instance metadata (169.254.169.254, fd00:ec2::254),
+ *                  'unspecified' (0.0.0.0 / :: reach this host), 'multicast' and
+ *                  'invalid' (not an IP literal: fail closed) are denied even with
+ *                  allowPrivateDestinations (isAlwaysDeniedClass) unless a rule
+ *                  lists them in access.allow.
  *
  * IPv6 forms that carry an IPv4 address are classified by the embedded IPv4:
  * mapped ::ffff:0:0/96, translated ::ffff:0:0:0/96, compatible ::/96,
@@ -36,9 +35,14 @@ export type AddressClass =
   | 'reserved'
   | 'invalid';
 
-/** The classes access.allowPrivateDestinations unlocks. */
+/** Not a public destination: denied by default (every class but 'public'). */
 export function isPrivateClass(c: AddressClass): boolean {
-  return c === 'loopback' || c === 'private' || c === 'link-local' || c === 'cgnat' || c === 'ula';
+  return c !== 'public';
+}
+
+/** Denied even with access.allowPrivateDestinations (only an explicit allow rule admits them). */
+export function isAlwaysDeniedClass(c: AddressClass): boolean {
+  return c === 'metadata' || c === 'unspecified' || c === 'multicast' || c === 'invalid';
 }
 
 const scratch = new Uint8Array(16);

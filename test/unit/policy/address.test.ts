@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   classifyAddress,
   cidrContains,
+  isAlwaysDeniedClass,
   isHostName,
   isPrivateClass,
   parseCidr,
@@ -212,10 +213,20 @@ describe('classifyAddress', () => {
     expect(classifyAddress('127.0.0.1', 6)).toBe('invalid');
   });
 
-  it('isPrivateClass covers exactly what allowPrivateDestinations unlocks', () => {
+  it('isPrivateClass is true for every class but public; isAlwaysDeniedClass names what allowPrivateDestinations does not unlock', () => {
     const all: AddressClass[] = ['public', 'loopback', 'private', 'link-local', 'metadata', 'cgnat', 'ula', 'unspecified', 'multicast', 'reserved', 'invalid'];
-    expect(all.filter(isPrivateClass)).toEqual(['loopback', 'private', 'link-local', 'cgnat', 'ula']);
+    expect(all.filter((c) => !isPrivateClass(c))).toEqual(['public']);
+    expect(all.filter(isAlwaysDeniedClass)).toEqual(['metadata', 'unspecified', 'multicast', 'invalid']);
   });
+
+  it.each(['169.254.169.254', '::ffff:169.254.169.254', 'fd00:ec2::254', '2002:a9fe:a9fe::', '0.0.0.0', '::', '224.0.0.1', 'nonsense'])(
+    '%s is denied by default and stays denied with allowPrivateDestinations',
+    (ip) => {
+      const c = classifyAddress(ip);
+      expect(isPrivateClass(c)).toBe(true);
+      expect(isAlwaysDeniedClass(c)).toBe(true);
+    },
+  );
 });
 
 describe('parseIPv4 / parseIPv6', () => {
