@@ -1,0 +1,530 @@
+/**
+ * HTTP semantics through the real proxy in forward mode: what the origin
+ * receives (target, Host, hop-by-hop, Via, exact bytes), loops, bodies both
+ * ways, keep-alive and pipelining, HTTP/1.0 clients, interim and bodiless
+ * responses, upgrades, and the error replies of DESIGN.md's table.
+ */
+import net from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { METHOD_GET, METHOD_HEAD, type ParsedMessage } from '../../src/http/index.js';
+import { startHarness } from '../helpers/harness.js';
+import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
+import { connectRaw, rawRequest } from '../helpers/raw-client.js';
+
+function header(msg: ParsedMessage | undefined, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return msg?.headers.find(([k]) => k.toLowerCase() === lower)?.[1];
+}
+
+function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+/**
+ * A raw origin that hands each bodiless request head (as a string) to `answer`.
+ * Heads are split on the blank line; good enough for GET/HEAD requests.
+ */
+async function startHeadOrigin(answer: (head: string, socket: net.Socket, index: number) => void) {
+  const heads: string[] = [];
+  let connections = 0;
+  const origin = await startRawOrigin((socket) => {
+    connections++;
+    let pending = '';
+    socket.on('data', (c: Buffer) => {
+      pending += c.toString('latin1');
+      for (let i = pending.indexOf('\r\n\r\n'); i >= 0; i = pending.indexOf('\r\n\r\n')) {
+        const head = pending.slice(0, i + 4);
+        pending = pending.slice(i + 4);
+        heads.push(head);
+        answer(head, socket, heads.length - 1);
+      }
+    });
+  });
+  return { ...origin, heads, connections: () => connections };
+}
+
+/** Bind a random 127.x.y.z:80 (we may be root; loopback only). Null when port 80 is not ours to take. */
+async function listenOnPort80(onSocket: (s: net.Socket) => void): Promise<{ host: string } | null> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const host = `127.${80 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    const server = net.createServer(onSocket);
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(80, host, () => resolve(true));
+    });
+    if (ok) {
+      onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+      return { host };
+    }
+  }
+  return null;
+}
+
+describe('forward mode: what the origin receives', () => {
+  it('takes the destination from the URI, not the Host header, and rewrites Host to the URI authority', async () => {
+    const h = await startHarness();
+    const uriOrigin = await startRecordingOrigin();
+    const hostOrigin = await startRecordingOrigin();
+    h.dns.set('uri.test', { a: ['127.0.0.1'] });
+    const res = await rawRequest(h.port, `GET http://uri.test:${uriOrigin.port}/p HTTP/1.1\r\nHost: 127.0.0.1:${hostOrigin.port}\r\nAccept: */*\r\n\r\n`);
+    expect(res.responses[0]?.status).toBe(200);
+    expect(hostOrigin.allRequests()).toEqual([]);
+    expect(uriOrigin.allRequests().map((r) => r.toString('latin1'))).toEqual([
+      `GET /p HTTP/1.1\r\nHost: uri.test:${uriOrigin.port}\r\nAccept: */*\r\nVia: 1.1 dfp\r\n\r\n`,
+    ]);
+  });
+
+  it('dials port 80 when the URI has none and writes Host without a port', async () => {
+    const h = await startHarness();
+    let got = '';
+    const origin80 = await listenOnPort80((s) => {
+      s.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if (got.includes('\r\n\r\n')) s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      });
+    });
+    if (origin80 === null) {
+      // Not allowed to bind port 80 here: at least the log must say port 80 and the dial fails.
+      h.dns.set('port80.test', { a: ['127.0.0.1'] });
+      await rawRequest(h.port, 'GET http://port80.test/x HTTP/1.1\r\nHost: port80.test\r\n\r\n');
+      expect(h.log.records[0]).toMatchObject({ host: 'port80.test', port: 80 });
+      return;
+    }
+    h.dns.set('port80.test', { a: [origin80.host] });
+    const res = await rawRequest(h.port, 'GET http://port80.test/x?y=1 HTTP/1.1\r\nHost: elsewhere\r\n\r\n');
+    expect(res.responses[0]?.status).toBe(200);
+    expect(res.responses[0]?.body.toString()).toBe('ok');
+    expect(got).toBe('GET /x?y=1 HTTP/1.1\r\nHost: port80.test\r\nVia: 1.1 dfp\r\n\r\n');
+    expect(h.log.records[0]).toMatchObject({ mode: 'forward', host: 'port80.test', port: 80, address: origin80.host, status: 200 });
+  });
+
+  it('turns each absolute URI into the right origin-form target: query kept, empty path becomes /', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const base = `http://127.0.0.1:${origin.port}`;
+    const cases: Array<[string, string]> = [
+      [`${base}/a/b?c=d&e=%20f`, '/a/b?c=d&e=%20f'],
+      [`${base}`, '/'],
+      [`${base}?q=1`, '/?q=1'],
+      [`${base}/`, '/'],
+      [`${base}/x/?`, '/x/?'],
+      [`HTTP://127.0.0.1:${origin.port}/upper-scheme`, '/upper-scheme'],
+    ];
+    const client = await connectRaw(h.port);
+    client.send(cases.map(([uri]) => `GET ${uri} HTTP/1.1\r\nHost: ignored\r\n\r\n`).join(''));
+    const res = await client.responses(cases.length);
+    expect(res.responses.map((r) => r.status)).toEqual(cases.map(() => 200));
+    expect(origin.allRequests().map((r) => r.toString('latin1').split('\r\n')[0])).toEqual(cases.map(([, path]) => `GET ${path} HTTP/1.1`));
+  });
+
+  it('removes every hop-by-hop line (Connection and what it lists, Proxy-Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Authorization) and adds Via', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const head =
+      `GET http://127.0.0.1:${origin.port}/hop HTTP/1.1\r\n` +
+      'Host: 127.0.0.1\r\n' +
+      'X-Keep-1: a\r\n' +
+      'Connection: keep-alive, X-Listed, x-other-listed\r\n' +
+      'X-Listed: secret\r\n' +
+      'Proxy-Connection: keep-alive\r\n' +
+      'X-Keep-2: b\r\n' +
+      'Keep-Alive: timeout=5\r\n' +
+      'TE: trailers\r\n' +
+      'Trailer: X-T\r\n' +
+      'Upgrade: h2c\r\n' +
+      'Proxy-Authorization: Basic YTpi\r\n' +
+      'X-OTHER-LISTED: 1\r\n' +
+      'X-Keep-3: c\r\n' +
+      '\r\n';
+    const res = await rawRequest(h.port, head);
+    expect(res.responses[0]?.status).toBe(200);
+    expect(origin.allRequests()[0]!.toString('latin1')).toBe(
+      `GET /hop HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nX-Keep-1: a\r\nX-Keep-2: b\r\nX-Keep-3: c\r\nVia: 1.1 dfp\r\n\r\n`,
+    );
+  });
+
+  it('keeps end-to-end header lines byte for byte and in order (case, spacing, repeats, empty values, an earlier Via)', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const lines =
+      'x-lower: v\r\n' +
+      'X-UPPER:v2\r\n' +
+      'X-Spaced:   two  inner  spaces \t\r\n' +
+      'X-Empty:\r\n' +
+      'Set-Thing: 1\r\n' +
+      'Accept: text/html\r\n' +
+      'set-thing: 2\r\n' +
+      'Via: 1.0 upstream-proxy (comment)\r\n' +
+      'X-Opaque: !#$%&\'*+-.^_`|~ \x80\xff\r\n';
+    await rawRequest(h.port, Buffer.from(`GET http://127.0.0.1:${origin.port}/e2e HTTP/1.1\r\n${lines}Host: h\r\n\r\n`, 'latin1'));
+    expect(origin.allRequests()[0]!.toString('latin1')).toBe(`GET /e2e HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n${lines}Via: 1.1 dfp\r\n\r\n`);
+  });
+});
+
+describe('loops', () => {
+  it.each([
+    ['a forward request to the proxy itself', (p: number) => `GET http://127.0.0.1:${p}/ HTTP/1.1\r\nHost: x\r\n\r\n`],
+    ['a forward request to a name that resolves to the proxy', (p: number) => `GET http://self.test:${p}/ HTTP/1.1\r\nHost: x\r\n\r\n`],
+    ['a gateway request whose Host is the proxy', (p: number) => `GET / HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\n\r\n`],
+    ['a CONNECT to the proxy itself', (p: number) => `CONNECT 127.0.0.1:${p} HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\n\r\n`],
+  ])('answers 508 proxy_loop_detected to %s, without connecting to itself', async (_name, request) => {
+    const h = await startHarness();
+    h.dns.set('self.test', { a: ['127.0.0.1'] });
+    const client = await connectRaw(h.port);
+    client.send(request(h.port));
+    const res = await client.closed();
+    expect(res.responses[0]?.status).toBe(508);
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=proxy_loop_detected/);
+    // Exactly one exchange was logged: the proxy did not receive its own request.
+    expect(h.log.records.map((r) => r.status)).toEqual([508]);
+  });
+
+  it.each([
+    ['Via: 1.1 dfp'],
+    ['Via: 1.0 corp-proxy, 1.1 dfp'],
+    ['Via: HTTP/1.1 DFP (dfp/0.1)'],
+    ['Via: 1.0 a\r\nVia: 1.1 dfp'],
+  ])('answers 508 when the request already carries our Via (%j), and the origin sees nothing', async (via) => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const res = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n${via}\r\n\r\n`);
+    expect(res.responses[0]?.status).toBe(508);
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=proxy_loop_detected/);
+    expect(origin.allRequests()).toEqual([]);
+  });
+
+  it('forwards a request whose Via names a different proxy', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const res = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nVia: 1.1 dfp-edge, 1.1 notdfp\r\n\r\n`);
+    expect(res.responses[0]?.status).toBe(200);
+    expect(origin.allRequests()[0]!.toString('latin1')).toContain('Via: 1.1 dfp-edge, 1.1 notdfp\r\nVia: 1.1 dfp\r\n\r\n');
+  });
+});
+
+describe('bodies', () => {
+  it('forwards a chunked request body exactly as received, chunk extensions and trailers included', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const body = '5;ext=1;q="x y"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0;last\r\nX-Checksum: abc\r\nX-More: 1\r\n\r\n';
+    const client = await connectRaw(h.port);
+    const head = `POST http://127.0.0.1:${origin.port}/up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-After: y\r\n\r\n`;
+    // Dribbled in pieces that cut through sizes, extensions and trailers.
+    const all = head + body;
+    for (let i = 0; i < all.length; i += 7) {
+      client.send(all.slice(i, i + 7));
+      await new Promise((r) => setImmediate(r));
+    }
+    const res = await client.responses(1);
+    expect(res.responses[0]?.status).toBe(200);
+    expect(origin.allRequests()[0]!.toString('latin1')).toBe(
+      `POST /up HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nTransfer-Encoding: chunked\r\nX-After: y\r\nVia: 1.1 dfp\r\n\r\n${body}`,
+    );
+  });
+
+  it('forwards a chunked response body exactly as received, chunk extensions and trailers included', async () => {
+    const h = await startHarness();
+    const chunked = '3;a=b\r\nfoo\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: done\r\n\r\n';
+    const origin = await startHeadOrigin((_head, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Origin: 1\r\n\r\n');
+      // In several writes so the proxy sees the framing in pieces.
+      for (let i = 0; i < chunked.length; i += 5) setTimeout(() => socket.write(chunked.slice(i, i + 5)), i / 5);
+    });
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.responses(1);
+    const raw = res.raw.toString('latin1');
+    expect(raw.slice(0, raw.indexOf('\r\n\r\n') + 4)).toBe('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Origin: 1\r\nVia: 1.1 dfp\r\n\r\n');
+    expect(raw.slice(raw.indexOf('\r\n\r\n') + 4)).toBe(chunked);
+    expect(res.responses[0]?.trailers).toEqual([['X-Trailer', 'done']]);
+    expect(res.closed).toBe(false);
+  });
+
+  it('forwards a Content-Length body both ways and logs the byte counts', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const payload = 'x'.repeat(100_000);
+    const res = await rawRequest(h.port, `PUT http://127.0.0.1:${origin.port}/b HTTP/1.1\r\nHost: x\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`);
+    expect(res.responses[0]?.status).toBe(200);
+    const got = origin.allRequests()[0]!.toString('latin1');
+    expect(got.slice(got.indexOf('\r\n\r\n') + 4)).toBe(payload);
+    expect(h.log.records[0]).toMatchObject({ mode: 'forward', method: 'PUT', status: 200, bytesIn: payload.length });
+  });
+});
+
+describe('keep-alive, pipelining and HTTP/1.0 clients', () => {
+  it('answers pipelined requests in request order even when the first origin is the slowest', async () => {
+    const h = await startHarness();
+    const slow = await startHeadOrigin((_h, s) => setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), 150));
+    const fast = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfast'));
+    const client = await connectRaw(h.port);
+    client.send(
+      `GET http://127.0.0.1:${slow.port}/1 HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET http://127.0.0.1:${fast.port}/2 HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET http://127.0.0.1:${slow.port}/3 HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET http://127.0.0.1:${fast.port}/4 HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    const res = await client.responses(4);
+    expect(res.responses.map((r) => r.body.toString())).toEqual(['slow', 'fast', 'slow', 'fast']);
+    expect(res.closed).toBe(false);
+  });
+
+  it('de-chunks a chunked response for an HTTP/1.0 client and closes the connection to end the body', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_h, s) =>
+      s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-O: 1\r\n\r\n5;e=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n'),
+    );
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.0\r\n\r\n`);
+    const res = await client.closed();
+    const raw = res.raw.toString('latin1');
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n') + 4);
+    expect(head.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
+    expect(head.toLowerCase()).not.toContain('transfer-encoding');
+    expect(head.toLowerCase()).not.toContain('content-length');
+    expect(head).toContain('Connection: close\r\n');
+    expect(raw.slice(head.length)).toBe('hello world');
+    expect(res.closed).toBe(true);
+    // The request went upstream as HTTP/1.1 with a 1.0 Via.
+    expect(origin.heads[0]).toBe(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nVia: 1.0 dfp\r\n\r\n`);
+  });
+
+  it('keeps an HTTP/1.0 "Connection: keep-alive" client alive and says so', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`);
+    const first = await client.responses(1);
+    expect(header(first.responses[0], 'connection')?.toLowerCase()).toBe('keep-alive');
+    expect(first.closed).toBe(false);
+    client.send(`GET http://127.0.0.1:${origin.port}/b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`);
+    const second = await client.responses(2);
+    expect(second.responses.map((r) => r.body.toString())).toEqual(['1', '2']);
+    expect(second.closed).toBe(false);
+    // Connection is hop-by-hop: the origin sees neither.
+    expect(origin.allRequests().every((r) => !r.toString('latin1').toLowerCase().includes('connection:'))).toBe(true);
+  });
+
+  it('closes an HTTP/1.0 connection without keep-alive after the response', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/a HTTP/1.0\r\n\r\n`);
+    const res = await client.closed();
+    expect(res.responses.length).toBe(1);
+    expect(header(res.responses[0], 'connection')?.toLowerCase()).toBe('close');
+  });
+
+  it('closes after a response to a request with "Connection: close" and forwards nothing pipelined after it', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    const t = `http://127.0.0.1:${origin.port}`;
+    client.send(`GET ${t}/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET ${t}/2 HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.closed();
+    expect(res.responses.length).toBe(1);
+    expect(header(res.responses[0], 'connection')?.toLowerCase()).toBe('close');
+    expect(origin.allRequests().length).toBe(1);
+  });
+});
+
+describe('interim, bodiless and upgrade responses', () => {
+  it('relays 100 Continue to an HTTP/1.1 client before it sends the body, then the final response', async () => {
+    const h = await startHarness();
+    let received = '';
+    const origin = await startRawOrigin((s) => {
+      s.on('data', (c: Buffer) => {
+        received += c.toString('latin1');
+        if (received.endsWith('\r\n\r\n') && !received.includes('\r\n\r\nbody')) s.write('HTTP/1.1 100 Continue\r\n\r\n');
+        if (received.endsWith('body')) s.write('HTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone');
+      });
+    });
+    const client = await connectRaw(h.port);
+    client.send(`POST http://127.0.0.1:${origin.port}/e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n`);
+    await waitFor(() => client.received().toString().includes('100 Continue'));
+    expect(client.received().toString()).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    client.send('body');
+    const res = await client.responses(2);
+    expect(res.responses.map((r) => r.status)).toEqual([100, 201]);
+    expect(res.responses[1]?.body.toString()).toBe('done');
+    expect(received).toContain('Expect: 100-continue\r\n');
+  });
+
+  it('relays 103 Early Hints and then the final response', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_h, s) => {
+      s.write('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n');
+      setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), 20);
+    });
+    const res = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`, 2);
+    expect(res.responses.map((r) => r.status)).toEqual([103, 200]);
+    expect(header(res.responses[0], 'link')).toBe('</style.css>; rel=preload');
+    expect(res.responses[1]?.body.toString()).toBe('ok');
+  });
+
+  it('does not relay interim responses to an HTTP/1.0 client', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.0\r\n\r\n`);
+    const res = await client.closed();
+    expect(res.responses.map((r) => r.status)).toEqual([200]);
+  });
+
+  it('sends no body for HEAD even with Content-Length, and the next pipelined request still works', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((head, s) => {
+      if (head.startsWith('HEAD')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nContent-Type: text/plain\r\n\r\n');
+      else s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nget');
+    });
+    const client = await connectRaw(h.port);
+    const t = `http://127.0.0.1:${origin.port}`;
+    client.send(`HEAD ${t}/ HTTP/1.1\r\nHost: x\r\n\r\nGET ${t}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.responses(2, { requestMethods: [METHOD_HEAD, METHOD_GET] });
+    expect(header(res.responses[0], 'content-length')).toBe('1234');
+    expect(res.responses[0]?.body.length).toBe(0);
+    expect(res.responses[1]?.body.toString()).toBe('get');
+    expect(origin.connections()).toBe(1);
+  });
+
+  it.each([
+    ['204 No Content', 'HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n'],
+    ['304 Not Modified with a Content-Length', 'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: "x"\r\n\r\n'],
+  ])('treats %s as bodiless and keeps the connection usable', async (_name, response) => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((head, s) => {
+      if (head.includes('/first')) s.write(response);
+      else s.write('HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond');
+    });
+    const client = await connectRaw(h.port);
+    const t = `http://127.0.0.1:${origin.port}`;
+    client.send(`GET ${t}/first HTTP/1.1\r\nHost: x\r\n\r\nGET ${t}/second HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.responses(2);
+    expect(res.responses[0]?.body.length).toBe(0);
+    expect(res.responses[1]?.body.toString()).toBe('second');
+    expect(res.closed).toBe(false);
+  });
+
+  it('relays 101 and then splices bytes both ways for an Upgrade request (forward mode)', async () => {
+    const h = await startHarness();
+    let head = '';
+    const origin = await startRawOrigin((s) => {
+      let upgraded = false;
+      s.on('data', (c: Buffer) => {
+        if (upgraded) {
+          s.write(c.toString('latin1').toUpperCase());
+          return;
+        }
+        head += c.toString('latin1');
+        if (head.includes('\r\n\r\n')) {
+          upgraded = true;
+          s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nserver-first');
+        }
+      });
+      s.on('end', () => s.end('bye'));
+    });
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-E: 1\r\n\r\n`);
+    await waitFor(() => client.received().toString().includes('server-first'));
+    client.send('ping');
+    await waitFor(() => client.received().toString().includes('PING'));
+    client.socket.end();
+    const done = await client.closed();
+    const raw = done.raw.toString('latin1');
+    expect(raw.startsWith('HTTP/1.1 101 Switching Protocols\r\n')).toBe(true);
+    expect(raw.endsWith('\r\n\r\nserver-firstPINGbye')).toBe(true);
+    expect(head).toBe(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nX-E: 1\r\nUpgrade: websocket\r\nConnection: upgrade\r\nVia: 1.1 dfp\r\n\r\n`);
+  });
+});
+
+describe('error replies (DESIGN.md table)', () => {
+  function expectErrorReply(msg: ParsedMessage | undefined, status: number, proxyStatus: string): void {
+    expect(msg?.status).toBe(status);
+    expect(header(msg, 'content-type')).toMatch(/^text\/plain/);
+    expect(header(msg, 'proxy-status')).toMatch(new RegExp(`^dfp; error=${proxyStatus}(;|$)`));
+    const body = msg!.body.toString('latin1');
+    expect(body.length).toBeGreaterThan(0);
+    expect(body.replace(/\n$/, '')).not.toMatch(/[\r\n]/);
+  }
+
+  it('answers a malformed request with 400, closes, and forwards neither it nor what was pipelined after it', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const t = `http://127.0.0.1:${origin.port}`;
+    const client = await connectRaw(h.port);
+    client.send(`GET ${t}/ok HTTP/1.1\r\nHost: x\r\n\r\nGET ${t}/bad HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\nGET ${t}/after HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.closed();
+    expect(res.responses[0]?.status).toBe(200);
+    expectErrorReply(res.responses[1], 400, 'http_request_error');
+    expect(res.responses.length).toBe(2);
+    expect(res.closed).toBe(true);
+    expect(origin.allRequests().map((r) => r.toString('latin1').split(' ')[1])).toEqual(['/ok']);
+  });
+
+  it('answers 431 to a request head larger than maxHeaderBytes and forwards nothing', async () => {
+    const h = await startHarness((c) => (c.limits.maxHeaderBytes = 4096));
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
+    const res = await client.closed();
+    expectErrorReply(res.responses[0], 431, 'http_request_error');
+    expect(origin.allRequests()).toEqual([]);
+  });
+
+  it('answers 501 to an https:// absolute target', async () => {
+    const h = await startHarness();
+    const res = await rawRequest(h.port, 'GET https://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n\r\n');
+    expectErrorReply(res.responses[0], 501, 'http_request_error');
+  });
+
+  it('answers 502 http_protocol_error when the origin sends garbage', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_h, s) => s.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.closed();
+    expectErrorReply(res.responses[0], 502, 'http_protocol_error');
+    expect(h.log.records[0]).toMatchObject({ status: 502, error: 'UPSTREAM_PROTOCOL_ERROR' });
+  });
+
+  it('answers 502 http_response_incomplete when the origin closes before the response head', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_h, s) => s.end('HTTP/1.1 200 O'));
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.closed();
+    expectErrorReply(res.responses[0], 502, 'http_response_incomplete');
+  });
+
+  it('closes the client connection (no second response) when the origin dies in the middle of a body', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_h, s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'));
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.closed();
+    expect(res.responses.length).toBe(0);
+    expect(res.raw.toString('latin1').endsWith('\r\n\r\npartial')).toBe(true);
+    await waitFor(() => h.log.records.length > 0);
+    expect(h.log.records[0]).toMatchObject({ status: 200, error: 'UPSTREAM_INCOMPLETE' });
+  });
+
+  it('answers 502 connection_refused when nothing listens at the destination', async () => {
+    const h = await startHarness();
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const res = await rawRequest(h.port, `GET http://127.0.0.1:${port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expectErrorReply(res.responses[0], 502, 'connection_refused');
+  });
+});
