@@ -34,7 +34,8 @@ export function applyKnownHeader(p: HeadParser, buf: Buffer, id: number, k: numb
       applyConnection(p, buf, vs, ve);
       return 0;
     case H_UPGRADE:
-      p.hasUpgradeHeader = true;
+      // an empty Upgrade field names no protocol: no upgrade (as llhttp)
+      if (ve > vs) p.hasUpgradeHeader = true;
       return 0;
     case H_EXPECT:
       if (p.isRequest && foldedEquals(buf, vs, ve, CONTINUE_100)) p.expectContinue = true;

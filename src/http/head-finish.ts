@@ -47,11 +47,44 @@ export function classifyTarget(p: HeadParser, buf: Buffer): number {
   let a = -1;
   if (hasPrefixFolded(buf, s, e, HTTP_SCHEME)) a = s + HTTP_SCHEME.length;
   else if (hasPrefixFolded(buf, s, e, HTTPS_SCHEME)) a = s + HTTPS_SCHEME.length;
-  if (a < 0 || a === e) return p.fail('INVALID_TARGET');
-  const first = buf[a];
-  if (first === SLASH || first === QUESTION || first === HASH) return p.fail('INVALID_TARGET');
+  if (a < 0 || !isAbsoluteAuthority(buf, a, e)) return p.fail('INVALID_TARGET');
   p.targetForm = FORM_ABSOLUTE;
   return 0;
+}
+
+/**
+ * The authority of an absolute-form target (RFC 3986 §3.2), from a to its end at "/", "?", "#" or e:
+ * [ userinfo "@" ] host [ ":" *DIGIT ] with a non-empty host (reg-name, or "[" IPv6 "]").
+ */
+function isAbsoluteAuthority(buf: Buffer, a: number, e: number): boolean {
+  let ae = a;
+  let at = -1;
+  while (ae < e) {
+    const b = buf[ae];
+    if (b === SLASH || b === QUESTION || b === HASH) break;
+    if (b === AT) at = ae;
+    ae++;
+  }
+  let i = at >= 0 ? at + 1 : a;
+  if (i < ae && buf[i] === LBRACKET) {
+    i++;
+    const hs = i;
+    while (i < ae && buf[i] !== RBRACKET) {
+      const b = buf[i];
+      if ((CHAR_CLASS[b] & C_HEXDIG) === 0 && b !== COLON && b !== DOT) return false;
+      i++;
+    }
+    if (i === ae || i === hs) return false;
+    i++;
+  } else {
+    const hs = i;
+    while (i < ae && (CHAR_CLASS[buf[i]] & C_REG_NAME) !== 0) i++;
+    if (i === hs) return false;
+  }
+  if (i === ae) return true;
+  if (buf[i] !== COLON) return false;
+  for (i++; i < ae; i++) if ((CHAR_CLASS[buf[i]] & C_DIGIT) === 0) return false;
+  return true;
 }
 
 function hasPrefixFolded(buf: Buffer, s: number, e: number, lowerPrefix: Uint8Array): boolean {

@@ -109,3 +109,20 @@ describe('response heads are rejected with a stable reason and status', () => {
     expect(r.errorStatus).toBe(status);
   });
 });
+
+describe('absolute-form authority (regressions from the differential fuzzer)', () => {
+  const BAD = ['http://:#', 'http://:80/', 'http://u@/x', 'http://[::1/', 'http://a:8x/', 'http://a b/', 'http://[]/'];
+  it.each(BAD)('rejects %s as INVALID_TARGET', (target) => {
+    const r = parseAllWays('request', `GET ${target} HTTP/1.1\r\n\r\n`);
+    expect([r.ok, r.error]).toEqual([false, target === 'http://a b/' ? 'INVALID_VERSION' : 'INVALID_TARGET']);
+  });
+  const GOOD = ['http://a:/', 'http://[::1]:8080/x', 'http://a%12:b!&*$@host.example:1234/toto', 'https://h?q', 'http://h#f'];
+  it.each(GOOD)('accepts %s', (target) => {
+    const r = parseAllWays('request', `GET ${target} HTTP/1.1\r\n\r\n`);
+    expect([r.ok, r.messages[0]?.url]).toEqual([true, target]);
+  });
+  it('an empty Upgrade field is not an upgrade', () => {
+    const r = parseAllWays('request', 'GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n');
+    expect([r.ok, r.upgradeOffset, r.messages[0].upgrade]).toEqual([true, null, false]);
+  });
+});
