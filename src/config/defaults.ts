@@ -29,7 +29,7 @@ export function defaultConfig(): Config {
       connectTimeoutMs: 10_000,
       drainTimeoutMs: 30_000,
     },
-    upstream: { maxIdlePerHost: 32, tls: { trust: { system: true, caFiles: [] } } },
+    upstream: { maxIdlePerHost: 128, tls: { trust: { system: true, caFiles: [] } } },
     routes: [
       {
         match: { hosts: [], pathPrefix: '/', headers: {} },

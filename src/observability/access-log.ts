@@ -38,9 +38,21 @@ function quoted(text: string | null): string {
   return text === null ? 'null' : '"' + jsonEscape(text) + '"';
 }
 
+let lastStampMs = -1;
+let lastStamp = '';
+
+/** ISO time, made once per millisecond. */
+function isoTime(now: number): string {
+  if (now !== lastStampMs) {
+    lastStampMs = now;
+    lastStamp = new Date(now).toISOString();
+  }
+  return lastStamp;
+}
+
 export function formatAccessRecord(r: AccessRecord, now: number): string {
   return (
-    '{"time":"' + new Date(now).toISOString() +
+    '{"time":"' + isoTime(now) +
     '","client":' + quoted(r.client) +
     ',"user":' + quoted(r.user) +
     ',"mode":"' + r.mode +

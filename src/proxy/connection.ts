@@ -406,7 +406,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     if (this.rewriteHost) {
       sock.write(HOST_PREFIX);
-      sock.write(hostHeaderValue(authority));
+      sock.write(buf.subarray(authority.authorityStart, authority.authorityEnd));
       sock.write(CRLF);
     }
     const hop = p.hopByHop;
@@ -875,10 +875,6 @@ function safeMethod(parser: HeadParser): string {
   return parser.methodEnd > parser.methodStart ? parser.methodName() : '';
 }
 
-function hostHeaderValue(authority: Authority): Buffer {
-  const host = authority.host.includes(':') ? `[${authority.host}]` : authority.host;
-  return Buffer.from(authority.port === 80 ? host : `${host}:${authority.port}`, 'latin1');
-}
 
 function onClientData(this: ClientSocket, chunk: Buffer): void {
   this.dfpClient.onData(chunk);

@@ -13,6 +13,9 @@ export interface Authority {
   pathStart: number;
   /** https:// scheme (absolute-form only). */
   isHttps: boolean;
+  /** The authority as received, buf[authorityStart, authorityEnd): what a rewritten Host carries. */
+  authorityStart: number;
+  authorityEnd: number;
 }
 
 const CH_COLON = 0x3a;
@@ -54,7 +57,7 @@ export function parseHostPort(buf: Buffer, start: number, end: number, defaultPo
   } else if (requirePort) {
     throw new ProxyError('REQUEST_MALFORMED', 'CONNECT target needs a port');
   }
-  return { host: buf.toString('latin1', hostStart, hostEnd), port, pathStart: -1, isHttps: false };
+  return { host: buf.toString('latin1', hostStart, hostEnd), port, pathStart: -1, isHttps: false, authorityStart: start, authorityEnd: end };
 }
 
 function parsePort(buf: Buffer, start: number, end: number): number {
