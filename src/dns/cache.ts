@@ -45,7 +45,10 @@ function noop(): void {}
 export class DnsCache {
   readonly #config: DnsConfig;
   readonly #resolver: DnsResolver;
+  /** Recency and the maxHosts bound (evicts least recently used). */
   readonly #hosts: LRUCache<string, HostEntry>;
+  /** The same entries by name, for peek: a plain Map get is cheaper than an LRU get. */
+  readonly #index: Map<string, HostEntry>;
   readonly #loopback: readonly ResolvedAddress[];
   readonly #onTimer: (entry: HostEntry) => void;
   readonly #onQuery: (kind: QueryKind) => void;
@@ -63,6 +66,7 @@ export class DnsCache {
       max: Math.max(1, config.maxHosts),
       dispose: (entry) => this.#retire(entry),
     });
+    this.#index = new Map();
     this.#loopback = loopbackAddresses(config.lookupFamily);
     this.#onTimer = (entry) => this.#onHostTimer(entry);
     this.#onQuery = (kind) => {
@@ -78,14 +82,19 @@ export class DnsCache {
 
   /**
    * Synchronous fast path for a normalised name: fresh or stale-but-serving
-   * addresses, else undefined. Counts a hit and marks the host used.
+   * addresses, else undefined. Counts a hit and marks the host used. One Map
+   * get and a compare against the coarse clock; the LRU's recency is updated
+   * at most once per clock tick per host, which is all eviction order needs.
    */
   peek(name: string): readonly ResolvedAddress[] | undefined {
-    const entry = this.#hosts.get(name);
+    const entry = this.#index.get(name);
     if (entry === undefined) return undefined;
     const now = coarseNowMs();
     if (now >= entry.serveUntilMs) return undefined;
-    entry.lastUsedMs = now;
+    if (entry.lastUsedMs !== now) {
+      entry.lastUsedMs = now;
+      this.#hosts.get(name);
+    }
     entry.hits++;
     this.#hits++;
     return entry.addresses;
@@ -124,7 +133,7 @@ export class DnsCache {
     this.#misses++;
     if (entry === undefined) {
       entry = new HostEntry(name, now, false);
-      this.#hosts.set(name, entry);
+      this.#add(entry);
     }
     return this.#startLookup(entry);
   }
@@ -132,8 +141,13 @@ export class DnsCache {
   #addLoopback(name: string): readonly ResolvedAddress[] {
     const entry = new HostEntry(name, coarseNowMs(), true);
     this.#renewLoopback(entry, nowMs());
-    this.#hosts.set(name, entry);
+    this.#add(entry);
     return this.#loopback;
+  }
+
+  #add(entry: HostEntry): void {
+    this.#hosts.set(entry.name, entry); // may evict the least recently used (dispose → #retire)
+    this.#index.set(entry.name, entry);
   }
 
   #renewLoopback(entry: HostEntry, now: number): void {
@@ -231,6 +245,7 @@ export class DnsCache {
 
   /** lru-cache dispose: evicted, deleted or cleared. */
   #retire(entry: HostEntry): void {
+    if (this.#index.get(entry.name) === entry) this.#index.delete(entry.name);
     entry.isDead = true;
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.timer = undefined;

@@ -217,6 +217,7 @@ describe('DnsCache: bounds', () => {
     for (const name of ['a.test', 'b.test', 'c.test']) dns.set(name, { a: ['127.0.0.1'] });
     await cache.resolve('a.test');
     await cache.resolve('b.test');
+    await sleep(25); // recency is kept per tick of the cache's 10 ms clock
     cache.peek('a.test'); // a is now more recent than b
     await cache.resolve('c.test');
     expect(cache.stats().hosts).toBe(2);
