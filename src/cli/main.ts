@@ -8,6 +8,7 @@ import type { Config } from '../config/types.js';
 import { StreamAccessLog } from '../observability/access-log.js';
 import { startAdmin } from '../observability/admin.js';
 import { startProxy } from '../proxy/server.js';
+import { runCert } from './cert.js';
 import { runCheck } from './check.js';
 import { createMetrics } from '../observability/proxy-metrics.js';
 
@@ -24,7 +25,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`dfp: ${err.message}\n`);
-      return 2;
+      // `dfp check` answers 0/1 (valid or not); everything else exits 2 on bad input.
+      return argv[0] === 'check' ? 1 : 2;
     }
     throw err;
   }
@@ -39,8 +41,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(runCheck(command.config));
       return 0;
     case 'cert':
-      process.stderr.write('dfp: cert is not supported yet\n');
-      return 2;
+      process.stdout.write(runCert(command.outDir, command.hosts));
+      return 0;
     case 'run':
       await run(command.config);
       return undefined;

@@ -97,6 +97,10 @@ export function resolveConfig(raw: unknown, overrides: Overrides | null, options
     },
   };
   if (overrides) applyOverrides(config, overrides);
+  // Private destinations on (a test or dev setup, e.g. local services on any port): CONNECT
+  // reaches any port unless the file names connectPorts. Public-only setups keep [443].
+  const accessRaw = readObject(top['access'], 'access', ['allowPrivateDestinations', 'allow', 'deny', 'connectPorts']);
+  if (config.access.allowPrivateDestinations && accessRaw['connectPorts'] === undefined) config.access.connectPorts = [];
   checkAddressesDistinct(config);
   return config;
 }

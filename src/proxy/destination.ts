@@ -6,7 +6,7 @@
 import { ProxyError } from '../errors.js';
 import { normalizeHost, type HostTarget } from '../dns/name.js';
 import type { ResolvedAddress } from '../dns/cache.js';
-import { classifyAddress, isPrivateClass } from '../policy/address.js';
+import { classifyAddress, isAlwaysDeniedClass, isPrivateClass } from '../policy/address.js';
 import type { ProxyContext } from './context.js';
 
 const MAX_LITERALS = 4096;
@@ -62,9 +62,9 @@ function unwrap(ctx: ProxyContext, result: readonly ResolvedAddress[] | Error, p
 /** Keep the addresses policy allows; an Error naming the reason when none is left. */
 function checkOrError(ctx: ProxyContext, addresses: readonly ResolvedAddress[]): readonly ResolvedAddress[] | Error {
   if (ctx.config.access.allowPrivateDestinations) {
-    // Cloud metadata stays denied even then (DESIGN.md: unless listed in allow).
-    const allowed = addresses.filter((a) => classifyAddress(a.address) !== 'metadata');
-    return allowed.length > 0 ? allowed : new Error(`${addresses[0]?.address ?? ''} is a metadata address`);
+    // Cloud metadata, unspecified and multicast stay denied even then (DESIGN.md: unless listed in allow).
+    const allowed = addresses.filter((a) => !isAlwaysDeniedClass(classifyAddress(a.address)));
+    return allowed.length > 0 ? allowed : new Error(`${addresses[0]?.address ?? ''} is ${classifyAddress(addresses[0]?.address ?? '')}`);
   }
   const allowed: ResolvedAddress[] = [];
   let reason = '';

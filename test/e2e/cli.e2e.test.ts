@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // Spawns the real CLI (src/cli.ts through tsx) for the command-line contract:
-// `dfp check`, and rejection of bad config and unknown flags with exit code 2.
+// `dfp check` (exit 0/1), and rejection of bad config and unknown flags at start with exit code 2.
 const ROOT = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dfp-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,11 +49,11 @@ describe('dfp command line', () => {
     expect(run.stdout).toContain('- 127.0.0.1:5353');
   });
 
-  it('a misspelled key exits 2 naming the key path and the replacement', async () => {
+  it('a misspelled key names the key path and the replacement: exit 1 from check, 2 at start', async () => {
     const bad = write('bad.yaml', 'dns:\n  lookupfamily: AUTO\n');
-    for (const args of [['check', '--config', bad], ['--config', bad]]) {
-      const run = await dfp(args);
-      expect(run.code).toBe(2);
+    for (const [args, code] of [[['check', '--config', bad], 1], [['--config', bad], 2]] as const) {
+      const run = await dfp([...args]);
+      expect(run.code).toBe(code);
       expect(run.stderr).toContain('dns.lookupfamily: unknown key; did you mean lookupFamily?');
       expect(run.stdout).toBe('');
     }
