@@ -5,7 +5,8 @@
  */
 import { asciiBytes, CHAR_CLASS, C_DIGIT, C_OWS, C_TCHAR, COMMA, SEMI } from './chars.js';
 import {
-  ERROR, H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_TRANSFER_ENCODING, H_UPGRADE, MAX_BODY_LENGTH,
+  ERROR, H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_PROXY_CONNECTION, H_TRANSFER_ENCODING, H_UPGRADE,
+  MAX_BODY_LENGTH,
 } from './constants.js';
 import type { HeadParser } from './head.js';
 
@@ -31,7 +32,11 @@ export function applyKnownHeader(p: HeadParser, buf: Buffer, id: number, k: numb
     case H_TRANSFER_ENCODING:
       return applyTransferEncoding(p, buf, vs, ve);
     case H_CONNECTION:
-      applyConnection(p, buf, vs, ve);
+      applyConnection(p, buf, vs, ve, false);
+      return 0;
+    case H_PROXY_CONNECTION:
+      // non-standard, sent by old clients to proxies: honoured for close / keep-alive only (as llhttp does)
+      applyConnection(p, buf, vs, ve, true);
       return 0;
     case H_UPGRADE:
       // an empty Upgrade field names no protocol: no upgrade (as llhttp)
@@ -112,7 +117,7 @@ function applyTransferEncoding(p: HeadParser, buf: Buffer, vs: number, ve: numbe
 }
 
 /** Connection = #connection-option. Members that are not tokens are ignored. */
-function applyConnection(p: HeadParser, buf: Buffer, vs: number, ve: number): void {
+function applyConnection(p: HeadParser, buf: Buffer, vs: number, ve: number, closeAndKeepAliveOnly: boolean): void {
   let i = vs;
   while (i < ve) {
     const c = buf[i];
@@ -127,6 +132,7 @@ function applyConnection(p: HeadParser, buf: Buffer, vs: number, ve: number): vo
     const n = te - ts;
     if (n === 5 && foldedEquals(buf, ts, te, CLOSE)) p.connClose = true;
     else if (n === 10 && foldedEquals(buf, ts, te, KEEP_ALIVE)) p.connKeepAlive = true;
+    else if (closeAndKeepAliveOnly) continue;
     else if (n === 7 && foldedEquals(buf, ts, te, UPGRADE)) p.connUpgrade = true;
     else p.connOther = true;
   }

@@ -54,7 +54,8 @@ export function classifyTarget(p: HeadParser, buf: Buffer): number {
 
 /**
  * The authority of an absolute-form target (RFC 3986 §3.2), from a to its end at "/", "?", "#" or e:
- * [ userinfo "@" ] host [ ":" *DIGIT ] with a non-empty host (reg-name, or "[" IPv6 "]").
+ * [ userinfo "@" ] host [ ":" *DIGIT ] with a non-empty host (reg-name, or "[" IPv6 "]"), followed by a
+ * path or query (or nothing), not directly by a fragment.
  */
 function isAbsoluteAuthority(buf: Buffer, a: number, e: number): boolean {
   let ae = a;
@@ -81,10 +82,12 @@ function isAbsoluteAuthority(buf: Buffer, a: number, e: number): boolean {
     while (i < ae && (CHAR_CLASS[buf[i]] & C_REG_NAME) !== 0) i++;
     if (i === hs) return false;
   }
-  if (i === ae) return true;
-  if (buf[i] !== COLON) return false;
-  for (i++; i < ae; i++) if ((CHAR_CLASS[buf[i]] & C_DIGIT) === 0) return false;
-  return true;
+  if (i < ae) {
+    if (buf[i] !== COLON) return false;
+    for (i++; i < ae; i++) if ((CHAR_CLASS[buf[i]] & C_DIGIT) === 0) return false;
+  }
+  // a fragment straight after the authority ("http://h#x") is rejected, as llhttp does
+  return ae === e || buf[ae] !== HASH;
 }
 
 function hasPrefixFolded(buf: Buffer, s: number, e: number, lowerPrefix: Uint8Array): boolean {

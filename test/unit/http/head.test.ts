@@ -167,6 +167,8 @@ describe('keep-alive, upgrade and expect', () => {
     ['HTTP/1.0 with Connection: keep-alive', 'GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n', true],
     ['HTTP/1.0 with keep-alive and close', 'GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n', false],
     ['close followed by a tab', 'GET / HTTP/1.1\r\nConnection: close\t\r\n\r\n', false],
+    ['HTTP/1.1 with Proxy-Connection: close', 'GET / HTTP/1.1\r\nProxy-Connection: close\r\n\r\n', false],
+    ['HTTP/1.0 with Proxy-Connection: keep-alive', 'GET / HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n', true],
   ];
   it.each(KEEP)('request keepAlive: %s', (_t, input, keep) => {
     expect(parseHead('request', input).p.keepAlive).toBe(keep);
@@ -176,6 +178,7 @@ describe('keep-alive, upgrade and expect', () => {
     expect(parseHead('request', 'GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n').p.upgrade).toBe(true);
     expect(parseHead('request', 'GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n').p.upgrade).toBe(false);
     expect(parseHead('request', 'GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n').p.upgrade).toBe(false);
+    expect(parseHead('request', 'GET / HTTP/1.1\r\nProxy-Connection: upgrade\r\nUpgrade: ws\r\n\r\n').p.upgrade).toBe(false);
   });
 
   it('expectContinue is set by Expect: 100-continue in any case', () => {

@@ -111,12 +111,12 @@ describe('response heads are rejected with a stable reason and status', () => {
 });
 
 describe('absolute-form authority (regressions from the differential fuzzer)', () => {
-  const BAD = ['http://:#', 'http://:80/', 'http://u@/x', 'http://[::1/', 'http://a:8x/', 'http://a b/', 'http://[]/'];
+  const BAD = ['http://:#', 'http://h#', 'http://h#f', 'http://h:80#', 'http://:80/', 'http://u@/x', 'http://[::1/', 'http://a:8x/', 'http://a b/', 'http://[]/'];
   it.each(BAD)('rejects %s as INVALID_TARGET', (target) => {
     const r = parseAllWays('request', `GET ${target} HTTP/1.1\r\n\r\n`);
     expect([r.ok, r.error]).toEqual([false, target === 'http://a b/' ? 'INVALID_VERSION' : 'INVALID_TARGET']);
   });
-  const GOOD = ['http://a:/', 'http://[::1]:8080/x', 'http://a%12:b!&*$@host.example:1234/toto', 'https://h?q', 'http://h#f'];
+  const GOOD = ['http://a:/', 'http://[::1]:8080/x', 'http://a%12:b!&*$@host.example:1234/toto', 'https://h?q', 'http://h/#f', 'http://h?#'];
   it.each(GOOD)('accepts %s', (target) => {
     const r = parseAllWays('request', `GET ${target} HTTP/1.1\r\n\r\n`);
     expect([r.ok, r.messages[0]?.url]).toEqual([true, target]);
