@@ -1,0 +1,378 @@
+/**
+ * Limits and resource bounds of the real proxy: head timeout (slowloris), idle
+ * timeouts for keep-alive and tunnels, connect timeout, maxConnections, memory
+ * bounded by backpressure for large bodies both ways, and graceful shutdown.
+ */
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { ParsedMessage } from '../../src/http/index.js';
+import { startHarness } from '../helpers/harness.js';
+import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
+import { connectRaw, rawRequest } from '../helpers/raw-client.js';
+import { startUnansweredServer } from '../unit/upstream/unanswered-server.js';
+
+v8.setFlagsFromString('--expose-gc');
+const forceGc = vm.runInNewContext('gc') as () => void;
+
+function header(msg: ParsedMessage | undefined, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return msg?.headers.find(([k]) => k.toLowerCase() === lower)?.[1];
+}
+
+function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Peak growth of live ArrayBuffer memory and of RSS while `run` runs. Each
+ * sample forces a full GC, yields so V8's array-buffer sweeper finishes, and
+ * collects again: without that, freed-but-unswept socket buffers show up as
+ * several MiB of noise.
+ */
+async function measurePeakGrowth<T>(run: () => Promise<T>): Promise<{ result: T; arrayBuffers: number; rss: number }> {
+  const settle = async () => {
+    forceGc();
+    await new Promise((r) => setTimeout(r, 2));
+    forceGc();
+  };
+  await settle();
+  const base = process.memoryUsage();
+  let peakAb = 0;
+  let peakRss = 0;
+  let sampling = false;
+  const sample = async () => {
+    if (sampling) return;
+    sampling = true;
+    await settle();
+    const m = process.memoryUsage();
+    peakAb = Math.max(peakAb, m.arrayBuffers - base.arrayBuffers);
+    peakRss = Math.max(peakRss, m.rss - base.rss);
+    sampling = false;
+  };
+  const timer = setInterval(() => void sample(), 40);
+  try {
+    const result = await run();
+    return { result, arrayBuffers: peakAb, rss: peakRss };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Read a socket slowly: pause `pauseMs` after every `stepBytes`. */
+function readSlowly(socket: net.Socket, onChunk: (c: Buffer) => void, stepBytes = 1 << 20, pauseMs = 20): void {
+  let sinceBreak = 0;
+  socket.on('data', (c: Buffer) => {
+    onChunk(c);
+    sinceBreak += c.length;
+    if (sinceBreak >= stepBytes) {
+      sinceBreak = 0;
+      socket.pause();
+      setTimeout(() => socket.resume(), pauseMs);
+    }
+  });
+}
+
+const MiB = 1 << 20;
+const BODY_BYTES = 32 * MiB;
+const PIECE = 64 * 1024;
+
+function piece(k: number): Buffer {
+  const b = Buffer.alloc(PIECE, k & 0xff);
+  b.writeUInt32BE(k, 0);
+  return b;
+}
+
+/** Write BODY_BYTES in pieces, respecting backpressure; returns the sha256. */
+async function writeBody(socket: net.Socket): Promise<string> {
+  const hash = createHash('sha256');
+  for (let k = 0; k < BODY_BYTES / PIECE; k++) {
+    const p = piece(k);
+    hash.update(p);
+    if (!socket.write(p)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = () => {
+          socket.removeListener('close', onClose);
+          resolve();
+        };
+        const onClose = () => {
+          socket.removeListener('drain', onDrain);
+          reject(new Error('closed while writing'));
+        };
+        socket.once('drain', onDrain);
+        socket.once('close', onClose);
+      });
+    }
+  }
+  return hash.digest('hex');
+}
+
+describe('large bodies are streamed with backpressure', () => {
+  it('uploads 32 MiB to a slowly reading origin intact, with the proxy holding far less than the body', async () => {
+    const h = await startHarness();
+    let originHash = '';
+    let originBytes = 0;
+    const origin = await startRawOrigin((s) => {
+      const hash = createHash('sha256');
+      let headDone = false;
+      let pending = Buffer.alloc(0);
+      readSlowly(s, (c) => {
+        if (!headDone) {
+          pending = Buffer.concat([pending, c]);
+          const i = pending.indexOf('\r\n\r\n');
+          if (i < 0) return;
+          headDone = true;
+          c = pending.subarray(i + 4);
+        }
+        hash.update(c);
+        originBytes += c.length;
+        if (originBytes === BODY_BYTES) {
+          originHash = hash.digest('hex');
+          s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        }
+      });
+    });
+    const client = await connectRaw(h.port);
+    const { result, arrayBuffers, rss } = await measurePeakGrowth(async () => {
+      client.send(`POST http://127.0.0.1:${origin.port}/up HTTP/1.1\r\nHost: x\r\nContent-Length: ${BODY_BYTES}\r\n\r\n`);
+      const sent = await writeBody(client.socket);
+      const res = await client.responses(1, { timeoutMs: 15_000 });
+      return { sent, res };
+    });
+    expect(result.res.responses[0]?.status).toBe(200);
+    expect(originBytes).toBe(BODY_BYTES);
+    expect(originHash).toBe(result.sent);
+    expect(arrayBuffers).toBeLessThan(8 * MiB);
+    expect(rss).toBeLessThan(BODY_BYTES * 0.75);
+    console.log(`upload: peak arrayBuffers growth ${(arrayBuffers / MiB).toFixed(1)} MiB, rss growth ${(rss / MiB).toFixed(1)} MiB`);
+  });
+
+  it('downloads 32 MiB to a slowly reading client intact, with the proxy holding far less than the body', async () => {
+    const h = await startHarness();
+    let originHash = '';
+    const origin = await startRawOrigin((s) => {
+      s.once('data', () => {
+        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${BODY_BYTES}\r\n\r\n`);
+        void writeBody(s).then((d) => (originHash = d), () => {});
+      });
+    });
+    const socket = net.connect({ port: h.port, host: '127.0.0.1' });
+    onTestFinished(() => {
+      socket.destroy();
+    });
+    socket.on('error', () => {});
+    const { result, arrayBuffers, rss } = await measurePeakGrowth(
+      () =>
+        new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
+          const hash = createHash('sha256');
+          let bytes = 0;
+          let head: Buffer | null = Buffer.alloc(0);
+          const timer = setTimeout(() => reject(new Error(`download stalled at ${bytes}`)), 15_000);
+          readSlowly(socket, (c) => {
+            if (head !== null) {
+              head = Buffer.concat([head, c]);
+              const i = head.indexOf('\r\n\r\n');
+              if (i < 0) return;
+              c = head.subarray(i + 4);
+              head = null;
+            }
+            hash.update(c);
+            bytes += c.length;
+            if (bytes >= BODY_BYTES) {
+              clearTimeout(timer);
+              resolve({ hash: hash.digest('hex'), bytes });
+            }
+          });
+          socket.write(`GET http://127.0.0.1:${origin.port}/down HTTP/1.1\r\nHost: x\r\n\r\n`);
+        }),
+    );
+    expect(result.bytes).toBe(BODY_BYTES);
+    await waitFor(() => originHash !== '');
+    expect(result.hash).toBe(originHash);
+    expect(arrayBuffers).toBeLessThan(8 * MiB);
+    expect(rss).toBeLessThan(BODY_BYTES * 0.75);
+    console.log(`download: peak arrayBuffers growth ${(arrayBuffers / MiB).toFixed(1)} MiB, rss growth ${(rss / MiB).toFixed(1)} MiB`);
+  });
+});
+
+describe('timeouts', () => {
+  it('answers 408 and closes when the request head dribbles in slower than headerTimeout (slowloris)', async () => {
+    const h = await startHarness((c) => (c.limits.headerTimeoutMs = 300));
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    const head = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nX-Slow: ${'z'.repeat(60)}\r\n\r\n`;
+    const start = Date.now();
+    let i = 0;
+    const dribble = setInterval(() => {
+      if (i < head.length && !client.socket.destroyed) client.send(head[i++]!);
+    }, 20);
+    onTestFinished(() => clearInterval(dribble));
+    const res = await client.closed(3_000);
+    clearInterval(dribble);
+    const elapsed = Date.now() - start;
+    expect(res.responses[0]?.status).toBe(408);
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_error/);
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(2_000);
+    expect(i).toBeLessThan(head.length);
+    expect(origin.allRequests()).toEqual([]);
+  });
+
+  it('does not time out a head that arrives in pieces within headerTimeout', async () => {
+    const h = await startHarness((c) => (c.limits.headerTimeoutMs = 400));
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\n`);
+    await sleep(150);
+    client.send('Host: x\r\n');
+    await sleep(150);
+    client.send('\r\n');
+    const res = await client.responses(1);
+    expect(res.responses[0]?.status).toBe(200);
+    // The timer covers one head: a second head gets a fresh allowance.
+    await sleep(250);
+    client.send(`GET http://127.0.0.1:${origin.port}/2 HTTP/1.1\r\n`);
+    await sleep(250);
+    client.send('Host: x\r\n\r\n');
+    const res2 = await client.responses(2);
+    expect(res2.responses.map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  it('closes an idle keep-alive client connection after idleTimeout, and the idle upstream connection too', async () => {
+    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 300));
+    let originClosed = false;
+    const origin = await startRawOrigin((s) => {
+      s.on('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+      // The raw origin allows half-open sockets: the proxy's close shows as 'end'.
+      s.on('end', () => (originClosed = true));
+    });
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await client.responses(1);
+    const start = Date.now();
+    const res = await client.closed(3_000);
+    expect(res.closed).toBe(true);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(200);
+    await waitFor(() => originClosed, 3_000);
+  });
+
+  it('closes an idle tunnel (both sides) after idleTimeout but keeps one with one-way traffic open', async () => {
+    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 300));
+    const originSockets: net.Socket[] = [];
+    const closed = new Set<net.Socket>();
+    const origin = await startRawOrigin((s) => {
+      originSockets.push(s);
+      s.on('data', () => {});
+      s.on('end', () => closed.add(s));
+      s.on('close', () => closed.add(s));
+    });
+    // Busy tunnel: client → origin only, every 80 ms for ~800 ms.
+    const busy = await connectRaw(h.port);
+    busy.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+    const idle = await connectRaw(h.port);
+    idle.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+    await waitFor(() => busy.received().length > 0 && idle.received().length > 0 && originSockets.length === 2);
+    const start = Date.now();
+    for (let k = 0; k < 10; k++) {
+      busy.send('tick');
+      await sleep(80);
+    }
+    const idleDone = await idle.closed(3_000);
+    expect(idleDone.closed).toBe(true);
+    expect(Date.now() - start).toBeLessThan(3_000);
+    await waitFor(() => closed.size === 1);
+    expect(busy.socket.destroyed || busy.socket.readableEnded).toBe(false);
+    const busyDone = await busy.closed(3_000);
+    expect(busyDone.closed).toBe(true);
+    await waitFor(() => closed.size === 2);
+  });
+
+  it('answers 504 connection_timeout when the origin never accepts within connectTimeout', async () => {
+    const unanswered = await startUnansweredServer('127.0.0.1');
+    onTestFinished(() => unanswered.close());
+    const h = await startHarness((c) => (c.limits.connectTimeoutMs = 300));
+    const start = Date.now();
+    const res = await rawRequest(h.port, `GET http://127.0.0.1:${unanswered.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const elapsed = Date.now() - start;
+    expect(res.responses[0]?.status).toBe(504);
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=connection_timeout/);
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(2_000);
+    const tunnel = await rawRequest(h.port, `CONNECT 127.0.0.1:${unanswered.port} HTTP/1.1\r\n\r\n`);
+    expect(tunnel.responses[0]?.status).toBe(504);
+  });
+});
+
+describe('maxConnections', () => {
+  it('refuses connections beyond maxConnections and accepts again once one closes', async () => {
+    const h = await startHarness((c) => (c.limits.maxConnections = 2));
+    const origin = await startRecordingOrigin();
+    const req = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const a = await connectRaw(h.port);
+    const b = await connectRaw(h.port);
+    await waitFor(() => h.proxy.context.connections.size === 2);
+    const c = await connectRaw(h.port);
+    c.send(req);
+    const refused = await c.closed(3_000);
+    expect(refused.responses).toEqual([]);
+    expect(refused.closed).toBe(true);
+    // The two admitted connections still work.
+    a.send(req);
+    b.send(req);
+    expect((await a.responses(1)).responses[0]?.status).toBe(200);
+    expect((await b.responses(1)).responses[0]?.status).toBe(200);
+    a.close();
+    await waitFor(() => h.proxy.context.connections.size === 1);
+    const d = await connectRaw(h.port);
+    d.send(req);
+    expect((await d.responses(1)).responses[0]?.status).toBe(200);
+    expect(origin.allRequests().length).toBe(3);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('closes idle keep-alive connections, lets the in-flight request finish, refuses new connections', async () => {
+    const h = await startHarness((c) => (c.limits.drainTimeoutMs = 3_000));
+    const origin = await startRawOrigin((s) => {
+      s.on('data', (c: Buffer) => {
+        const slow = c.toString('latin1').includes('/slow');
+        setTimeout(() => s.write(`HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n${slow ? 'slow' : 'fast'}`), slow ? 400 : 0);
+      });
+    });
+    const t = `http://127.0.0.1:${origin.port}`;
+    const idle = await connectRaw(h.port);
+    idle.send(`GET ${t}/fast HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await idle.responses(1);
+    const busy = await connectRaw(h.port);
+    busy.send(`GET ${t}/slow HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await waitFor(() => h.log.records.length === 1 && h.proxy.context.connections.size === 2);
+    await sleep(50); // the slow request is at the origin now
+    let closeResolved = false;
+    const closing = h.proxy.close().then(() => (closeResolved = true));
+    const idleDone = await idle.closed(1_000);
+    expect(idleDone.closed).toBe(true);
+    expect(idleDone.responses.length).toBe(1);
+    idle.close();
+    await expect(connectRaw(h.port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(closeResolved).toBe(false);
+    const busyDone = await busy.closed(3_000);
+    expect(busyDone.responses[0]?.status).toBe(200);
+    expect(busyDone.responses[0]?.body.toString()).toBe('slow');
+    expect(header(busyDone.responses[0], 'connection')?.toLowerCase()).toBe('close');
+    busy.close(); // our side of the close; the proxy would otherwise linger for our FIN
+    await closing;
+    expect(closeResolved).toBe(true);
+  });
+});
