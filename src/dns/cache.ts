@@ -100,11 +100,16 @@ export class DnsCache {
     return entry.addresses;
   }
 
-  /** Resolve with cache and single flight. Rejects with ProxyError (DNS_*). */
-  resolve(name: string): Promise<readonly ResolvedAddress[]> {
+  /**
+   * Resolve with cache and single flight. Rejects with ProxyError (DNS_*).
+   * `signal` cancels this caller's wait (rejecting with signal.reason); the
+   * shared query goes on for the other waiters and the cache.
+   */
+  resolve(name: string, signal?: AbortSignal): Promise<readonly ResolvedAddress[]> {
     const addresses = this.peek(name);
     if (addresses !== undefined) return Promise.resolve(addresses);
-    return this.#resolveMiss(name);
+    const waiting = this.#resolveMiss(name);
+    return signal === undefined ? waiting : cancellableWait(waiting, signal);
   }
 
   /** Not served from cache: a cached failure, a lookup to join, or a new lookup. */
@@ -316,6 +321,24 @@ function snapshotOf(entry: HostEntry, now: number): DnsSnapshotEntry {
     ttlLeftMs: Math.max(0, Math.round(entry.expiresAtMs - now)),
     hits: entry.hits,
   };
+}
+
+function cancellableWait<T>(waiting: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    waiting.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 function preresolveNames(list: readonly string[]): string[] {

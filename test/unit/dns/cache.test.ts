@@ -340,6 +340,22 @@ describe('DnsCache: localhost and preresolve', () => {
     await expect(cache.start()).rejects.toThrow(/dns\.preresolve\[1\].*HOST_LABEL_EMPTY/);
   });
 
+  it('an aborted wait rejects that caller only; the query goes on for the others', async () => {
+    const { dns, cache } = await setup();
+    dns.set('late.test', { a: ['127.0.0.1'], delayMs: 150 });
+    const controller = new AbortController();
+    const mine = cache.resolve('late.test', controller.signal);
+    const theirs = cache.resolve('late.test');
+    await sleep(20);
+    const started = performance.now();
+    controller.abort();
+    await expect(mine).rejects.toMatchObject({ name: 'AbortError' });
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(addressesOf(await theirs)).toEqual(['127.0.0.1']);
+    expect(addressesOf(cache.peek('late.test'))).toEqual(['127.0.0.1']);
+    expect(dns.queries('late.test', 'A')).toBe(1);
+  });
+
   it('close() rejects waiters at once and later resolves', async () => {
     const { dns, cache } = await setup({ queryTimeoutMs: 5_000 });
     dns.set('slow.test', { silent: true });
