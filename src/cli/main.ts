@@ -10,6 +10,7 @@ import { startAdmin } from '../observability/admin.js';
 import { startProxy } from '../proxy/server.js';
 import { runCert } from './cert.js';
 import { runCheck } from './check.js';
+import { isClusterWorker, runPrimary, serveWorkerRequests } from './workers.js';
 import { createMetrics } from '../observability/proxy-metrics.js';
 
 const USAGE = `usage: dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
@@ -50,16 +51,17 @@ export async function main(argv: string[]): Promise<number | undefined> {
 }
 
 async function run(config: Config): Promise<void> {
-  if (config.workers !== 1) {
-    process.stderr.write('dfp: --workers other than 1 is not supported yet\n');
-    process.exitCode = 2;
+  const inWorker = isClusterWorker();
+  if (config.workers > 1 && !inWorker) {
+    await runPrimary(config);
     return;
   }
   const metrics = createMetrics();
   const proxy = await startProxy(config, { accessLog: new StreamAccessLog(process.stdout), metrics: metrics.hooks });
   metrics.attach(proxy.context);
+  if (inWorker) serveWorkerRequests(() => metrics.render(), () => proxy.context.dns.snapshot());
   const admin =
-    config.admin === null
+    config.admin === null || inWorker
       ? null
       : await startAdmin(config.admin, {
           isDraining: () => proxy.isDraining,
@@ -68,7 +70,7 @@ async function run(config: Config): Promise<void> {
           config: () => runCheck(config),
         });
   const where = proxy.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
-  process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
+  if (!inWorker) process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -14,7 +14,8 @@ import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './metrics.js';
 
 export interface AdminSources {
   isDraining(): boolean;
-  metrics(): string;
+  /** May be async: with --workers the primary gathers the workers' figures over IPC. */
+  metrics(): string | Promise<string>;
   dns(): unknown;
   config(): string;
 }
@@ -30,7 +31,7 @@ const TEXT = 'text/plain; charset=utf-8';
 interface Reply {
   status: number;
   type: string;
-  body: string;
+  body: string | Promise<string>;
 }
 
 function route(path: string, sources: AdminSources): Reply {
@@ -42,7 +43,7 @@ function route(path: string, sources: AdminSources): Reply {
     case '/metrics':
       return { status: 200, type: METRICS_CONTENT_TYPE, body: sources.metrics() };
     case '/dns':
-      return { status: 200, type: 'application/json', body: JSON.stringify(sources.dns(), null, 2) + '\n' };
+      return { status: 200, type: 'application/json', body: Promise.resolve(sources.dns()).then((v) => JSON.stringify(v, null, 2) + '\n') };
     case '/config':
       return { status: 200, type: 'text/yaml; charset=utf-8', body: sources.config() };
     default:
@@ -50,7 +51,7 @@ function route(path: string, sources: AdminSources): Reply {
   }
 }
 
-function handle(req: http.IncomingMessage, res: http.ServerResponse, sources: AdminSources): void {
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, sources: AdminSources): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -61,11 +62,12 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, sources: Ad
   } else {
     try {
       reply = route(path, sources);
+      reply.body = await reply.body;
     } catch (err) {
       reply = { status: 500, type: TEXT, body: `error: ${err instanceof Error ? err.message : String(err)}\n` };
     }
   }
-  const body = Buffer.from(reply.body, 'utf8');
+  const body = Buffer.from(await reply.body, 'utf8');
   res.statusCode = reply.status;
   res.setHeader('Content-Type', reply.type);
   res.setHeader('Content-Length', body.length);
@@ -76,7 +78,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, sources: Ad
 
 /** Start the admin server on `address` (port 0 = any free port). */
 export function startAdmin(address: HostPort, sources: AdminSources): Promise<AdminServer> {
-  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000 }, (req, res) => handle(req, res, sources));
+  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000 }, (req, res) => void handle(req, res, sources));
   server.keepAliveTimeout = 5_000;
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);

@@ -86,6 +86,22 @@ describe('dfp process', () => {
     expect(await run.exited).toBe(0);
   });
 
+  it('runs --workers 2 behind one listener, sums their metrics on the admin port, and drains both on SIGTERM', async () => {
+    const origin = await startEchoOrigin();
+    const port = await freePort();
+    const admin = await freePort();
+    const run = runDfp(['--workers', '2', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--allow-private']);
+    await waitListening(run, 30_000);
+    for (let i = 0; i < 6; i++) {
+      const res = await rawRequest(port, `GET http://127.0.0.1:${origin.port}/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(res.responses[0]?.status).toBe(200);
+    }
+    const metrics = await rawRequest(admin, 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(metrics.responses[0]?.body.toString()).toMatch(/dfp_requests_total\{mode="forward",code="200"\} 6\n/);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  }, 40_000);
+
   it('rejects an unknown flag with exit code 2 and names it', async () => {
     const run = runDfp(['--no-such-flag']);
     expect(await run.exited).toBe(2);

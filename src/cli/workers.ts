@@ -1,0 +1,168 @@
+/**
+ * `--workers N`: N proxy processes sharing the listeners (node:cluster, with
+ * the kernel spreading accepts: the primary stays off the data path). The
+ * primary runs the admin port and sums the workers' metrics on each scrape.
+ * Per-process state (DNS cache, upstream pools, rate-limit buckets) is not
+ * shared; see bench/README.md for what that means when scaling out.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Config } from '../config/types.js';
+import { startAdmin } from '../observability/admin.js';
+import { runCheck } from './check.js';
+
+interface MetricsRequest {
+  dfp: 'metrics';
+  id: number;
+}
+interface MetricsReply {
+  dfp: 'metrics-reply';
+  id: number;
+  text: string;
+}
+interface DnsRequest {
+  dfp: 'dns';
+  id: number;
+}
+interface DnsReply {
+  dfp: 'dns-reply';
+  id: number;
+  entries: unknown;
+}
+type WorkerMessage = MetricsReply | DnsReply;
+
+const GATHER_TIMEOUT_MS = 2_000;
+
+export function isClusterWorker(): boolean {
+  return cluster.isWorker;
+}
+
+/** In a worker: answer the primary's scrapes with this process's figures. */
+export function serveWorkerRequests(metrics: () => string, dns: () => unknown): void {
+  process.on('message', (msg: MetricsRequest | DnsRequest) => {
+    if (msg?.dfp === 'metrics') process.send!({ dfp: 'metrics-reply', id: msg.id, text: metrics() } satisfies MetricsReply);
+    else if (msg?.dfp === 'dns') process.send!({ dfp: 'dns-reply', id: msg.id, entries: dns() } satisfies DnsReply);
+  });
+}
+
+/** The primary: fork, supervise, serve admin, and drain all on SIGTERM/SIGINT. */
+export async function runPrimary(config: Config): Promise<void> {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  const workers = new Set<Worker>();
+  let stopping = false;
+  let nextId = 1;
+  const pending = new Map<number, (msg: WorkerMessage) => void>();
+
+  const fork = (): Worker => {
+    const worker = cluster.fork();
+    workers.add(worker);
+    worker.on('message', (msg: WorkerMessage) => pending.get(msg.id)?.(msg));
+    worker.on('exit', (code) => {
+      workers.delete(worker);
+      if (!stopping) {
+        process.stderr.write(`dfp: worker ${worker.process.pid} exited (${code}); starting another\n`);
+        fork();
+      } else if (workers.size === 0) {
+        process.exit(0);
+      }
+    });
+    return worker;
+  };
+
+  const listening = new Promise<void>((resolve, reject) => {
+    let ready = 0;
+    const onListening = () => {
+      if (++ready === config.workers * config.listeners.length) {
+        cluster.off('listening', onListening);
+        resolve();
+      }
+    };
+    cluster.on('listening', onListening);
+    cluster.once('exit', (w, code) => {
+      if (ready < config.workers * config.listeners.length) reject(new Error(`worker exited with ${code} before listening`));
+    });
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+  await listening;
+
+  const gather = <T extends WorkerMessage>(kind: 'metrics' | 'dns'): Promise<T[]> =>
+    Promise.all(
+      [...workers].map(
+        (w) =>
+          new Promise<T>((resolve, reject) => {
+            const id = nextId++;
+            const timer = setTimeout(() => {
+              pending.delete(id);
+              reject(new Error(`worker ${w.process.pid} did not answer`));
+            }, GATHER_TIMEOUT_MS);
+            pending.set(id, (msg) => {
+              clearTimeout(timer);
+              pending.delete(id);
+              resolve(msg as T);
+            });
+            w.send({ dfp: kind, id });
+          }),
+      ),
+    );
+
+  const admin =
+    config.admin === null
+      ? null
+      : await startAdmin(config.admin, {
+          isDraining: () => stopping,
+          metrics: async () => sumPrometheusText((await gather<MetricsReply>('metrics')).map((r) => r.text)),
+          dns: () => gather<DnsReply>('dns').then((rs) => rs.map((r) => r.entries)),
+          config: () => runCheck(config),
+        });
+  const where = config.listeners.map((l) => `${l.address.host}:${l.address.port}`).join(', ');
+  process.stderr.write(`dfp listening on ${where} with ${config.workers} workers${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`dfp: ${signal}, draining ${workers.size} workers\n`);
+    void admin?.close();
+    if (workers.size === 0) process.exit(0);
+    for (const w of workers) w.process.kill('SIGTERM');
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * Sum Prometheus text expositions series by series (counters, gauges and
+ * histogram buckets all add up across processes). Families keep the order in
+ * which they first appear; their HELP/TYPE lines are kept once.
+ */
+export function sumPrometheusText(texts: readonly string[]): string {
+  const families = new Map<string, { meta: string[]; series: Map<string, number> }>();
+  for (const text of texts) {
+    let family: { meta: string[]; series: Map<string, number> } | undefined;
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      if (line.startsWith('#')) {
+        const name = line.split(' ')[2] ?? '';
+        family = families.get(name);
+        if (family === undefined) {
+          family = { meta: [], series: new Map() };
+          families.set(name, family);
+        }
+        if (!family.meta.includes(line)) family.meta.push(line);
+        continue;
+      }
+      const space = line.lastIndexOf(' ');
+      const key = line.slice(0, space);
+      const value = Number(line.slice(space + 1));
+      if (family === undefined) {
+        family = { meta: [], series: new Map() };
+        families.set(key, family);
+      }
+      family.series.set(key, (family.series.get(key) ?? 0) + value);
+    }
+  }
+  let out = '';
+  for (const { meta, series } of families.values()) {
+    for (const m of meta) out += m + '\n';
+    for (const [key, value] of series) out += `${key} ${value}\n`;
+  }
+  return out;
+}
