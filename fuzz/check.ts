@@ -71,7 +71,17 @@ export function checkInput(
     const d = diffResults(whole, parts);
     if (d) return { finding: 'chunking-dependent', detail: `whole vs chunked: ${d}`, cuts, verdict: null, dfp: whole };
   }
-  const verdict = judge(kind, bytes, whole, { eof: opts.eof, requestMethods: opts.requestMethods });
+  const rerun = (more: Buffer): ParseResult => {
+    const r = runDfp(kind, [more], opts);
+    if (r instanceof Error) throw r;
+    return r;
+  };
+  let verdict: Verdict;
+  try {
+    verdict = judge(kind, bytes, whole, { eof: opts.eof, requestMethods: opts.requestMethods }, rerun);
+  } catch (e) {
+    return { finding: 'dfp-throws', detail: `on completed input: ${String(e)}`, cuts: [], verdict: null, dfp: whole };
+  }
   return { finding: verdict.disagreement, detail: verdict.detail, cuts: null, verdict, dfp: whole };
 }
 

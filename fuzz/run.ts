@@ -151,7 +151,10 @@ function main(): void {
     execs += 2 + chunkings.length;
     const outcome = r.finding ? 'FINDING' : r.verdict?.outcome ?? 'n/a';
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-    if (r.verdict?.outcome === 'dfp-stricter') stricter.set(r.dfp?.error ?? '?', (stricter.get(r.dfp?.error ?? '?') ?? 0) + 1);
+    if (r.verdict?.outcome === 'dfp-stricter') {
+      const why = r.dfp?.error ?? `deferred ${r.verdict.detail?.slice(10)}`;
+      stricter.set(why, (stricter.get(why) ?? 0) + 1);
+    }
     for (const d of r.verdict?.deviations ?? []) outcomes.set(`deviation ${d}`, (outcomes.get(`deviation ${d}`) ?? 0) + 1);
     if (r.finding) {
       const key = `${r.finding} ${String(r.detail).replace(/[0-9]+/g, 'N').slice(0, 80)}`;

@@ -249,106 +249,425 @@ function finishResult(result: LlhttpResult): LlhttpResult {
 
 /**
  * Where dfp may ACCEPT what llhttp (strict) rejects. Each entry recognises the llhttp rejection and rewrites the
- * input into an equivalent one llhttp accepts, so the rest of the stream is still compared field by field.
+ * input into an equivalent one llhttp accepts (same framing, same length where possible), so the rest of the
+ * stream is still compared field by field; `fixes` restore the original method/name/value in llhttp's result.
  */
 export interface Deviation {
   id: string;
   why: string;
-  /** given the input and llhttp's rejection, the rewritten input (or null when this deviation does not apply) */
-  rewrite(kind: 'request' | 'response', input: Buffer, ll: LlhttpResult, original: Buffer): Rewrite | null;
+  rewrite(ctx: RewriteContext): Rewrite | null;
+}
+export interface RewriteContext {
+  kind: 'request' | 'response';
+  /** the current (possibly already rewritten) input */
+  input: Buffer;
+  ll: LlhttpResult;
+  options: LlhttpOptions;
+  /** unique placeholder names, same length as `name` */
+  placeholder(name: string): string;
+}
+export interface Fix {
+  message: number;
+  header?: number;
+  method?: string;
+  url?: string;
+  value?: string;
 }
 export interface Rewrite {
   bytes: Buffer;
   /** byte position of the edit and the length change (for mapping offsets back) */
   at: number;
   delta: number;
-  /** message-level mapping: method placeholder → original method */
-  method?: string;
+  fixes: Fix[];
+  /** placeholder header/trailer name → original name */
+  names: [string, string][];
 }
 
-/** A known-to-llhttp method that stands in for extension methods (inputs that contain it are not rewritten). */
-export const METHOD_PLACEHOLDER = 'REBIND';
-
+const CR_ = 0x0d;
+const LF_ = 0x0a;
 const isTchar = (c: number): boolean =>
   (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c));
+const isOws = (c: number | undefined): boolean => c === 0x20 || c === 0x09;
+
+/** Where an error offset lies: which message (index in llhttp's messages), which line of its head. */
+interface Location {
+  message: number;
+  /** offset of the message's start line */
+  messageStart: number;
+  /** -1 = start line, else header (or trailer) line number after the start line */
+  line: number;
+  lineStart: number;
+  /** llhttp finished this message's head (so a line here is in the body/trailers) */
+  headDone: boolean;
+}
+
+function locate(ctx: RewriteContext, off: number): Location | null {
+  const starts = llhttpMessageStarts(ctx.kind, ctx.input, ctx.options).filter((o) => o <= off);
+  if (!starts.length) return null;
+  const message = starts.length - 1;
+  let p = starts[message]!;
+  while (ctx.input[p] === CR_ || ctx.input[p] === LF_) p++;
+  const firstLf = ctx.input.indexOf(LF_, p);
+  const headDone = ctx.ll.messages.length > message;
+  if (firstLf < 0 || firstLf >= off) return { message, messageStart: p, line: -1, lineStart: p, headDone };
+  const lineStart = ctx.input.lastIndexOf(LF_, off - 1) + 1;
+  let line = 0;
+  for (let q = firstLf + 1; q < lineStart; q++) if (ctx.input[q] === LF_) line++;
+  return { message, messageStart: p, line, lineStart, headDone };
+}
+
+interface Line { start: number; colon: number; vs: number; ve: number; end: number; name: string }
+/** A field line at `start`: name up to ':', value with OWS trimmed, end at its LF (or input end). */
+function fieldLine(input: Buffer, start: number): Line | null {
+  const lf = input.indexOf(LF_, start);
+  const end = lf < 0 ? input.length : lf;
+  const colon = input.indexOf(0x3a, start);
+  if (colon < 0 || colon >= end) return null;
+  let vs = colon + 1;
+  let ve = input[end - 1] === CR_ ? end - 1 : end;
+  while (vs < ve && isOws(input[vs])) vs++;
+  while (ve > vs && isOws(input[ve - 1])) ve--;
+  return { start, colon, vs, ve, end, name: input.toString('latin1', start, colon) };
+}
+
+/** dfp's Content-Length rule: members of 1*DIGIT separated by OWS "," OWS, all the same number → that number. */
+function sameNumberList(v: string): number | null {
+  const members = v.split(',').map((m) => m.replace(/^[ \t]+|[ \t]+$/g, ''));
+  let n: number | null = null;
+  for (const m of members) {
+    if (!/^[0-9]+$/.test(m)) return null;
+    const x = Number(m);
+    if (!Number.isSafeInteger(x) || (n !== null && x !== n)) return null;
+    n = x;
+  }
+  return n;
+}
+
+const FRAMING_TRAILERS = new Set(['connection', 'transfer-encoding', 'content-length', 'upgrade', 'keep-alive', 'proxy-connection']);
+
+function renameLine(ctx: RewriteContext, line: Line): Rewrite {
+  const ph = ctx.placeholder(line.name);
+  const bytes = Buffer.from(ctx.input);
+  bytes.write(ph, line.start, 'latin1');
+  return { bytes, at: line.start, delta: 0, fixes: [], names: [[ph, line.name]] };
+}
+
+const TAB_NEAR_FRAMING = /(?:content-length|transfer-encoding|connection):(?:[ \t]*\t|[^\n]*\t\r?\n)/i;
+const TAB_SENSITIVE = new Set(['content-length', 'transfer-encoding', 'connection']);
+
+/** HTAB → SP in the OWS around Content-Length / Transfer-Encoding / Connection values in the heads at `starts`. */
+function tabsToSpaces(input: Buffer, starts: number[]): Rewrite | null {
+  if (!input.includes(0x09)) return null;
+  let bytes: Buffer | null = null;
+  let at = -1;
+  for (const start of starts) {
+    for (let q = input.indexOf(LF_, start) + 1; q > 0 && q < input.length; q = input.indexOf(LF_, q) + 1) {
+      if (input[q] === CR_ || input[q] === LF_) break; // end of the head
+      const l = fieldLine(input, q);
+      if (!l || !TAB_SENSITIVE.has(l.name.toLowerCase())) continue;
+      const valueEnd = input[l.end - 1] === CR_ ? l.end - 1 : l.end;
+      for (const [a, b] of [[l.colon + 1, l.vs], [l.ve, valueEnd]] as const) {
+        for (let k = a; k < b; k++) {
+          if (input[k] !== 0x09) continue;
+          bytes ??= Buffer.from(input);
+          bytes[k] = 0x20;
+          if (at < 0) at = k;
+        }
+      }
+    }
+  }
+  return bytes ? { bytes, at, delta: 0, fixes: [], names: [] } : null;
+}
+
+const FRAMING_TRAILER_HINT = /\r\n0+(?:;[^\r\n]*)?\r\n(?:[^\r\n]*\r\n)*?(?:connection|transfer-encoding|content-length|upgrade|keep-alive|proxy-connection)[ \t]*:/i;
+
+/**
+ * Walk the chunked bodies of the messages at `starts` (valid framing only) and rename trailer fields that llhttp
+ * would apply to the connection (Connection, Transfer-Encoding, Content-Length, ...).
+ */
+function renameFramingTrailers(input: Buffer, starts: number[], placeholder: (n: string) => string): Rewrite | null {
+  let bytes: Buffer | null = null;
+  const names: [string, string][] = [];
+  let at = -1;
+  for (const start of starts) {
+    const headEnd = input.indexOf('\r\n\r\n', start, 'latin1');
+    if (headEnd < 0) continue;
+    if (!/\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked[ \t]*\r/i.test(input.toString('latin1', start, headEnd + 2))) continue;
+    let p = headEnd + 4;
+    for (let k = 0; k < 10_000; k++) {
+      const le = input.indexOf('\r\n', p, 'latin1');
+      if (le < 0) break;
+      const sizeText = input.toString('latin1', p, le).split(';')[0]!.trim();
+      if (!/^[0-9a-fA-F]+$/.test(sizeText)) break;
+      const size = parseInt(sizeText, 16);
+      p = le + 2;
+      if (size === 0) {
+        // trailer section
+        while (p < input.length && !(input[p] === CR_ && input[p + 1] === LF_)) {
+          const l = fieldLine(input, p);
+          if (!l) break;
+          if (FRAMING_TRAILERS.has(l.name.toLowerCase())) {
+            bytes ??= Buffer.from(input);
+            const ph = placeholder(l.name);
+            bytes.write(ph, l.start, 'latin1');
+            names.push([ph, l.name]);
+            if (at < 0) at = l.start;
+          }
+          p = l.end + 1;
+        }
+        break;
+      }
+      p += size;
+      if (input[p] !== CR_ || input[p + 1] !== LF_) break;
+      p += 2;
+    }
+  }
+  return bytes ? { bytes, at, delta: 0, fixes: [], names } : null;
+}
 
 export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
   {
     id: 'EXTENSION_METHOD',
-    why: 'RFC 9110 §9.1: a method is any token; llhttp has a fixed table (rejects MKCOLA, lowercase get, ANNOUNCE over HTTP)',
-    rewrite(kind, input, ll, original) {
-      if (kind !== 'request' || ll.errorOffset === null) return null;
+    why: 'RFC 9110 §9.1: a method is any token; llhttp has a fixed table (rejects MKCOLA, lowercase get, ANNOUNCE over HTTP, a pending token it cannot complete)',
+    rewrite(ctx) {
+      const { ll, input } = ctx;
+      if (ctx.kind !== 'request' || ll.errorOffset === null) return null;
       if (ll.errorCode !== 'HPE_INVALID_METHOD' && ll.errorCode !== 'HPE_INVALID_CONSTANT') return null;
-      if (original.includes(METHOD_PLACEHOLDER)) return null;
-      const starts = llhttpMessageStarts(kind, input).filter((o) => o <= ll.errorOffset!);
-      if (!starts.length) return null;
-      const start = starts[starts.length - 1]!;
-      const sp = input.indexOf(0x20, start);
-      const lf = input.indexOf(0x0a, start);
-      if (sp <= start || (lf >= 0 && lf < sp) || ll.errorOffset > sp + 1) return null;
+      const loc = locate(ctx, ll.errorOffset);
+      if (!loc || loc.line !== -1) return null;
+      const start = loc.messageStart;
+      let sp = input.indexOf(0x20, start);
+      const lf = input.indexOf(LF_, start);
+      if (sp < 0 || (lf >= 0 && lf < sp)) {
+        // the token is all we have: it must run to the end of the input
+        if (lf >= 0) return null;
+        sp = input.length;
+      }
+      if (sp === start) return null;
       for (let i = start; i < sp; i++) if (!isTchar(input[i]!)) return null;
       const token = input.toString('latin1', start, sp);
       if (LLHTTP_HTTP_METHODS.has(token)) return null;
       const bytes = Buffer.concat([input.subarray(0, start), Buffer.from(METHOD_PLACEHOLDER), input.subarray(sp)]);
-      return { bytes, at: start, delta: METHOD_PLACEHOLDER.length - token.length, method: token };
+      return {
+        bytes, at: start, delta: METHOD_PLACEHOLDER.length - token.length, fixes: [{ message: loc.message, method: token }], names: [],
+      };
     },
   },
   {
-    id: 'HTAB_AROUND_CONTENT_LENGTH',
-    why: 'OWS (SP or HTAB) around a field value is not part of it (RFC 9110 §5.5); llhttp 9.3.1 rejects HTAB there, 9.4 accepts (#810)',
-    rewrite(_kind, input, ll) {
-      if (ll.errorCode !== 'HPE_INVALID_CONTENT_LENGTH' || ll.errorOffset === null) return null;
+    id: 'FRAGMENT_AFTER_AUTHORITY',
+    why: 'RFC 3986 §3.2: an authority ends at "/", "?" or "#", so http://h#x names host h (as dfp reads it); llhttp accepts a fragment only after a path. (RFC 9112 absolute-form has no fragment at all: dfp could reject it instead.)',
+    rewrite(ctx) {
+      const { ll, input } = ctx;
+      if (ctx.kind !== 'request' || ll.errorCode !== 'HPE_INVALID_URL' || ll.errorOffset === null) return null;
       const at = ll.errorOffset;
-      if (input[at] !== 0x09) return null;
+      if (input[at] !== 0x23) return null;
+      const loc = locate(ctx, at);
+      if (!loc || loc.line !== -1) return null;
+      const sp = input.indexOf(0x20, loc.messageStart);
+      const end = input.indexOf(0x20, sp + 1);
+      if (sp < 0 || end < at) return null;
+      const target = input.toString('latin1', sp + 1, end);
+      if (!/^https?:\/\/[^/?#]+#/i.test(target)) return null;
+      const bytes = Buffer.concat([input.subarray(0, at), Buffer.from('/'), input.subarray(at)]);
+      return { bytes, at, delta: 1, fixes: [{ message: loc.message, url: target }], names: [] };
+    },
+  },
+  {
+    id: 'HTAB_AROUND_FRAMING_VALUE',
+    why: 'OWS (SP or HTAB) around a field value is not part of it (RFC 9110 §5.5); llhttp 9.3.1 rejects HTAB around Content-Length (fixed in 9.4, #810) and does not recognise "chunked<HTAB>", "keep-alive<HTAB>"',
+    rewrite(ctx) {
+      const { ll, input } = ctx;
+      if (ll.errorOffset === null) return null;
+      return tabsToSpaces(input, llhttpMessageStarts(ctx.kind, input, ctx.options).filter((o) => o <= ll.errorOffset!));
+    },
+  },
+  {
+    id: 'IDENTICAL_CONTENT_LENGTHS',
+    why: 'RFC 9110 §8.6: a repeated Content-Length (field or list) whose members are all the same number may be read as that number; every reader that accepts it frames identically. llhttp rejects any repetition.',
+    rewrite(ctx) {
+      const { ll, input } = ctx;
+      if (ll.errorOffset === null) return null;
+      if (ll.errorCode !== 'HPE_UNEXPECTED_CONTENT_LENGTH' && ll.errorCode !== 'HPE_INVALID_CONTENT_LENGTH') return null;
+      const loc = locate(ctx, ll.errorOffset);
+      if (!loc || loc.line < 0 || loc.headDone) return null;
+      const line = fieldLine(input, loc.lineStart);
+      if (!line || line.name.toLowerCase() !== 'content-length' || line.end < ll.errorOffset) return null;
+      const value = input.toString('latin1', line.vs, line.ve);
+      const n = sameNumberList(value);
+      if (n === null) return null;
+      // an earlier Content-Length line in this head?
+      let earlier: number | null = null;
+      for (let q = input.indexOf(LF_, loc.messageStart) + 1; q > 0 && q < loc.lineStart; q = input.indexOf(LF_, q) + 1) {
+        const l = fieldLine(input, q);
+        if (l && l.name.toLowerCase() === 'content-length') earlier = sameNumberList(input.toString('latin1', l.vs, l.ve));
+      }
+      if (earlier !== null) return earlier === n ? renameLine(ctx, line) : null;
+      // a list in the first Content-Length: keep its first member, pad with spaces (trimmed by llhttp)
+      const first = String(n);
+      if (first.length > line.ve - line.vs) return null;
       const bytes = Buffer.from(input);
-      for (let i = at; i < bytes.length && (bytes[i] === 0x09 || bytes[i] === 0x20); i++) bytes[i] = 0x20;
-      for (let i = at - 1; i >= 0 && (bytes[i] === 0x09 || bytes[i] === 0x20); i--) bytes[i] = 0x20;
-      return { bytes, at, delta: 0 };
+      bytes.fill(0x20, line.vs, line.ve);
+      bytes.write(first, line.vs, 'latin1');
+      return { bytes, at: line.vs, delta: 0, fixes: [{ message: loc.message, header: loc.line, value }], names: [] };
+    },
+  },
+  {
+    id: 'EMPTY_LIST_MEMBERS_IN_TRANSFER_ENCODING',
+    why: 'RFC 9110 §5.6.1.2: a recipient ignores empty list elements, so "chunked," and ", chunked" end in chunked; llhttp requires chunked to be the last characters',
+    rewrite(ctx) {
+      const { ll, input } = ctx;
+      if (ll.errorCode !== 'HPE_INVALID_TRANSFER_ENCODING' || ll.errorOffset === null) return null;
+      const loc = locate(ctx, ll.errorOffset);
+      if (!loc || loc.line < 0 || loc.headDone) return null;
+      // the Transfer-Encoding lines of this head, up to the error: normalise the one(s) with empty members
+      for (let q = input.indexOf(LF_, loc.messageStart) + 1; q > 0 && q <= loc.lineStart; q = input.indexOf(LF_, q) + 1) {
+        const l = fieldLine(input, q);
+        if (!l || l.name.toLowerCase() !== 'transfer-encoding') continue;
+        const value = input.toString('latin1', l.vs, l.ve);
+        const members = value.split(',').map((m) => m.replace(/^[ \t]+|[ \t]+$/g, ''));
+        if (!members.some((m) => m === '')) continue;
+        const kept = members.filter((m) => m !== '').join(',');
+        if (kept === '') continue;
+        let header = 0;
+        for (let r = input.indexOf(LF_, loc.messageStart) + 1; r < q; r = input.indexOf(LF_, r) + 1) header++;
+        const bytes = Buffer.from(input);
+        bytes.fill(0x20, l.vs, l.ve);
+        bytes.write(kept, l.vs, 'latin1');
+        return { bytes, at: l.vs, delta: 0, fixes: [{ message: loc.message, header, value }], names: [] };
+      }
+      return null;
+    },
+  },
+  {
+    id: 'FRAMING_FIELDS_IN_TRAILERS_IGNORED',
+    why: 'RFC 9110 §6.5.1: framing and connection fields cannot be trailers and a recipient may ignore them; llhttp applies Connection / Transfer-Encoding / Content-Length trailers to the connection',
+    rewrite(ctx) {
+      const { ll, input } = ctx;
+      if (ll.errorOffset === null) return null;
+      if (ll.errorCode === 'HPE_CLOSED_CONNECTION') {
+        // the message that ended just before the error: llhttp reported its trailers; find their lines
+        const m = ll.messages[ll.messages.length - 1];
+        if (!m?.complete || !m.trailers.some(([n]) => FRAMING_TRAILERS.has(n.toLowerCase()))) return null;
+        // llhttp stops one byte into the data after the message
+        const e0 = input[ll.errorOffset - 1] === LF_ ? ll.errorOffset : ll.errorOffset - 1;
+        for (let e = e0; e >= 4 && input[e - 1] === LF_ && input[e - 2] === CR_; e -= 2) {
+          const lines: Line[] = [];
+          let q = e - 2; // start of the empty line that ends the trailer section
+          for (let k = m.trailers.length - 1; k >= 0 && q > 1; k--) {
+            const l = fieldLine(input, input.lastIndexOf(LF_, q - 2) + 1);
+            if (!l || l.end !== q - 1 || l.name !== m.trailers[k]![0]) break;
+            lines.unshift(l);
+            q = l.start;
+          }
+          if (lines.length !== m.trailers.length) continue;
+          const framing = lines.find((l) => FRAMING_TRAILERS.has(l.name.toLowerCase()))!;
+          return renameLine(ctx, framing);
+        }
+        return null;
+      }
+      if (!/^HPE_(INVALID|UNEXPECTED)_(CONTENT_LENGTH|TRANSFER_ENCODING)$/.test(ll.errorCode ?? '')) return null;
+      const loc = locate(ctx, ll.errorOffset);
+      if (!loc || !loc.headDone) return null;
+      const line = fieldLine(input, input.lastIndexOf(LF_, ll.errorOffset - 1) + 1);
+      if (!line || !FRAMING_TRAILERS.has(line.name.toLowerCase())) return null;
+      return renameLine(ctx, line);
     },
   },
 ];
 
+/** A known-to-llhttp method that stands in for extension methods. */
+export const METHOD_PLACEHOLDER = 'REBIND';
+
 /**
  * Where dfp is STRICTER than llhttp (direction "dfp rejects, llhttp accepts": always allowed; listed so a report
- * can explain them). Keys are dfp reason codes or categories.
+ * can explain them).
  */
+/** Applied to every response stream before the comparison (see llhttpWithDeviations). */
+export const DFP_DIFFERS = [
+  { id: 'INTERIM_RESPONSE_NO_BODY', why: 'RFC 9110 §15.2: a 1xx response has no content; llhttp 9.3.1 reads a Content-Length / chunked body for 102..199' },
+] as const;
+
 export const DFP_STRICTER: readonly string[] = [
-  'HTTP/0.9 request lines, RTSP/ICE protocols, versions other than 1.0/1.1',
+  'HTTP/0.9 request lines, RTSP/ICE protocols, versions other than 1.0/1.1 (INVALID_VERSION)',
   'PRI * HTTP/2.0 (h2 preface; llhttp pauses, dfp does not speak h2c)',
-  'request-target characters outside RFC 3986 (", |, {, }, \\, ^, `, <, >) and obs-text in the target; fragments',
-  'bare CR, NUL, CTLs other than HTAB, DEL in field values',
-  'more than one Host',
-  'transfer codings other than chunked (501), Transfer-Encoding in HTTP/1.0',
-  'Content-Length with a list value or sign; limits (head/start line/header count/chunk extensions)',
-  'chunk extension syntax beyond RFC 9112 §7.1.1',
-  'Content-Length on CONNECT, and anything llhttp resolves by leniency-free heuristics dfp does not copy',
+  'request-target characters outside RFC 3986 (", |, {, }, \\, ^, `, <, >), obs-text, fragments (INVALID_TARGET)',
+  'bare CR, NUL, CTLs other than HTAB, DEL in field values and reason phrases (BARE_CR, INVALID_REASON)',
+  'more than one Host (DUPLICATE_HOST)',
+  'Transfer-Encoding in HTTP/1.0 (TE_IN_HTTP10), codings after chunked, chunked twice (CHUNKED_TWICE)',
+  'any byte after a message that closes the connection, even CRLF (DATA_AFTER_CLOSE)',
+  'chunk extension syntax beyond RFC 9112 §7.1.1; limits (head, start line, header count, chunk extensions)',
+  'EOF inside a message when the caller says eof (INCOMPLETE_MESSAGE)',
 ];
 
 export interface LlhttpView {
   result: LlhttpResult;
   /** deviations applied (ids) */
   applied: string[];
-  /** per placeholder occurrence, the original method, in stream order */
-  methods: string[];
-  /** edits made, to map offsets back */
-  edits: { at: number; delta: number }[];
 }
 
 /**
  * Run llhttp on `input`; while it rejects for a documented "dfp more permissive" reason, rewrite the input and
- * run again (at most 16 rewrites). Offsets and methods are mapped back to the original input.
+ * run again (at most 16 rewrites). Offsets, methods, names and values are mapped back to the original input.
  */
 export function llhttpWithDeviations(kind: 'request' | 'response', input: Buffer, options: LlhttpOptions = {}): LlhttpView {
   let bytes = input;
   const applied: string[] = [];
-  const methods: string[] = [];
+  const fixes: Fix[] = [];
+  const names = new Map<string, string>();
   const edits: { at: number; delta: number }[] = [];
+  let counter = 0;
+  const original = input.toString('latin1').toLowerCase();
+  const placeholder = (name: string): string => {
+    for (;;) {
+      const ph = `X${counter++}`.padEnd(Math.max(name.length, 3), 'q').slice(0, Math.max(name.length, 3));
+      if (!original.includes(ph.toLowerCase()) && !names.has(ph)) return ph;
+      if (counter > 1000) return ph;
+    }
+  };
   let result = llhttpParse(kind, [bytes], options);
+  // INTERIM_RESPONSE_NO_BODY: a 1xx response ends with its head (RFC 9110 §15.2); llhttp reads a body for
+  // 102..199 with Content-Length / Transfer-Encoding. Rename those fields in 1xx heads so llhttp frames them as dfp.
+  for (let round = 0; round < 16 && kind === 'response'; round++) {
+    const bad = result.messages.findIndex((m) => m.status! > 101 && m.status! < 200 && m.headers.some(([n]) => /^(content-length|transfer-encoding)$/i.test(n)));
+    if (bad < 0) break;
+    const start = llhttpMessageStarts(kind, bytes, options)[bad];
+    if (start === undefined) break;
+    const copy = Buffer.from(bytes);
+    for (let q = copy.indexOf(LF_, start) + 1; q > 0 && q < copy.length && copy[q] !== CR_ && copy[q] !== LF_; q = copy.indexOf(LF_, q) + 1) {
+      const l = fieldLine(copy, q);
+      if (!l || !/^(content-length|transfer-encoding)$/i.test(l.name)) continue;
+      const ph = placeholder(l.name);
+      copy.write(ph, l.start, 'latin1');
+      names.set(ph, l.name);
+    }
+    if (copy.equals(bytes)) break;
+    if (!applied.includes('INTERIM_RESPONSE_NO_BODY')) applied.push('INTERIM_RESPONSE_NO_BODY');
+    bytes = copy;
+    result = llhttpParse(kind, [bytes], options);
+  }
+  if (result.ok && TAB_NEAR_FRAMING.test(bytes.toString('latin1'))) {
+    const rw = tabsToSpaces(bytes, llhttpMessageStarts(kind, bytes, options));
+    if (rw) {
+      applied.push('HTAB_AROUND_FRAMING_VALUE');
+      bytes = rw.bytes;
+      result = llhttpParse(kind, [bytes], options);
+    }
+  }
+  if (FRAMING_TRAILER_HINT.test(bytes.toString('latin1'))) {
+    const rw = renameFramingTrailers(bytes, llhttpMessageStarts(kind, bytes, options), placeholder);
+    if (rw) {
+      applied.push('FRAMING_FIELDS_IN_TRAILERS_IGNORED');
+      for (const [ph, n] of rw.names) names.set(ph, n);
+      bytes = rw.bytes;
+      result = llhttpParse(kind, [bytes], options);
+    }
+  }
   for (let round = 0; round < 16 && !result.ok; round++) {
     let rw: Rewrite | null = null;
     let id = '';
+    const ctx: RewriteContext = { kind, input: bytes, ll: result, options, placeholder };
     for (const d of DFP_MORE_PERMISSIVE) {
-      rw = d.rewrite(kind, bytes, result, input);
+      rw = d.rewrite(ctx);
       if (rw) {
         id = d.id;
         break;
@@ -356,21 +675,31 @@ export function llhttpWithDeviations(kind: 'request' | 'response', input: Buffer
     }
     if (!rw) break;
     applied.push(id);
-    if (rw.method !== undefined) methods.push(rw.method);
+    fixes.push(...rw.fixes);
+    for (const [ph, n] of rw.names) names.set(ph, n);
     edits.push({ at: rw.at, delta: rw.delta });
     bytes = rw.bytes;
     result = llhttpParse(kind, [bytes], options);
   }
-  if (methods.length) {
-    let j = 0;
-    for (const m of result.messages) if (m.method === METHOD_PLACEHOLDER && j < methods.length) m.method = methods[j++]!;
+  for (const f of fixes) {
+    const m = result.messages[f.message];
+    if (!m) continue;
+    if (f.method !== undefined) m.method = f.method;
+    if (f.url !== undefined) m.url = f.url;
+    if (f.header !== undefined && f.value !== undefined && m.headers[f.header]) m.headers[f.header]![1] = f.value;
+  }
+  if (names.size) {
+    for (const m of result.messages) {
+      for (const h of m.headers) h[0] = names.get(h[0]) ?? h[0];
+      for (const h of m.trailers) h[0] = names.get(h[0]) ?? h[0];
+    }
   }
   if (result.upgradeOffset !== null) {
     let off = result.upgradeOffset;
     for (let i = edits.length - 1; i >= 0; i--) if (edits[i]!.at < off) off -= edits[i]!.delta;
     result.upgradeOffset = off;
   }
-  return { result, applied, methods, edits };
+  return { result, applied };
 }
 
 // ================================================================ comparison
@@ -387,11 +716,13 @@ export function diffMessage(a: ParsedMessage, b: ParsedMessage, what = ''): stri
   if (a.versionMinor !== b.versionMinor) return `${what}version 1.${a.versionMinor} vs 1.${b.versionMinor}`;
   const hd = diffHeaders(a.headers, b.headers);
   if (hd) return `${what}headers: ${hd}`;
-  const td = diffHeaders(a.trailers, b.trailers);
+  // a message still in progress: llhttp hands over trailers and dfp's parseStream the upgrade flag only at its end
+  const partial = !a.complete && !b.complete;
+  const td = partial ? null : diffHeaders(a.trailers, b.trailers);
   if (td) return `${what}trailers: ${td}`;
   if (!a.body.equals(b.body)) return `${what}body ${showBytes(a.body)} vs ${showBytes(b.body)}`;
   if (a.complete !== b.complete) return `${what}complete ${a.complete} vs ${b.complete}`;
-  if (a.upgrade !== b.upgrade) return `${what}upgrade ${a.upgrade} vs ${b.upgrade}`;
+  if (!partial && a.upgrade !== b.upgrade) return `${what}upgrade ${a.upgrade} vs ${b.upgrade}`;
   return null;
 }
 
@@ -434,7 +765,10 @@ export interface Verdict {
  * Compare dfp's result on `input` with llhttp's (after documented deviations). dfp rejecting what llhttp accepts
  * is allowed ("dfp-stricter"); complete messages before dfp's error must still match llhttp's.
  */
-export function judge(kind: 'request' | 'response', input: Buffer, dfp: ParseResult, options: LlhttpOptions = {}): Verdict {
+export function judge(
+  kind: 'request' | 'response', input: Buffer, dfp: ParseResult, options: LlhttpOptions = {},
+  rerunDfp?: (bytes: Buffer) => ParseResult,
+): Verdict {
   const view = llhttpWithDeviations(kind, input, options);
   const ll = view.result;
   const deviations = view.applied;
@@ -447,6 +781,12 @@ export function judge(kind: 'request' | 'response', input: Buffer, dfp: ParseRes
       if (d && other!.complete) return { disagreement: 'both-accept-differ', detail: d, outcome: 'disagree', deviations };
     }
     return { disagreement: null, detail: dfp.error, outcome: ll.ok ? 'dfp-stricter' : 'both-reject', deviations };
+  }
+  if (!ll.ok && dfp.incomplete && rerunDfp) {
+    // dfp may decide later than llhttp (e.g. it checks a target or a field line when the line or head ends):
+    // complete the pending part and ask dfp again
+    const more = rerunDfp(Buffer.concat([input, Buffer.from('\r\n\r\n')]));
+    if (!more.ok) return { disagreement: null, detail: `deferred: ${more.error}`, outcome: 'dfp-stricter', deviations };
   }
   if (!ll.ok) {
     return {
