@@ -66,6 +66,8 @@ function isAbsoluteAuthority(buf: Buffer, a: number, e: number): boolean {
     if (b === AT) at = ae;
     ae++;
   }
+  // userinfo = *( unreserved / pct-encoded / sub-delims / ":" )
+  for (let u = a; u < at; u++) if ((CHAR_CLASS[buf[u]] & C_REG_NAME) === 0 && buf[u] !== COLON) return false;
   let i = at >= 0 ? at + 1 : a;
   if (i < ae && buf[i] === LBRACKET) {
     i++;
