@@ -9,7 +9,8 @@
  *   echo    echoes the first bytes it reads, then closes: the server sends the
  *           first FIN, so TIME_WAIT stays on the listening side (figure d).
  *
- * Reports its ports over IPC, then exits when the parent disconnects or after
+ * Reports its ports over IPC, answers {kind: 'stats'} with its counters
+ * (HTTP connections accepted, requests answered), and exits when the parent disconnects or after
  * MAX_LIFETIME_MS, whichever comes first.
  */
 import net from 'node:net';
@@ -32,7 +33,11 @@ function isBigTarget(buf: Buffer, start: number): boolean {
   return sp >= 0 && buf[sp + 1] === 0x2f && buf[sp + 2] === 0x62 && buf[sp + 3] === 0x69 && buf[sp + 4] === 0x67;
 }
 
+/** Counters the parent reads between runs (upstream keep-alive reuse shows here). */
+const stats = { httpConnections: 0, requests: 0 };
+
 function serveHttp(sock: net.Socket): void {
+  stats.httpConnections++;
   sock.setNoDelay(true);
   let pending: Buffer | null = null;
   sock.on('data', (chunk: Buffer) => {
@@ -46,6 +51,7 @@ function serveHttp(sock: net.Socket): void {
       const end = buf.indexOf(CRLFCRLF, off);
       if (end < 0) break;
       sock.write(isBigTarget(buf, off) ? BIG : SMALL);
+      stats.requests++;
       off = end + 4;
     }
     if (off < buf.length) {
@@ -93,4 +99,7 @@ const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
 const [http, stream, echo] = await Promise.all([listen(serveHttp), listen(serveStream), listen(serveEcho)]);
 setTimeout(() => process.exit(0), MAX_LIFETIME_MS).unref();
 process.on('disconnect', () => process.exit(0));
+process.on('message', (msg: { kind?: string }) => {
+  if (msg.kind === 'stats') process.send!({ kind: 'stats', ...stats });
+});
 process.send!({ kind: 'ready', http: portOf(http), stream: portOf(stream), echo: portOf(echo) });

@@ -206,6 +206,7 @@ interface Sample {
   proxyCoreBusy: number;
   loadCoreBusy: number;
   dfpUsPerOp: number; // dfp CPU µs per request / setup
+  originConnsPer1k: number; // HTTP connections the origin accepted per 1,000 requests
 }
 
 function mainValue(figure: Figure, r: JobResult): { value: number; ops: number } {
@@ -219,7 +220,19 @@ function mainValue(figure: Figure, r: JobResult): { value: number; ops: number }
   return { value: r.ok / r.seconds, ops: r.ok };
 }
 
+interface OriginStats {
+  httpConnections: number;
+  requests: number;
+}
+
+function originStats(p: Procs): Promise<OriginStats> {
+  const answer = waitMessage(p.origin, 'origin', 10_000, (m) => ((m as { kind?: string }).kind === 'stats' ? (m as OriginStats) : undefined));
+  p.origin.send({ kind: 'stats' });
+  return answer;
+}
+
 async function measure(p: Procs, pin: Pinning, figure: Figure, target: Target, seconds: number): Promise<Sample> {
+  const o0 = await originStats(p);
   const dfpPid = p.dfp.pid;
   const sidePids = [p.load.child.pid, p.origin.pid];
   const side = () => sidePids.reduce<number>((s, pid) => s + cpuSeconds(pid), 0);
@@ -234,6 +247,7 @@ async function measure(p: Procs, pin: Pinning, figure: Figure, target: Target, s
   const dSide = side() - s0;
   const c1 = coreJiffies(pin.proxyCpu);
   const l1 = coreJiffies(pin.loadCpu);
+  const o1 = await originStats(p);
   const { value, ops } = mainValue(figure, r);
   return {
     value,
@@ -247,6 +261,7 @@ async function measure(p: Procs, pin: Pinning, figure: Figure, target: Target, s
     proxyCoreBusy: busyPercent(c0, c1),
     loadCoreBusy: busyPercent(l0, l1),
     dfpUsPerOp: ops > 0 ? (dDfp * 1e6) / ops : Number.NaN,
+    originConnsPer1k: r.kind === 'http' && r.requests > 0 ? (1000 * (o1.httpConnections - o0.httpConnections)) / r.requests : Number.NaN,
   };
 }
 
@@ -290,8 +305,10 @@ function report(samples: Map<string, Sample[]>, pin: Pinning, header: string[], 
     if (f === 'a1') row('a1 req/s', pick(d, (s) => s.rps), pick(x, (s) => s.rps));
   }
   out.push('', 'CPU (medians; % of one core): which side was CPU-bound', '');
-  out.push('| figure | DIRECT: load core busy % | load gen + origin % | bound by | dfp: dfp process % | load core busy % | load gen + origin % | bound by | dfp CPU µs/op |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push(
+    '| figure | DIRECT: load core busy % | load gen + origin % | bound by | dfp: dfp process % | load core busy % | load gen + origin % | bound by | dfp CPU µs/op | dfp: origin conns per 1k req |',
+  );
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   const pinned = pin.loadCpu !== null;
   for (const f of ONLY) {
     const d = get(f, 'DIRECT');
@@ -302,10 +319,11 @@ function report(samples: Map<string, Sample[]>, pin: Pinning, header: string[], 
     const perOp = f === 'a50' || f === 'a1' || f === 'b' || f === 'd' ? fmt(pick(x, (s) => s.dfpUsPerOp), 1) : '–';
     out.push(
       `| ${f} | ${fmt(dLoad)} | ${fmt(pick(d, (s) => s.loadSidePct))} | ${d.length ? boundBy(d, 'DIRECT', pinned) : '–'} | ` +
-        `${fmt(pick(x, (s) => s.dfpPct))} | ${fmt(xLoad)} | ${fmt(pick(x, (s) => s.loadSidePct))} | ${x.length ? boundBy(x, 'dfp', pinned) : '–'} | ${perOp} |`,
+        `${fmt(pick(x, (s) => s.dfpPct))} | ${fmt(xLoad)} | ${fmt(pick(x, (s) => s.loadSidePct))} | ${x.length ? boundBy(x, 'dfp', pinned) : '–'} | ${perOp} | ${fmt(pick(x, (s) => s.originConnsPer1k), 1)} |`,
     );
   }
   out.push('', 'load core busy % counts every process on that core (other users too); load gen + origin % only ours.');
+  out.push('dfp CPU µs/op: dfp utime+stime per request (a50, a1, b) or per tunnel (d). Origin conns per 1k req: upstream connections dfp opened (keep-alive reuse: near 0).');
   if (!pinned) out.push('Not pinned: "bound by" uses load gen + origin %.');
   if (ROUNDS > 1) {
     out.push('', 'Spread (min–max over rounds)', '', '| figure | DIRECT | dfp |', '|---|---|---|');
