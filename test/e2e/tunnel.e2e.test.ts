@@ -1,0 +1,178 @@
+/**
+ * CONNECT tunnels through the real proxy: half-close in both directions, a
+ * reset on one side taking down the other, bulk bytes intact both ways at
+ * once, and the access-log entry of a tunnel with its byte counts.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { startHarness } from '../helpers/harness.js';
+import { startRawOrigin } from '../helpers/origin.js';
+import { connectRaw, type RawClient } from '../helpers/raw-client.js';
+
+const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+
+function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A raw origin that exposes its sockets and what each received. */
+async function startTunnelOrigin(onSocket: (s: net.Socket) => void = () => {}) {
+  const sockets: net.Socket[] = [];
+  const received: string[] = [];
+  const events: string[] = [];
+  const origin = await startRawOrigin((s) => {
+    const i = sockets.length;
+    sockets.push(s);
+    received.push('');
+    s.on('data', (c: Buffer) => (received[i] += c.toString('latin1')));
+    s.on('end', () => events.push(`end${i}`));
+    s.on('error', (e: NodeJS.ErrnoException) => events.push(`error${i}:${e.code}`));
+    s.on('close', () => events.push(`close${i}`));
+    onSocket(s);
+  });
+  return { ...origin, sockets, received, events };
+}
+
+async function openTunnel(proxyPort: number, originPort: number, early = ''): Promise<RawClient> {
+  const client = await connectRaw(proxyPort);
+  client.send(`CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n${early}`);
+  await waitFor(() => client.received().length >= ESTABLISHED.length);
+  expect(client.received().subarray(0, ESTABLISHED.length).toString()).toBe(ESTABLISHED);
+  return client;
+}
+
+function tunnelBytes(client: RawClient): string {
+  return client.received().subarray(ESTABLISHED.length).toString('latin1');
+}
+
+describe('CONNECT tunnels', () => {
+  it('passes the client FIN on and keeps carrying the origin’s bytes until the origin ends', async () => {
+    const h = await startHarness();
+    const origin = await startTunnelOrigin((s) => {
+      s.on('end', () => {
+        // After the client's FIN the origin still talks for a while.
+        let n = 0;
+        const timer = setInterval(() => {
+          s.write(`late${n}`);
+          if (++n === 5) {
+            clearInterval(timer);
+            s.end('.');
+          }
+        }, 10);
+      });
+    });
+    const client = await openTunnel(h.port, origin.port);
+    client.socket.end('request-then-fin');
+    const done = await client.closed();
+    expect(tunnelBytes(client)).toBe('late0late1late2late3late4.');
+    expect(done.closed).toBe(true);
+    expect(origin.received[0]).toBe('request-then-fin');
+  });
+
+  // BUG: see notes/bugs.md #1
+  it.fails('passes the origin FIN on and keeps carrying the client’s bytes until the client ends', async () => {
+    const h = await startHarness((c) => (c.limits.drainTimeoutMs = 200)); // a failing run leaves the tunnel open
+    const origin = await startTunnelOrigin((s) => s.end('server-done'));
+    const client = await openTunnel(h.port, origin.port);
+    await waitFor(() => client.socket.readableEnded);
+    expect(tunnelBytes(client)).toBe('server-done');
+    // Our side is still open for writing.
+    client.send('still ');
+    await sleep(20);
+    client.send('talking');
+    await waitFor(() => origin.received[0] === 'still talking', 1_000);
+    expect(origin.events).not.toContain('end0');
+    client.socket.end();
+    await waitFor(() => origin.events.includes('end0'));
+  });
+
+  it('turns a reset from the origin into a reset of the client connection', async () => {
+    const h = await startHarness();
+    const origin = await startTunnelOrigin();
+    const client = await openTunnel(h.port, origin.port);
+    let clientError = '';
+    client.socket.on('error', (e: NodeJS.ErrnoException) => (clientError = e.code ?? ''));
+    client.send('x');
+    await waitFor(() => origin.received[0] === 'x');
+    origin.sockets[0]!.resetAndDestroy();
+    const done = await client.closed();
+    expect(done.closed).toBe(true);
+    await waitFor(() => client.socket.destroyed);
+    expect(clientError).toBe('ECONNRESET');
+  });
+
+  it('turns a reset from the client into the end of the origin connection', async () => {
+    const h = await startHarness();
+    const origin = await startTunnelOrigin();
+    const client = await openTunnel(h.port, origin.port);
+    client.send('x');
+    await waitFor(() => origin.received[0] === 'x');
+    client.socket.resetAndDestroy();
+    await waitFor(() => origin.events.includes('close0'));
+    expect(origin.events.some((e) => e === 'error0:ECONNRESET')).toBe(true);
+    await waitFor(() => h.proxy.context.connections.size === 0);
+  });
+
+  it('carries 4 MiB each way at the same time intact', async () => {
+    const h = await startHarness();
+    const up = randomBytes(4 << 20);
+    const down = randomBytes(4 << 20);
+    const originHash = createHash('sha256');
+    let originBytes = 0;
+    const origin = await startTunnelOrigin((s) => {
+      s.on('data', (c: Buffer) => {
+        originHash.update(c);
+        originBytes += c.length;
+      });
+      s.write(down);
+      s.on('end', () => s.end());
+    });
+    const client = await openTunnel(h.port, origin.port);
+    client.socket.end(up);
+    await client.closed(10_000);
+    await waitFor(() => originBytes === up.length);
+    expect(originHash.digest('hex')).toBe(createHash('sha256').update(up).digest('hex'));
+    expect(client.received().subarray(ESTABLISHED.length).equals(down)).toBe(true);
+  });
+
+  it('logs one connect entry per tunnel with the bytes carried each way, early data included', async () => {
+    const h = await startHarness();
+    h.dns.set('tunnel.test', { a: ['127.0.0.1'] });
+    const origin = await startTunnelOrigin((s) => {
+      s.on('data', (c: Buffer) => {
+        if (c.toString().includes('quit')) s.end('0123456789'); // 10 bytes down, plus the greeting
+      });
+      s.write('hello!'); // 6 bytes
+    });
+    const client = await connectRaw(h.port);
+    client.send(`CONNECT tunnel.test:${origin.port} HTTP/1.1\r\nHost: tunnel.test:${origin.port}\r\n\r\nearly`);
+    await waitFor(() => client.received().toString().includes('hello!'));
+    client.send('more-bytes-quit');
+    await client.closed();
+    client.socket.end();
+    await waitFor(() => h.log.records.length === 1);
+    expect(origin.received[0]).toBe('earlymore-bytes-quit');
+    expect(h.log.records[0]).toMatchObject({
+      mode: 'connect',
+      method: 'CONNECT',
+      host: 'tunnel.test',
+      port: origin.port,
+      address: '127.0.0.1',
+      status: 200,
+      bytesIn: 'earlymore-bytes-quit'.length,
+      bytesOut: 'hello!0123456789'.length,
+      error: null,
+    });
+  });
+});
