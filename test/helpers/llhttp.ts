@@ -454,25 +454,6 @@ export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
     },
   },
   {
-    id: 'FRAGMENT_AFTER_AUTHORITY',
-    why: 'RFC 3986 §3.2: an authority ends at "/", "?" or "#", so http://h#x names host h (as dfp reads it); llhttp accepts a fragment only after a path. (RFC 9112 absolute-form has no fragment at all: dfp could reject it instead.)',
-    rewrite(ctx) {
-      const { ll, input } = ctx;
-      if (ctx.kind !== 'request' || ll.errorCode !== 'HPE_INVALID_URL' || ll.errorOffset === null) return null;
-      const at = ll.errorOffset;
-      if (input[at] !== 0x23) return null;
-      const loc = locate(ctx, at);
-      if (!loc || loc.line !== -1) return null;
-      const sp = input.indexOf(0x20, loc.messageStart);
-      const end = input.indexOf(0x20, sp + 1);
-      if (sp < 0 || end < at) return null;
-      const target = input.toString('latin1', sp + 1, end);
-      if (!/^https?:\/\/[^/?#]+#/i.test(target)) return null;
-      const bytes = Buffer.concat([input.subarray(0, at), Buffer.from('/'), input.subarray(at)]);
-      return { bytes, at, delta: 1, fixes: [{ message: loc.message, url: target }], names: [] };
-    },
-  },
-  {
     id: 'HTAB_AROUND_FRAMING_VALUE',
     why: 'OWS (SP or HTAB) around a field value is not part of it (RFC 9110 §5.5); llhttp 9.3.1 rejects HTAB around Content-Length (fixed in 9.4, #810) and does not recognise "chunked<HTAB>", "keep-alive<HTAB>"',
     rewrite(ctx) {

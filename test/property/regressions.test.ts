@@ -1,7 +1,7 @@
 /**
  * Fixed regression cases from the property tests and the fuzzer (fuzz/run.ts), and a replay of every
  * fuzz/findings/*.json. Most cases here pinned bugs in the differential harness (oracle or deviation table); the
- * `it.fails` ones are open dfp scanner findings: flip them to `it` when src/http is fixed.
+ * scanner findings are kept as plain cases once src/http fixed them (an open one would be `it.fails`).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -45,7 +45,6 @@ const AGREE: Case[] = [
   { name: 'HTAB after keep-alive in HTTP/1.0', kind: 'request',
     input: 'OPTIONS * HTTP/1.0\r\ne:\r\nConnection:keep-alive\t\r\nI:\r\n\r\nH / HTTP/1.1' },
   { name: 'HTAB around Content-Length', kind: 'request', input: 'POST / HTTP/1.1\r\nContent-Length:\t3\t\r\n\r\nabc' },
-  { name: 'a fragment right after the authority (http://h#)', kind: 'request', input: 'T http://h# HTTP/1.1\r\n\r\n' },
   { name: 'dfp decides a pending absolute-form target when the line ends (deferred)', kind: 'request', input: 'T http://" HTTP/1.1\r\na:\r' },
   { name: 'dfp decides a pending Transfer-Encoding line when the head ends (deferred)', kind: 'request',
     input: 'E / HTTP/1.1\r\nd:\r\nTransfer-Encoding:chunked\r\nr:\r\nTransfer-Encoding:x' },
@@ -62,19 +61,21 @@ describe('regressions: the differential harness', () => {
   });
 });
 
-describe('regressions: open dfp scanner findings (it.fails until src/http changes)', () => {
+describe('regressions: dfp scanner findings of the fuzzer (fixed in src/http 2d3f217, 8be01cd)', () => {
   // RFC 3986 §3.2.1: userinfo = *( unreserved / pct-encoded / sub-delims / ":" ). dfp takes everything before the
   // last "@" as userinfo, so `http://a\@b/` routes to b while WHATWG URL parsers (browsers, undici, many
   // filters) read host a: the classic URL-confusion of SSRF filters. llhttp rejects these. RFC 9110 §4.2.4 also
   // says a recipient SHOULD treat userinfo in an http(s) URI as an error.
-  it.fails.each([
+  it.each([
     'GET http://a\\@b/ HTTP/1.1\r\n\r\n',
     'GET http://`@o/ HTTP/1.1\r\n\r\n',
     'GET http://a"@b/ HTTP/1.1\r\n\r\n',
     'GET http://a{@b/ HTTP/1.1\r\n\r\n',
     'GET http://a|@b/ HTTP/1.1\r\n\r\n',
     'GET http://a@b@c/ HTTP/1.1\r\n\r\n',
-  ])('rejects invalid userinfo in an absolute-form target: %j', (input) => {
+    'T http://h# HTTP/1.1\r\n\r\n',
+    'GET http://h:80#x HTTP/1.1\r\n\r\n',
+  ])('rejects invalid userinfo, or a fragment right after the authority, in an absolute-form target: %j', (input) => {
     expect(parseStream('request', [b(input)]).error).toBe('INVALID_TARGET');
   });
 });
