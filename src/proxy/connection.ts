@@ -55,6 +55,9 @@ const HOST_PREFIX = Buffer.from('Host: ');
 const CONNECTION_UPGRADE = Buffer.from('Connection: upgrade\r\n');
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
+/** Stands in for the parser of a connection that no longer parses (tunnel, closed). */
+const IDLE_PARSER = new HeadParser('request');
+const MAX_SPARE_PARSERS = 1024;
 /** How long a closing connection keeps reading before it is destroyed. */
 const LINGER_MS = 2_000;
 const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -102,13 +105,15 @@ export class ClientConn implements UpstreamOwner, Closable {
   private bytesIn = 0;
   private bytesOut = 0;
   private errorCode: ErrorCode | null = null;
+  /** Method name kept for the log once the parser is gone (tunnels). */
+  private method: string | null = null;
   /** The address dialled for this exchange (for the log). */
   private address: string | null = null;
 
   constructor(ctx: ProxyContext, socket: net.Socket) {
     this.ctx = ctx;
     this.socket = socket;
-    this.parser = new HeadParser('request', { maxHeadBytes: ctx.config.limits.maxHeaderBytes });
+    this.parser = ctx.spareParsers.pop() ?? new HeadParser('request', { maxHeadBytes: ctx.config.limits.maxHeaderBytes });
     this.reqBody = new BodyParser();
     const s = socket as ClientSocket;
     s.dfpClient = this;
@@ -719,6 +724,8 @@ export class ClientConn implements UpstreamOwner, Closable {
     upstreamSocket.removeAllListeners('drain');
     upstreamSocket.removeAllListeners('close');
     this.releaseHeadTimer();
+    this.method = this.parser.methodName();
+    this.releaseParser();
     this.ctx.metrics.tunnelOpened();
     this.splice = new Splice(client, upstreamSocket, this.ctx.config.limits.idleTimeoutMs, null);
   }
@@ -826,6 +833,16 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     this.ctx.connections.delete(this);
     this.ctx.metrics.connectionClosed();
+    this.releaseParser();
+  }
+
+  /** Hand the request parser to the next connection: an idle tunnel should not hold one. */
+  private releaseParser(): void {
+    const parser = this.parser;
+    if (parser === IDLE_PARSER) return;
+    this.parser = IDLE_PARSER;
+    parser.reset();
+    if (this.ctx.spareParsers.length < MAX_SPARE_PARSERS) this.ctx.spareParsers.push(parser);
   }
 
   onTimeout(): void {
@@ -856,7 +873,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       client: this.socket.remoteAddress ?? '',
       user: null,
       mode: this.mode,
-      method: this.parser.method === METHOD_CONNECT ? 'CONNECT' : safeMethod(this.parser),
+      method: this.method ?? safeMethod(this.parser),
       host: authority?.host ?? '',
       port: authority?.port ?? 0,
       address: this.address,

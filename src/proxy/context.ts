@@ -4,6 +4,7 @@
  * connections (for draining).
  */
 import type { Config, HostPort } from '../config/types.js';
+import type { HeadParser } from '../http/index.js';
 import type { DnsCache, ResolvedAddress } from '../dns/cache.js';
 import type { AccessLogSink } from '../observability/access-log.js';
 import type { UpstreamPool } from '../upstream/pool.js';
@@ -35,5 +36,7 @@ export interface ProxyContext {
   /** IP literals already classified (bounded). */
   readonly literals: Map<string, readonly ResolvedAddress[] | Error>;
   readonly connections: Set<Closable>;
+  /** Request parsers of closed connections and of tunnels (which need none), reused by new connections. */
+  readonly spareParsers: HeadParser[];
   draining: boolean;
 }

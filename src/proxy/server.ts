@@ -49,6 +49,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     checked: new WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Error>(),
     literals: new Map(),
     connections: new Set(),
+    spareParsers: [],
     draining: false,
   };
 
