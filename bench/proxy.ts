@@ -13,11 +13,20 @@
  *        trip + close (DIRECT: connect + round trip + close)
  *
  * dfp runs from dist/ (built first when any src file is newer than
- * dist/cli.js) with its access log on, written to a file in os.tmpdir(). dfp
+ * dist/cli.js) as `node dist/cli.js --config F --listen 127.0.0.1:P --admin off
+ * --allow-private`, where F only sets access.connectPorts to the two sink
+ * ports (CONNECT is allowed to 443 alone by default). Its access log stays on,
+ * written to a file in os.tmpdir(). dfp
  * sits on core 0; the origin (bench/_proxy-origin.ts) and the load generator
  * (bench/_proxy-load.ts) on core 1. DIRECT and dfp alternate within each
  * round; the table shows medians over rounds. Traffic stays on 127.0.0.1 and
  * every run ends by a timer; a watchdog ends the whole bench.
+ *
+ * Besides the figures: per-process CPU (utime+stime from /proc) of dfp and of
+ * the load side, busy % of both cores (other users' processes included), dfp
+ * CPU µs per request, upstream connections per 1,000 requests (keep-alive
+ * reuse) and dfp's RSS. The Node load generator is far slower than wrk: the
+ * "bound by" column says when it, not dfp, set the pace.
  * Last line: `proxy a50 ratio dfp/DIRECT: X.XX`.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
