@@ -5,7 +5,7 @@
  */
 import { asciiBytes, CHAR_CLASS, C_DIGIT, C_OWS, C_TCHAR, COMMA, SEMI } from './chars.js';
 import {
-  ERROR, H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_PROXY_CONNECTION, H_TRANSFER_ENCODING, H_UPGRADE,
+  H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_PROXY_CONNECTION, H_TRANSFER_ENCODING, H_UPGRADE,
   MAX_BODY_LENGTH,
 } from './constants.js';
 import type { HeadParser } from './head.js';

@@ -9,12 +9,12 @@
  * head's bytes so far are copied once into a parser-owned buffer (offsets shifted once), and from then on each
  * new chunk is appended there and scanning resumes where it stopped: O(n) total, even fed byte by byte.
  */
-import { CHAR_CLASS, C_DIGIT, C_OWS, COLON, CR, HTAB, LF, SP, FIELD_CONTENT_TABLE, TARGET_TABLE, TCHAR_TABLE } from './chars.js';
+import { CHAR_CLASS, C_OWS, COLON, CR, HTAB, LF, SP, FIELD_CONTENT_TABLE, TCHAR_TABLE } from './chars.js';
 import { ERROR, HEADER_STRIDE, METHOD_GET, NEED_MORE } from './constants.js';
-import { HOP_BY_HOP_BY_ID, lookupHeader, lookupMethod } from './known-headers.js';
+import { HOP_BY_HOP_BY_ID, lookupHeader } from './known-headers.js';
 import { statusOfReason } from './reasons.js';
 import { applyKnownHeader } from './head-fields.js';
-import { finishHead, classifyTarget } from './head-finish.js';
+import { finishHead } from './head-finish.js';
 
 export interface HeadLimits {
   /** default 65536 → 431 HEAD_TOO_LARGE */
@@ -27,36 +27,17 @@ export interface HeadLimits {
 
 export const DEFAULT_HEAD_LIMITS: Readonly<HeadLimits> = { maxHeadBytes: 65536, maxStartLineBytes: 8192, maxHeaders: 128 };
 
-/** Empty lines (CRLF) skipped before a start line (RFC 9112 §2.2); more is an error. */
-const MAX_EMPTY_LINES = 8;
 const INITIAL_HEADER_SLOTS = 32;
 
-// ---- states ----
-const S_START = 0; // before the start line: skip CRLF
-const S_START_LF = 1; // CR seen before the start line
-const S_METHOD = 2;
-const S_TARGET = 3;
-const S_REQ_VERSION = 4; // "HTTP/1.x" then CR
-const S_RES_VERSION = 5; // "HTTP/1.x" then SP
-const S_STATUS = 6; // three digits
-const S_STATUS_END = 7; // SP or CR after the status code
-const S_REASON = 8;
-const S_START_LINE_LF = 9; // CR seen at the end of the start line
-const S_FIELD_START = 10;
-const S_NAME = 11;
-const S_VALUE_OWS = 12;
-const S_VALUE = 13;
-const S_VALUE_LF = 14; // CR seen at the end of a field line
-const S_HEAD_LF = 15; // CR seen on the empty line that ends the head
-const S_DONE = 16;
-const S_FAILED = 17;
+import {
+  S_DONE, S_FAILED, S_FIELD_START, S_HEAD_LF, S_NAME, S_START, S_VALUE, S_VALUE_LF, S_VALUE_OWS,
+} from './states.js';
+import { scanStartLine } from './start-line.js';
 
 // Module-local copies: the hot loop must not depend on how a loader binds imports (some turn them into getters).
 const IS_TCHAR: Uint8Array = TCHAR_TABLE;
 const IS_FIELD_CONTENT: Uint8Array = FIELD_CONTENT_TABLE;
-const IS_TARGET: Uint8Array = TARGET_TABLE;
 const CLASS: Uint8Array = CHAR_CLASS;
-const BIT_DIGIT = C_DIGIT;
 const BIT_OWS = C_OWS;
 const B_CR = CR;
 const B_LF = LF;
@@ -66,10 +47,6 @@ const B_COLON = COLON;
 /** Appends shorter than this are copied by a JS loop (a native Buffer.copy call costs more). */
 const SMALL_COPY = 64;
 
-/** "HTTP/1." */
-const HTTP_1_DOT = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
-const VERSION_DIGIT_POS = 7;
-const VERSION_END_POS = 8;
 
 export class HeadParser {
   readonly isRequest: boolean;
@@ -329,6 +306,12 @@ export class HeadParser {
     const content = IS_FIELD_CONTENT;
     let state = this.state;
     let i = start;
+    if (state < S_FIELD_START) {
+      // once per head: the start line (start-line.ts)
+      i = scanStartLine(this, buf, start, end);
+      if (i === ERROR) return ERROR;
+      state = this.state;
+    }
     while (i < end) {
       switch (state) {
         case S_VALUE: {
@@ -392,119 +375,6 @@ export class HeadParser {
           if (finishHead(this, buf) === ERROR) return ERROR;
           this.state = S_DONE;
           return i;
-        }
-        case S_START: {
-          const c = buf[i];
-          if (c === B_CR) {
-            i++;
-            state = S_START_LF;
-            continue;
-          }
-          if (c === B_LF) return this.fail('BARE_LF');
-          this.headStart = i;
-          if (this.isRequest) {
-            this.methodStart = i;
-            state = S_METHOD;
-          } else {
-            this.pos = 0;
-            state = S_RES_VERSION;
-          }
-          continue;
-        }
-        case S_START_LF: {
-          if (buf[i] !== B_LF) return this.fail('BARE_CR');
-          i++;
-          if (++this.emptyLines > MAX_EMPTY_LINES) return this.fail('TOO_MANY_EMPTY_LINES');
-          state = S_START;
-          continue;
-        }
-        case S_METHOD: {
-          let c = 0;
-          while (i < end && tchar[(c = buf[i])] !== 0) i++;
-          if (i === end) break;
-          if (c !== B_SP || i === this.methodStart) return this.fail('INVALID_METHOD');
-          this.methodEnd = i;
-          this.method = lookupMethod(buf, this.methodStart, i);
-          this.targetStart = ++i;
-          state = S_TARGET;
-          continue;
-        }
-        case S_TARGET: {
-          const target = IS_TARGET;
-          const last4 = end - 4;
-          while (i <= last4 && (target[buf[i]] & target[buf[i + 1]] & target[buf[i + 2]] & target[buf[i + 3]]) !== 0) i += 4;
-          let c = 0;
-          while (i < end && target[(c = buf[i])] !== 0) i++;
-          if (i === end) break;
-          if (i - this.headStart > this.maxStartLineBytes) return this.fail('URI_TOO_LONG');
-          if (c !== B_SP) return this.fail(c === B_CR || c === B_LF ? 'INVALID_VERSION' : 'INVALID_TARGET');
-          if (i === this.targetStart) return this.fail('INVALID_TARGET');
-          this.targetEnd = i++;
-          if (classifyTarget(this, buf) === ERROR) return ERROR;
-          this.pos = 0;
-          state = S_REQ_VERSION;
-          continue;
-        }
-        case S_REQ_VERSION:
-        case S_RES_VERSION: {
-          const c = buf[i++];
-          const p = this.pos++;
-          if (p < VERSION_DIGIT_POS) {
-            if (c !== HTTP_1_DOT[p]) return this.fail('INVALID_VERSION');
-          } else if (p === VERSION_DIGIT_POS) {
-            if (c !== 0x30 && c !== 0x31) return this.fail('INVALID_VERSION');
-            this.versionMinor = c - 0x30;
-          } else if (state === S_REQ_VERSION) {
-            if (c !== B_CR) return this.fail(c === B_LF ? 'BARE_LF' : 'INVALID_VERSION');
-            state = S_START_LINE_LF;
-          } else {
-            if (c !== B_SP) return this.fail('INVALID_VERSION');
-            this.pos = 0;
-            this.statusCode = 0;
-            state = S_STATUS;
-          }
-          continue;
-        }
-        case S_STATUS: {
-          const c = buf[i++];
-          if ((CLASS[c] & BIT_DIGIT) === 0) return this.fail('INVALID_STATUS');
-          this.statusCode = this.statusCode * 10 + (c - 0x30);
-          if (++this.pos === 3) {
-            if (this.statusCode < 100) return this.fail('INVALID_STATUS');
-            state = S_STATUS_END;
-          }
-          continue;
-        }
-        case S_STATUS_END: {
-          const c = buf[i];
-          if (c === B_SP) {
-            this.reasonStart = ++i;
-            state = S_REASON;
-          } else if (c === B_CR) {
-            this.reasonStart = this.reasonEnd = i++;
-            state = S_START_LINE_LF;
-          } else {
-            return this.fail(c === B_LF ? 'BARE_LF' : 'INVALID_STATUS');
-          }
-          continue;
-        }
-        case S_REASON: {
-          let c = 0;
-          while (i < end && content[(c = buf[i])] !== 0) i++;
-          if (i === end) break;
-          if (c !== B_CR) return this.fail(c === B_LF ? 'BARE_LF' : 'INVALID_REASON');
-          this.reasonEnd = i++;
-          state = S_START_LINE_LF;
-          continue;
-        }
-        case S_START_LINE_LF: {
-          if (buf[i] !== B_LF) return this.fail('BARE_CR');
-          i++;
-          if (i - this.headStart > this.maxStartLineBytes) {
-            return this.fail(this.isRequest ? 'URI_TOO_LONG' : 'STATUS_LINE_TOO_LONG');
-          }
-          state = S_FIELD_START;
-          continue;
         }
         default:
           return this.fail('INVALID_STATE');

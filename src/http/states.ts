@@ -1,0 +1,19 @@
+/** States of the head scanner (internal; shared by head.ts and start-line.ts). Order matters: < S_FIELD_START is the start line. */
+export const S_START = 0; // before the start line: skip CRLF
+export const S_START_LF = 1; // CR seen before the start line
+export const S_METHOD = 2;
+export const S_TARGET = 3;
+export const S_REQ_VERSION = 4; // "HTTP/1.x" then CR
+export const S_RES_VERSION = 5; // "HTTP/1.x" then SP
+export const S_STATUS = 6; // three digits
+export const S_STATUS_END = 7; // SP or CR after the status code
+export const S_REASON = 8;
+export const S_START_LINE_LF = 9; // CR seen at the end of the start line
+export const S_FIELD_START = 10;
+export const S_NAME = 11;
+export const S_VALUE_OWS = 12;
+export const S_VALUE = 13;
+export const S_VALUE_LF = 14; // CR seen at the end of a field line
+export const S_HEAD_LF = 15; // CR seen on the empty line that ends the head
+export const S_DONE = 16;
+export const S_FAILED = 17;
