@@ -1,0 +1,157 @@
+/**
+ * Real clients through the real proxy: curl as a forward proxy client (-x), as
+ * a CONNECT client (-p -x) and as a plain client of gateway mode (Host
+ * header), and undici's ProxyAgent with and without tunnelling.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ProxyAgent, request } from 'undici';
+import { startHarness } from '../helpers/harness.js';
+import { startEchoOrigin } from '../helpers/origin.js';
+
+const hasCurl = spawnSync('curl', ['--version']).status === 0;
+if (!hasCurl) console.warn('clients.e2e: curl is not installed; the curl cases are skipped (CI installs curl)');
+
+/** The environment without any proxy variables, so only our flags decide. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/_proxy$/i.test(k) && k.toLowerCase() !== 'all_proxy') env[k] = v;
+  }
+  return env;
+}
+
+interface CurlResult {
+  status: number;
+  body: string;
+  stderr: string;
+}
+
+/** Run curl with -s and a 10 s cap; the status code is appended after a marker line. */
+function curl(args: string[], stdin?: string): Promise<CurlResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'curl',
+      ['-s', '-S', '--max-time', '10', '-w', '\n@@%{http_code}', ...args],
+      { env: cleanEnv(), timeout: 15_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const i = stdout.lastIndexOf('\n@@');
+        if (i < 0) {
+          reject(new Error(`curl failed: ${err?.message} ${stderr}`));
+          return;
+        }
+        resolve({ status: Number(stdout.slice(i + 3)), body: stdout.slice(0, i), stderr });
+      },
+    );
+    if (stdin !== undefined) child.stdin!.end(stdin);
+  });
+}
+
+describe.skipIf(!hasCurl)('curl', () => {
+  it('curl -x: forward mode to a name resolved by the proxy, Host and Via as an origin sees them', async () => {
+    const h = await startHarness();
+    const origin = await startEchoOrigin();
+    h.dns.set('curl.test', { a: ['127.0.0.1'] });
+    const res = await curl(['-x', `http://127.0.0.1:${h.port}`, `http://curl.test:${origin.port}/path?x=1`]);
+    expect(res.status).toBe(200);
+    const echoed = JSON.parse(res.body);
+    expect(echoed.url).toBe('/path?x=1');
+    expect(echoed.headers.host).toBe(`curl.test:${origin.port}`);
+    expect(echoed.headers.via).toBe('1.1 dfp');
+    expect(echoed.headers['proxy-connection']).toBeUndefined();
+    expect(h.dns.queries('curl.test', 'A')).toBeGreaterThanOrEqual(1);
+    expect(h.log.records[0]).toMatchObject({ mode: 'forward', method: 'GET', host: 'curl.test', status: 200 });
+  });
+
+  it('curl -x: a 2 KiB POST (curl sends Expect: 100-continue) arrives whole', async () => {
+    const h = await startHarness();
+    const origin = await startEchoOrigin();
+    const payload = 'p'.repeat(2048);
+    const res = await curl(['-x', `http://127.0.0.1:${h.port}`, '--data-binary', '@-', `http://127.0.0.1:${origin.port}/post`], payload);
+    expect(res.status).toBe(200);
+    const echoed = JSON.parse(res.body);
+    expect(echoed.method).toBe('POST');
+    expect(echoed.body).toBe(payload);
+  });
+
+  it('curl -p -x: CONNECT tunnel to a plain-HTTP origin', async () => {
+    const h = await startHarness();
+    const origin = await startEchoOrigin();
+    const res = await curl(['-p', '-x', `http://127.0.0.1:${h.port}`, `http://127.0.0.1:${origin.port}/tunnelled`]);
+    expect(res.status).toBe(200);
+    const echoed = JSON.parse(res.body);
+    expect(echoed.url).toBe('/tunnelled');
+    // Inside a tunnel the proxy does not touch the HTTP: no Via.
+    expect(echoed.headers.via).toBeUndefined();
+    expect(h.log.records[0]).toMatchObject({ mode: 'connect', method: 'CONNECT', port: origin.port, status: 200 });
+    expect(h.log.records[0]!.bytesIn).toBeGreaterThan(0);
+    expect(h.log.records[0]!.bytesOut).toBeGreaterThan(0);
+  });
+
+  it('curl -H Host: gateway mode routes by the Host header', async () => {
+    const h = await startHarness();
+    const origin = await startEchoOrigin();
+    h.dns.set('gw-curl.test', { a: ['127.0.0.1'] });
+    const res = await curl(['-H', `Host: gw-curl.test:${origin.port}`, `http://127.0.0.1:${h.port}/through/gateway`]);
+    expect(res.status).toBe(200);
+    const echoed = JSON.parse(res.body);
+    expect(echoed.url).toBe('/through/gateway');
+    expect(echoed.headers.host).toBe(`gw-curl.test:${origin.port}`);
+    expect(h.log.records[0]).toMatchObject({ mode: 'gateway', host: 'gw-curl.test', status: 200 });
+  });
+
+  it('curl -x: an error reply from the proxy reaches curl with its status and Proxy-Status', async () => {
+    const h = await startHarness();
+    h.dns.set('nx.test', { rcode: 'NXDOMAIN' });
+    const res = await curl(['-i', '-x', `http://127.0.0.1:${h.port}`, 'http://nx.test/']);
+    expect(res.status).toBe(502);
+    expect(res.body).toMatch(/\r\nProxy-Status: dfp; error=dns_error/i);
+  });
+});
+
+describe('undici ProxyAgent', () => {
+  it('forwards in absolute-form with proxyTunnel: false, reusing one client connection', async () => {
+    const h = await startHarness();
+    const origin = await startEchoOrigin();
+    h.dns.set('undici.test', { a: ['127.0.0.1'] });
+    const agent = new ProxyAgent({ uri: `http://127.0.0.1:${h.port}`, proxyTunnel: false });
+    try {
+      for (const path of ['/a', '/b']) {
+        const res = await request(`http://undici.test:${origin.port}${path}`, { dispatcher: agent, headersTimeout: 5_000, bodyTimeout: 5_000 });
+        expect(res.statusCode).toBe(200);
+        const echoed = (await res.body.json()) as { url: string; headers: Record<string, string> };
+        expect(echoed.url).toBe(path);
+        expect(echoed.headers.host).toBe(`undici.test:${origin.port}`);
+        expect(echoed.headers.via).toBe('1.1 dfp');
+      }
+      const res = await request(`http://undici.test:${origin.port}/post`, { method: 'POST', body: 'hello undici', dispatcher: agent });
+      expect(((await res.body.json()) as { body: string }).body).toBe('hello undici');
+    } finally {
+      await agent.close();
+    }
+    expect(h.log.records.map((r) => [r.mode, r.status])).toEqual([
+      ['forward', 200],
+      ['forward', 200],
+      ['forward', 200],
+    ]);
+    expect(new Set(h.log.records.map((r) => r.client)).size).toBe(1);
+    expect(origin.seen.length).toBe(3);
+  });
+
+  it('tunnels with CONNECT by default', async () => {
+    const h = await startHarness();
+    const origin = await startEchoOrigin();
+    const agent = new ProxyAgent({ uri: `http://127.0.0.1:${h.port}` });
+    try {
+      const res = await request(`http://127.0.0.1:${origin.port}/t`, { dispatcher: agent, headersTimeout: 5_000, bodyTimeout: 5_000 });
+      expect(res.statusCode).toBe(200);
+      const echoed = (await res.body.json()) as { url: string; headers: Record<string, string> };
+      expect(echoed.url).toBe('/t');
+      expect(echoed.headers.via).toBeUndefined();
+    } finally {
+      await agent.close();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(h.log.records[0]).toMatchObject({ mode: 'connect', status: 200 });
+  });
+});
