@@ -1,7 +1,7 @@
 /**
  * Differential fuzzer: dfp's HTTP scanner (src/http) against Node's llhttp (strict).
  *
- *   npm run fuzz -- [--seconds N] [--max-cases N] [--seed S] [--out DIR]
+ *   npm run fuzz -- [--seconds N] [--max-cases N] [--seed S] [--out DIR] [--samples]
  *   npm run fuzz -- --replay fuzz/findings/FILE.json
  *
  * Inputs: llhttp corpus cases (/work/shared/corpus/llhttp, all modes) and generated valid streams
@@ -21,12 +21,12 @@ import {
   type GenStream,
 } from '../test/helpers/http-gen.js';
 
-interface Args { seconds: number; maxCases: number; seed: number; out: string; replay: string | null }
+interface Args { seconds: number; maxCases: number; seed: number; out: string; replay: string | null; samples: boolean }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     seconds: 60, maxCases: 50_000_000, seed: (Date.now() ^ (process.pid << 8)) >>> 0,
-    out: fileURLToPath(new URL('./findings/', import.meta.url)), replay: null,
+    out: fileURLToPath(new URL('./findings/', import.meta.url)), replay: null, samples: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -36,8 +36,9 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--seed' && v) (a.seed = Number(v) >>> 0), i++;
     else if (k === '--out' && v) (a.out = v), i++;
     else if (k === '--replay' && v) (a.replay = v), i++;
+    else if (k === '--samples') a.samples = true;
     else {
-      process.stderr.write(`unknown argument ${k}\nusage: npm run fuzz -- [--seconds N] [--max-cases N] [--seed S] [--replay FILE]\n`);
+      process.stderr.write(`unknown argument ${k}\nusage: npm run fuzz -- [--seconds N] [--max-cases N] [--seed S] [--samples] [--replay FILE]\n`);
       process.exit(2);
     }
   }
@@ -124,6 +125,7 @@ function main(): void {
   const outcomes = new Map<string, number>();
   const stricter = new Map<string, number>();
   const findings = new Map<string, number>();
+  const samples = new Map<string, string>();
   let written = 0;
   process.stdout.write(`fuzz: seed ${args.seed}, ${args.seconds}s, corpus ${corpus.length} cases, out ${args.out}\n`);
 
@@ -133,7 +135,7 @@ function main(): void {
     const base = fromCorpus ? rng.pick(corpus) : rng.pick(generated);
     const mutated = rng.int(10) === 0 ? { bytes: base.bytes, ops: [] } : mutate(rng, base.bytes, spliceBy[base.kind]);
     const opts: CheckOptions = { ...base.opts };
-    if (base.kind === 'response' && rng.int(8) === 0) opts.eof = !opts.eof;
+    if (rng.int(8) === 0) opts.eof = !opts.eof;
     const chunkings: number[][] = [];
     for (let k = 0; k < 2; k++) {
       const parts = randomChunks(rng, mutated.bytes);
@@ -154,6 +156,7 @@ function main(): void {
     if (r.verdict?.outcome === 'dfp-stricter') {
       const why = r.dfp?.error ?? `deferred ${r.verdict.detail?.slice(10)}`;
       stricter.set(why, (stricter.get(why) ?? 0) + 1);
+      if (args.samples && !samples.has(why)) samples.set(why, `${seed.kind}${opts.eof ? ' eof' : ''} ${JSON.stringify(mutated.bytes.toString('latin1')).slice(0, 240)}`);
     }
     for (const d of r.verdict?.deviations ?? []) outcomes.set(`deviation ${d}`, (outcomes.get(`deviation ${d}`) ?? 0) + 1);
     if (r.finding) {
@@ -188,6 +191,7 @@ function main(): void {
   process.stdout.write(`executions: ${execs} (${(execs / secs).toFixed(0)} exec/s; an execution = one parser run: dfp whole, dfp per chunking, llhttp)\n`);
   process.stdout.write(`outcomes: ${[...outcomes].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   process.stdout.write(`dfp stricter than llhttp, by dfp reason: ${[...stricter].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}\n`);
+  if (args.samples) for (const [k, v] of samples) process.stdout.write(`  sample ${k}: ${v}\n`);
   if (total) {
     process.stdout.write(`FINDINGS: ${total} (${findings.size} distinct, ${written} written to ${args.out})\n`);
     for (const [k, v] of findings) process.stdout.write(`  ${v}× ${k}\n`);

@@ -68,6 +68,8 @@ export interface GenStream {
   requestMethods: number[];
   /** the last message's body ends at EOF (parse with eof: true) */
   eof: boolean;
+  /** bytes after an upgrade / CONNECT (tunnel data, never parsed as HTTP) */
+  tail: Buffer;
 }
 
 // src/http METHOD_* numbers (frozen API) used by generated response streams.
@@ -258,7 +260,17 @@ export function requestArb(opts: MessageOpts): fc.Arbitrary<GenMessage> {
       framing: 'none', body: Buffer.alloc(0), chunks: [], trailers: [], requestMethod: 0, upgrade: true, contentLength: -1,
     };
   });
-  return fc.oneof({ weight: 8, arbitrary: plain }, { weight: 1, arbitrary: connect });
+  const upgrade = fc
+    .tuple(plain, fc.constantFrom('Upgrade', 'keep-alive, Upgrade', 'upgrade'), fc.constantFrom('websocket', 'h2c', 'foo/2'))
+    .map(([m, conn, proto]): GenMessage => {
+      const keep = m.headers.map((h, i) => [h, m.ows[i]!] as const).filter(([[n]]) => n.toLowerCase() !== 'connection');
+      return {
+        ...m, versionMinor: 1, upgrade: true,
+        headers: [['Connection', conn], ['Upgrade', proto], ...keep.map(([h]) => h)],
+        ows: [[' ', ''], [' ', ''], ...keep.map(([, o]) => o)],
+      };
+    });
+  return fc.oneof({ weight: 8, arbitrary: plain }, { weight: 1, arbitrary: connect }, { weight: 1, arbitrary: upgrade });
 }
 
 const reasonArb = fc.oneof(
@@ -304,11 +316,19 @@ export function responseArb(opts: MessageOpts): fc.Arbitrary<GenMessage> {
     });
 }
 
+const switchingArb: fc.Arbitrary<GenMessage> = fc.tuple(headersArb, fc.constantFrom('websocket', 'h2c')).map(([raw, proto]): GenMessage => ({
+  kind: 'response', method: '', target: '', status: 101, reason: 'Switching Protocols', versionMinor: 1,
+  headers: [['Connection', 'Upgrade'], ['Upgrade', proto], ...raw.map(([n, v]): Header => [n, v])],
+  ows: [[' ', ''], [' ', ''], ...raw.map(([, , a, b]): [string, string] => [a, b])],
+  framing: 'none', body: Buffer.alloc(0), chunks: [], trailers: [], requestMethod: M_GET, upgrade: true, contentLength: -1,
+}));
+
 function streamArb(kind: 'request' | 'response', maxMessages: number): fc.Arbitrary<GenStream> {
   const one = kind === 'request' ? requestArb : responseArb;
+  const lastArb = kind === 'request' ? one({ last: true }) : fc.oneof({ weight: 10, arbitrary: one({ last: true }) }, { weight: 1, arbitrary: switchingArb });
   return fc
-    .tuple(fc.array(one({ last: false }), { maxLength: maxMessages - 1 }), one({ last: true }))
-    .map(([init, last]) => {
+    .tuple(fc.array(one({ last: false }), { maxLength: maxMessages - 1 }), lastArb, fc.uint8Array({ maxLength: 40 }))
+    .map(([init, last, tail]) => {
       const messages = [...init, last];
       return {
         kind,
@@ -316,6 +336,7 @@ function streamArb(kind: 'request' | 'response', maxMessages: number): fc.Arbitr
         requestMethods: messages.filter((m) => m.kind === 'request' || m.status >= 200).map((m) => m.requestMethod || M_GET),
         messages,
         eof: last.framing === 'eof',
+        tail: last.upgrade ? Buffer.from(tail) : Buffer.alloc(0),
       };
     });
 }
@@ -356,7 +377,12 @@ export function serializeMessage(m: GenMessage): Buffer {
 }
 
 export function serializeStream(s: GenStream): Buffer {
-  return Buffer.concat(s.messages.map(serializeMessage));
+  return Buffer.concat([...s.messages.map(serializeMessage), s.tail]);
+}
+
+/** Where the HTTP part of a generated stream ends when its last message upgrades (else null). */
+export function upgradeOffsetOf(s: GenStream): number | null {
+  return s.messages[s.messages.length - 1]!.upgrade ? serializeStream(s).length - s.tail.length : null;
 }
 
 // ---------------------------------------------------------------- chunkings
@@ -436,7 +462,9 @@ export type MutationName = string;
 export function mutate(rng: Rng, input: Buffer, splice: readonly Buffer[] = []): { bytes: Buffer; ops: MutationName[] } {
   let b = Buffer.from(input);
   const ops: MutationName[] = [];
-  const n = 1 + rng.int(4);
+  // mostly one or two mutations: more inputs stay close enough to valid to reach the deeper states
+  const roll = rng.int(20);
+  const n = roll < 12 ? 1 : roll < 17 ? 2 : 3 + rng.int(2);
   for (let k = 0; k < n; k++) {
     const at = rng.int(b.length + 1);
     const op = rng.int(11);

@@ -10,7 +10,7 @@ import {
 } from '../../src/http/index.js';
 import {
   expectedMessage, requestArb, requestStreamArb, responseArb, responseStreamArb, serializeMessage, serializeStream,
-  type GenMessage, type GenStream,
+  upgradeOffsetOf, type GenMessage, type GenStream,
 } from '../helpers/http-gen.js';
 
 const runs = (n: number, ms: number) => ({ numRuns: n, plugins: [fc.interruptAfterTimeLimit(ms)] });
@@ -21,6 +21,7 @@ function checkStream(s: GenStream): void {
   const r = parseStream(s.kind, [bytes], { eof: s.eof, requestMethods: s.requestMethods });
   expect(r.error, JSON.stringify(latin1(bytes))).toBeNull();
   expect(r.incomplete).toBe(false);
+  expect(r.upgradeOffset).toBe(upgradeOffsetOf(s));
   expect(r.messages.length).toBe(s.messages.length);
   s.messages.forEach((m, i) => {
     const got = r.messages[i]!;
