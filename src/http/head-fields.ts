@@ -77,19 +77,16 @@ function applyContentLength(p: HeadParser, buf: Buffer, vs: number, ve: number):
 }
 
 /**
- * Transfer-Encoding = #transfer-coding (RFC 9112 §6.1). Remembers whether chunked was seen and whether it is the
+ * Transfer-Encoding = 1#transfer-coding (RFC 9112 §6.1). Remembers whether chunked was seen and whether it is the
  * final coding so far. chunked twice is an error; parameters on chunked are an error; other codings are
- * accepted (forwarded as they are). Empty list members are ignored (RFC 9110 §5.6.1).
+ * accepted (forwarded as they are). Empty list members (",chunked", "chunked,", "gzip,,chunked", an empty value)
+ * are rejected rather than ignored: parsers disagree on whether "chunked," ends in chunked, and that decides
+ * the framing.
  */
 function applyTransferEncoding(p: HeadParser, buf: Buffer, vs: number, ve: number): number {
   p.hasTransferEncoding = true;
   let i = vs;
-  while (i < ve) {
-    const c = buf[i];
-    if (c === COMMA || (CHAR_CLASS[c] & C_OWS) !== 0) {
-      i++;
-      continue;
-    }
+  for (;;) {
     const ts = i;
     while (i < ve && (CHAR_CLASS[buf[i]] & C_TCHAR) !== 0) i++;
     if (i === ts) return p.fail('INVALID_TRANSFER_ENCODING');
@@ -102,8 +99,6 @@ function applyTransferEncoding(p: HeadParser, buf: Buffer, vs: number, ve: numbe
         if (buf[i] === 0x22) return p.fail('INVALID_TRANSFER_ENCODING');
         i++;
       }
-    } else if (i < ve && buf[i] !== COMMA) {
-      return p.fail('INVALID_TRANSFER_ENCODING');
     }
     if (isChunked) {
       if (p.teChunkedSeen) return p.fail('CHUNKED_TWICE');
@@ -112,8 +107,11 @@ function applyTransferEncoding(p: HeadParser, buf: Buffer, vs: number, ve: numbe
     } else {
       p.teLastChunked = false;
     }
+    if (i === ve) return 0;
+    if (buf[i] !== COMMA) return p.fail('INVALID_TRANSFER_ENCODING');
+    i++;
+    while (i < ve && (CHAR_CLASS[buf[i]] & C_OWS) !== 0) i++;
   }
-  return 0;
 }
 
 /** Connection = #connection-option. Members that are not tokens are ignored. */
