@@ -21,8 +21,8 @@ import { startProxy } from '../src/proxy/server.js';
 import { startDnsServer, type TestDnsServer } from '../test/helpers/dns-server.js';
 
 const HOSTS = 1_000;
-const ROUNDS = 5;
-const PAIRS = 6;
+const ROUNDS = 7;
+const PAIRS = 10;
 
 function argNumber(flag: string, fallback: number, max: number): number {
   const i = process.argv.indexOf(flag);
@@ -30,7 +30,7 @@ function argNumber(flag: string, fallback: number, max: number): number {
   return Number.isFinite(value) && value > 0 ? Math.min(value, max) : fallback;
 }
 
-const SECONDS_PER_ROUND = argNumber('--seconds', 1.5, 10);
+const SECONDS_PER_ROUND = argNumber('--seconds', 3, 20);
 const CONNECTIONS = argNumber('--connections', 8, 64);
 
 function median(values: number[]): number {
@@ -39,27 +39,35 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Median ns/op of `ROUNDS` runs of `body(iterations)`. */
-function nsPerOp(iterations: number, body: (n: number) => unknown): number {
-  body(Math.min(iterations, 100_000)); // warm up
-  const samples: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint();
-    body(iterations);
-    samples.push(Number(process.hrtime.bigint() - t0) / iterations);
-  }
-  return median(samples);
+interface Comparison {
+  baselineNs: number;
+  subjectNs: number;
+  /** Median of the per-round subject/baseline ratios (each round runs both, back to back). */
+  ratio: number;
 }
 
-async function nsPerOpAsync(iterations: number, body: (n: number) => Promise<unknown>): Promise<number> {
-  await body(Math.min(iterations, 50_000));
-  const samples: number[] = [];
+type Body = (n: number) => unknown;
+
+/** ns/op of one run of `body(iterations)` (awaited when it returns a promise). */
+async function timeRun(iterations: number, body: Body): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await body(iterations);
+  return Number(process.hrtime.bigint() - t0) / iterations;
+}
+
+/** Baseline and subject alternately, ROUNDS times each, after a warm-up of both. */
+async function compare(iterations: number, baseline: Body, subject: Body): Promise<Comparison> {
+  await timeRun(Math.min(iterations, 100_000), baseline);
+  await timeRun(Math.min(iterations, 100_000), subject);
+  const base: number[] = [];
+  const subj: number[] = [];
+  const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint();
-    await body(iterations);
-    samples.push(Number(process.hrtime.bigint() - t0) / iterations);
+    base.push(await timeRun(iterations, baseline));
+    subj.push(await timeRun(iterations, subject));
+    ratios.push(subj[r]! / base[r]!);
   }
-  return median(samples);
+  return { baselineNs: median(base), subjectNs: median(subj), ratio: median(ratios) };
 }
 
 function benchDnsConfig(dns: TestDnsServer): DnsConfig {
@@ -77,42 +85,57 @@ async function cacheHitCost(dns: TestDnsServer): Promise<void> {
   const baseline = new Map(names.map((n) => [n, { serveUntilMs: Number.POSITIVE_INFINITY, addresses: [n] }]));
   let sink = 0;
 
-  const mapGet = nsPerOp(5_000_000, (n) => {
-    const now = performance.now();
-    for (let i = 0, k = 0; i < n; i++, k = k + 1 === HOSTS ? 0 : k + 1) {
-      const e = baseline.get(names[k]!);
-      if (e !== undefined && now < e.serveUntilMs) sink += e.addresses.length;
-    }
-  });
-  const peek = nsPerOp(5_000_000, (n) => {
-    for (let i = 0, k = 0; i < n; i++, k = k + 1 === HOSTS ? 0 : k + 1) {
-      sink += cache.peek(names[k]!)?.length ?? 0;
-    }
-  });
-  const awaitBaseline = await nsPerOpAsync(1_000_000, async (n) => {
-    for (let i = 0, k = 0; i < n; i++, k = k + 1 === HOSTS ? 0 : k + 1) {
-      sink += (await Promise.resolve(names[k]!)).length;
-    }
-  });
-  const resolveCached = await nsPerOpAsync(1_000_000, async (n) => {
-    for (let i = 0, k = 0; i < n; i++, k = k + 1 === HOSTS ? 0 : k + 1) {
-      sink += (await cache.resolve(names[k]!)).length;
-    }
-  });
+  const peek = await compare(
+    5_000_000,
+    (n) => {
+      const now = performance.now();
+      for (let i = 0, k = 0; i < n; i++, k = k + 1 === HOSTS ? 0 : k + 1) {
+        const e = baseline.get(names[k]!);
+        if (e !== undefined && now < e.serveUntilMs) sink += e.addresses.length;
+      }
+    },
+    (n) => {
+      for (let i = 0, k = 0; i < n; i++, k = k + 1 === HOSTS ? 0 : k + 1) {
+        sink += cache.peek(names[k]!)?.length ?? 0;
+      }
+    },
+  );
+  const resolved = await compare(
+    1_000_000,
+    async (n) => {
+      for (let i = 0, k = 0; i < n; i++, k = k + 1 === HOSTS ? 0 : k + 1) {
+        sink += (await Promise.resolve(baseline.get(names[k]!)!.addresses)).length;
+      }
+    },
+    async (n) => {
+      for (let i = 0, k = 0; i < n; i++, k = k + 1 === HOSTS ? 0 : k + 1) {
+        sink += (await cache.resolve(names[k]!)).length;
+      }
+    },
+  );
   const hosts = ['bench.example.com', 'Bench.Example.COM', 'xn--bcher-kva.example', '127.0.0.1'];
-  const normalize = nsPerOp(2_000_000, (n) => {
-    for (let i = 0; i < n; i++) sink += normalizeHost(hosts[i & 3]!).kind.length;
-  });
+  const normalize = await compare(
+    2_000_000,
+    (n) => {
+      for (let i = 0; i < n; i++) sink += hosts[i & 3]!.length; // loop and load only
+    },
+    (n) => {
+      for (let i = 0; i < n; i++) sink += normalizeHost(hosts[i & 3]!).kind.length;
+    },
+  );
   cache.close();
   if (sink === 42) process.stdout.write(''); // keep the loops observable
 
   const queries = dns.totalQueries();
-  process.stdout.write(`dns cache hit cost (${HOSTS} hosts cached, ${queries} queries to fill it, median of ${ROUNDS}):\n`);
-  process.stdout.write(`  baseline Map.get + time compare   ${mapGet.toFixed(1)} ns/op\n`);
-  process.stdout.write(`  DnsCache.peek (hit)               ${peek.toFixed(1)} ns/op  (${(peek / mapGet).toFixed(2)}x baseline)\n`);
-  process.stdout.write(`  baseline await resolved promise   ${awaitBaseline.toFixed(1)} ns/op\n`);
-  process.stdout.write(`  await DnsCache.resolve (cached)   ${resolveCached.toFixed(1)} ns/op  (${(resolveCached / awaitBaseline).toFixed(2)}x baseline)\n`);
-  process.stdout.write(`  normalizeHost (mixed hosts)       ${normalize.toFixed(1)} ns/op\n`);
+  const line = (label: string, ns: number, extra = ''): void => {
+    process.stdout.write(`  ${label.padEnd(36)}${ns.toFixed(1).padStart(7)} ns/op${extra}\n`);
+  };
+  process.stdout.write(`dns cache hit cost (${HOSTS} hosts cached, ${queries} queries to fill it; medians of ${ROUNDS} alternating rounds):\n`);
+  line('baseline: Map.get + time compare', peek.baselineNs);
+  line('DnsCache.peek (hit)', peek.subjectNs, `  (${peek.ratio.toFixed(2)}x baseline)`);
+  line('baseline: Map.get + await resolved', resolved.baselineNs);
+  line('await DnsCache.resolve (cached)', resolved.subjectNs, `  (${resolved.ratio.toFixed(2)}x baseline)`);
+  line('normalizeHost (4 mixed hosts)', normalize.subjectNs, `  (loop alone ${normalize.baselineNs.toFixed(1)} ns/op)`);
 }
 
 /** A minimal keep-alive origin: `200 ok` for every request head (GET, no body). */

@@ -87,6 +87,24 @@ export class DnsCache {
    * at most once per clock tick per host, which is all eviction order needs.
    */
   peek(name: string): readonly ResolvedAddress[] | undefined {
+    return this.#servingEntry(name)?.addresses;
+  }
+
+  /**
+   * Resolve with cache and single flight. Rejects with ProxyError (DNS_*).
+   * A cached name answers with one settled promise per answer (no allocation).
+   * `signal` cancels this caller's wait (rejecting with signal.reason); the
+   * shared query goes on for the other waiters and the cache.
+   */
+  resolve(name: string, signal?: AbortSignal): Promise<readonly ResolvedAddress[]> {
+    const entry = this.#servingEntry(name);
+    if (entry !== undefined) return (entry.settled ??= Promise.resolve(entry.addresses!));
+    const waiting = this.#resolveMiss(name);
+    return signal === undefined ? waiting : cancellableWait(waiting, signal);
+  }
+
+  /** The hit path shared by peek and resolve: one Map get, one compare, counters. */
+  #servingEntry(name: string): HostEntry | undefined {
     const entry = this.#index.get(name);
     if (entry === undefined) return undefined;
     const now = coarseNowMs();
@@ -97,19 +115,7 @@ export class DnsCache {
     }
     entry.hits++;
     this.#hits++;
-    return entry.addresses;
-  }
-
-  /**
-   * Resolve with cache and single flight. Rejects with ProxyError (DNS_*).
-   * `signal` cancels this caller's wait (rejecting with signal.reason); the
-   * shared query goes on for the other waiters and the cache.
-   */
-  resolve(name: string, signal?: AbortSignal): Promise<readonly ResolvedAddress[]> {
-    const addresses = this.peek(name);
-    if (addresses !== undefined) return Promise.resolve(addresses);
-    const waiting = this.#resolveMiss(name);
-    return signal === undefined ? waiting : cancellableWait(waiting, signal);
+    return entry;
   }
 
   /** Not served from cache: a cached failure, a lookup to join, or a new lookup. */

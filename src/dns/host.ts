@@ -12,6 +12,8 @@ export class HostEntry {
   addresses: readonly ResolvedAddress[] | undefined;
   /** Fresh until (monotonic ms): the TTL from the records, clamped. */
   expiresAtMs: number;
+  /** `addresses` as a settled promise, made on the first resolve() hit, reused until they change. */
+  settled: Promise<readonly ResolvedAddress[]> | undefined;
   /** Served until (monotonic ms): expiry + maxTtl, or 0 when there is nothing to serve. */
   serveUntilMs: number;
   /** Cached failure (NXDOMAIN, NODATA, timeout, …) for a host with nothing to serve. */
@@ -30,6 +32,7 @@ export class HostEntry {
   constructor(name: string, nowMs: number, isLoopback: boolean) {
     this.name = name;
     this.addresses = undefined;
+    this.settled = undefined;
     this.expiresAtMs = 0;
     this.serveUntilMs = 0;
     this.error = undefined;
@@ -43,6 +46,7 @@ export class HostEntry {
   }
 
   setAddresses(addresses: readonly ResolvedAddress[], nowMs: number, ttlMs: number, maxStaleMs: number): void {
+    if (addresses !== this.addresses) this.settled = undefined;
     this.addresses = addresses;
     this.expiresAtMs = nowMs + ttlMs;
     this.serveUntilMs = this.expiresAtMs + maxStaleMs;
@@ -52,6 +56,7 @@ export class HostEntry {
 
   setError(error: ProxyError, nowMs: number, negativeTtlMs: number): void {
     this.addresses = undefined;
+    this.settled = undefined;
     this.serveUntilMs = 0;
     this.expiresAtMs = 0;
     this.error = error;
@@ -60,6 +65,7 @@ export class HostEntry {
 
   dropAddresses(): void {
     this.addresses = undefined;
+    this.settled = undefined;
     this.serveUntilMs = 0;
   }
 }

@@ -55,6 +55,23 @@ describe('DnsCache: hits and TTL', () => {
     expect(cache.snapshot()[0]).toMatchObject({ host: 'example.test', addresses: ['127.0.0.1', '127.0.0.2'], hits: 2 });
   });
 
+  it('answers a cached name with one settled promise, replaced when the answer changes', async () => {
+    const { dns, cache } = await setup({ minTtlMs: 100 });
+    dns.set('same.test', { a: ['127.0.0.1'], ttl: 0 });
+    await cache.resolve('same.test');
+    const first = cache.resolve('same.test');
+    expect(cache.resolve('same.test')).toBe(first);
+    dns.set('same.test', { a: ['127.0.0.2'], ttl: 30 });
+    for (let k = 0; k < 20 && dns.queries('same.test', 'A') < 2; k++) {
+      cache.peek('same.test');
+      await sleep(25);
+    }
+    await sleep(20);
+    const second = cache.resolve('same.test');
+    expect(second).not.toBe(first);
+    expect(addressesOf(await second)).toEqual(['127.0.0.2']);
+  });
+
   it('peek misses an unknown name without a query or a hit', async () => {
     const { dns, cache } = await setup();
     expect(cache.peek('unknown.test')).toBeUndefined();
