@@ -5,6 +5,9 @@
  * RFC's recommended Connection Attempt Delay) or at once when one fails; the
  * first to connect wins and the others are destroyed; timeoutMs bounds it all.
  *
+ * Sockets are made with noDelay and allowHalfOpen (the proxy decides when to
+ * end the upstream side).
+ *
  * Node socket errors become ProxyErrors here, once:
  *   ECONNREFUSED                         → CONNECTION_REFUSED      (502)
  *   ETIMEDOUT, or the deadline           → CONNECT_TIMEOUT         (504)
@@ -135,7 +138,9 @@ class ConnectRace {
     this.#delayTimer = undefined;
     if (this.#isDone || this.#next >= this.#addresses.length) return;
     const address = this.#addresses[this.#next++]!;
-    const socket = net.connect({ host: address.address, port: this.#port, noDelay: true });
+    // allowHalfOpen: the upstream's FIN must not end our side by itself (tunnels and
+    // responses delimited by close forward it to the client first).
+    const socket = net.connect({ host: address.address, port: this.#port, noDelay: true, allowHalfOpen: true });
     const attempt: Attempt = {
       socket,
       address,

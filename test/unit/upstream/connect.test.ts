@@ -85,7 +85,7 @@ describe('connectTo', () => {
     expect(origin.accepted()).toBe(1);
   });
 
-  it('hands back a socket with none of its listeners left attached', async () => {
+  it('hands back a half-open-capable socket with none of its listeners left attached', async () => {
     const origin = await startOrigin('127.0.0.1');
     const result = await connectTo([V4], origin.port, { timeoutMs: 1_000 });
     track(result);
@@ -95,6 +95,7 @@ describe('connectTo', () => {
     }
     fresh.destroy();
     expect(result.socket.remotePort).toBe(origin.port);
+    expect(result.socket.allowHalfOpen).toBe(true);
   });
 
   it('an unanswered first address delays a good second one by about the attempt delay only', async () => {
