@@ -70,6 +70,9 @@ function onUpstreamEnd(this: UpstreamSocket): void {
   const up = this.dfpUpstream;
   if (up.owner !== null) up.owner.onUpstreamEnd();
   else up.pool?.evict(up);
+  // Upstream sockets are half-open capable (tunnels need it); for HTTP an origin's FIN
+  // ends the connection: close our side too, which reports 'close' to the owner.
+  if (!this.destroyed) this.destroy();
 }
 
 function onUpstreamClose(this: UpstreamSocket): void {
