@@ -80,9 +80,9 @@ describe('CONNECT tunnels', () => {
     expect(origin.received[0]).toBe('request-then-fin');
   });
 
-  // BUG: see notes/bugs.md #1
+  // Regression for notes/bugs.md #1 (fixed in a89d69c: upstream sockets allow half-open).
   it('passes the origin FIN on and keeps carrying the client’s bytes until the client ends', async () => {
-    const h = await startHarness((c) => (c.limits.drainTimeoutMs = 200)); // a failing run leaves the tunnel open
+    const h = await startHarness((c) => (c.limits.drainTimeoutMs = 200)); // a failing run would leave the tunnel open
     const origin = await startTunnelOrigin((s) => s.end('server-done'));
     const client = await openTunnel(h.port, origin.port);
     await waitFor(() => client.socket.readableEnded);
