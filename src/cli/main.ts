@@ -8,7 +8,6 @@ import type { Config } from '../config/types.js';
 import { StreamAccessLog } from '../observability/access-log.js';
 import { startAdmin } from '../observability/admin.js';
 import { startProxy } from '../proxy/server.js';
-import { runCert } from './cert.js';
 import { runCheck } from './check.js';
 import { isClusterWorker, runPrimary, serveWorkerRequests } from './workers.js';
 import { createMetrics } from '../observability/proxy-metrics.js';
@@ -42,7 +41,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(runCheck(command.config));
       return 0;
     case 'cert':
-      process.stdout.write(runCert(command.outDir, command.hosts));
+      // node-forge is large: load it only for this command.
+      process.stdout.write((await import('./cert.js')).runCert(command.outDir, command.hosts));
       return 0;
     case 'run':
       await run(command.config);
