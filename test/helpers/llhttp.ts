@@ -425,6 +425,34 @@ function renameFramingTrailers(input: Buffer, starts: number[], placeholder: (n:
   return bytes ? { bytes, at, delta: 0, fixes: [], names } : null;
 }
 
+const TE_EMPTY_MEMBER_HINT = /transfer-encoding[ \t]*:(?:[ \t]*,|[^\r\n]*,[ \t]*(?:,|\r?\n))/i;
+
+/** Drop empty members of Transfer-Encoding lists in the heads at `starts` (value fixes restore dfp's view). */
+function normaliseTeLists(input: Buffer, starts: number[]): Rewrite | null {
+  let bytes: Buffer | null = null;
+  const fixes: Fix[] = [];
+  let at = -1;
+  starts.forEach((start, message) => {
+    let header = 0;
+    for (let q = input.indexOf(LF_, start) + 1; q > 0 && q < input.length; q = input.indexOf(LF_, q) + 1, header++) {
+      if (input[q] === CR_ || input[q] === LF_) break; // end of the head
+      const l = fieldLine(input, q);
+      if (!l || l.name.toLowerCase() !== 'transfer-encoding') continue;
+      const value = input.toString('latin1', l.vs, l.ve);
+      const members = value.split(',').map((m) => m.replace(/^[ \t]+|[ \t]+$/g, ''));
+      if (!members.some((m) => m === '')) continue;
+      const kept = members.filter((m) => m !== '').join(',');
+      if (kept === '') continue;
+      bytes ??= Buffer.from(input);
+      bytes.fill(0x20, l.vs, l.ve);
+      bytes.write(kept, l.vs, 'latin1');
+      fixes.push({ message, header, value });
+      if (at < 0) at = l.vs;
+    }
+  });
+  return bytes ? { bytes, at, delta: 0, fixes, names: [] } : null;
+}
+
 export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
   {
     id: 'EXTENSION_METHOD',
@@ -498,25 +526,7 @@ export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
     rewrite(ctx) {
       const { ll, input } = ctx;
       if (ll.errorCode !== 'HPE_INVALID_TRANSFER_ENCODING' || ll.errorOffset === null) return null;
-      const loc = locate(ctx, ll.errorOffset);
-      if (!loc || loc.line < 0 || loc.headDone) return null;
-      // the Transfer-Encoding lines of this head, up to the error: normalise the one(s) with empty members
-      for (let q = input.indexOf(LF_, loc.messageStart) + 1; q > 0 && q <= loc.lineStart; q = input.indexOf(LF_, q) + 1) {
-        const l = fieldLine(input, q);
-        if (!l || l.name.toLowerCase() !== 'transfer-encoding') continue;
-        const value = input.toString('latin1', l.vs, l.ve);
-        const members = value.split(',').map((m) => m.replace(/^[ \t]+|[ \t]+$/g, ''));
-        if (!members.some((m) => m === '')) continue;
-        const kept = members.filter((m) => m !== '').join(',');
-        if (kept === '') continue;
-        let header = 0;
-        for (let r = input.indexOf(LF_, loc.messageStart) + 1; r < q; r = input.indexOf(LF_, r) + 1) header++;
-        const bytes = Buffer.from(input);
-        bytes.fill(0x20, l.vs, l.ve);
-        bytes.write(kept, l.vs, 'latin1');
-        return { bytes, at: l.vs, delta: 0, fixes: [{ message: loc.message, header, value }], names: [] };
-      }
-      return null;
+      return normaliseTeLists(input, llhttpMessageStarts(ctx.kind, input, ctx.options).filter((o) => o <= ll.errorOffset!));
     },
   },
   {
@@ -630,6 +640,15 @@ export function llhttpWithDeviations(kind: 'request' | 'response', input: Buffer
     const rw = tabsToSpaces(bytes, llhttpMessageStarts(kind, bytes, options));
     if (rw) {
       applied.push('HTAB_AROUND_FRAMING_VALUE');
+      bytes = rw.bytes;
+      result = llhttpParse(kind, [bytes], options);
+    }
+  }
+  if (result.ok && TE_EMPTY_MEMBER_HINT.test(bytes.toString('latin1'))) {
+    const rw = normaliseTeLists(bytes, llhttpMessageStarts(kind, bytes, options));
+    if (rw) {
+      applied.push('EMPTY_LIST_MEMBERS_IN_TRANSFER_ENCODING');
+      fixes.push(...rw.fixes);
       bytes = rw.bytes;
       result = llhttpParse(kind, [bytes], options);
     }

@@ -36,6 +36,8 @@ const AGREE: Case[] = [
     input: 'S HTTP://[1]/ HTTP/1.1\r\n*:\r\nTransfer-Encoding:chunked\r\nt:\r\nConnection:upgrade\r\nUpgrade:e.\r\n\r\n0\r\n4k:\r\nContent-Length: 5\r\nj6:D\r\n\r\nD' },
   { name: 'body text that looks like a framing trailer after a non-chunked coding ("dchunked") is body, not a trailer', kind: 'response',
     input: 'HTTP/1.1 200 \r\nt:\r\nTransfer-Encoding:dchunked\r\n\r\n2\r\nOK\r\n0\r\nTransfer-Encoding:' },
+  { name: 'empty list members in a response\'s Transfer-Encoding (llhttp would read to EOF)', kind: 'response', requestMethods: [1, 1],
+    input: 'HTTP/1.1 387 \r\nTransfer-Encoding:Chunked\r\n\r\n0\r\ns:\r\n\r\nHTTP/1.1 200\r\nTransfer-Encoding:chunked,\r\n\r\n6' },
   { name: 'empty list members in Transfer-Encoding ("chunked,")', kind: 'request',
     input: 'PATCH / HTTP/1.1\r\nTransfer-Encoding:chunked,\r\n\r\n0\r\n\r\n' },
   { name: 'a 1xx response has no body even with Content-Length', kind: 'response', input: 'HTTP/1.1 104 \r\nContent-Length:1\r\n\r\n' },
