@@ -169,6 +169,56 @@ describe('forward mode: what the origin receives', () => {
   });
 });
 
+describe('more forward-mode cases', () => {
+  it('forwards to an IPv6 literal and writes Host with brackets', async () => {
+    const h = await startHarness();
+    let got = '';
+    const server = net.createServer((sock) =>
+      sock.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if (got.endsWith('\r\n\r\n')) sock.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv6');
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '::1', r));
+    onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const res = await rawRequest(h.port, `GET http://[::1]:${port}/six HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(res.responses[0]?.body.toString()).toBe('v6');
+    expect(got).toBe(`GET /six HTTP/1.1\r\nHost: [::1]:${port}\r\nVia: 1.1 dfp\r\n\r\n`);
+  });
+
+  it('answers 200 pipelined requests sent in one write, in order, over one upstream connection', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const t = `http://127.0.0.1:${origin.port}`;
+    let burst = '';
+    for (let k = 0; k < 200; k++) burst += k % 3 === 0 ? `POST ${t}/${k} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc` : `GET ${t}/${k} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const client = await connectRaw(h.port);
+    client.send(burst);
+    const res = await client.responses(200, { timeoutMs: 10_000 });
+    expect(res.responses.map((r) => Number(r.body.toString()))).toEqual(Array.from({ length: 200 }, (_, k) => k + 1));
+    expect(origin.allRequests().map((r) => r.toString('latin1').split(' ')[1])).toEqual(Array.from({ length: 200 }, (_, k) => `/${k}`));
+    expect(origin.connections.length).toBe(1);
+  });
+
+  it('relays only the first response when the origin sends two for one request, and does not reuse that connection', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_head, s) => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled');
+    });
+    const t = `http://127.0.0.1:${origin.port}`;
+    const client = await connectRaw(h.port);
+    client.send(`GET ${t}/1 HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const first = await client.responses(1);
+    expect(first.responses.map((r) => r.body.toString())).toEqual(['first']);
+    client.send(`GET ${t}/2 HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const second = await client.responses(2);
+    expect(second.responses.map((r) => r.body.toString())).toEqual(['first', 'first']);
+    expect(second.raw.toString('latin1')).not.toContain('smuggled');
+    expect(origin.connections()).toBe(2);
+  });
+});
+
 describe('loops', () => {
   it.each([
     ['a forward request to the proxy itself', (p: number) => `GET http://127.0.0.1:${p}/ HTTP/1.1\r\nHost: x\r\n\r\n`],
@@ -554,6 +604,21 @@ describe('error replies (DESIGN.md table)', () => {
     const res = await client.closed();
     expectErrorReply(res.responses[0], 502, 'http_protocol_error');
     expect(h.log.records[0]).toMatchObject({ status: 502, error: 'UPSTREAM_PROTOCOL_ERROR' });
+  });
+
+  it.each([
+    ['Content-Length with Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    ['two different Content-Lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd'],
+    ['a bare LF in the head', 'HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n'],
+    ['a head larger than maxHeaderBytes', `HTTP/1.1 200 OK\r\nX-Big: ${'h'.repeat(10_000)}\r\nContent-Length: 0\r\n\r\n`],
+  ])('answers 502 http_protocol_error to a response with %s', async (_name, response) => {
+    const h = await startHarness((c) => (c.limits.maxHeaderBytes = 8192));
+    const origin = await startHeadOrigin((_h, s) => s.write(response));
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.closed();
+    expectErrorReply(res.responses[0], 502, 'http_protocol_error');
+    expect(res.responses.length).toBe(1);
   });
 
   it('answers 502 http_response_incomplete when the origin closes before the response head', async () => {
