@@ -255,6 +255,8 @@ function finishResult(result: LlhttpResult): LlhttpResult {
 export interface Deviation {
   id: string;
   why: string;
+  /** an input dfp accepts and llhttp rejects or reads differently (test/property/deviations.test.ts keeps it so) */
+  example: { kind: 'request' | 'response'; input: string };
   rewrite(ctx: RewriteContext): Rewrite | null;
 }
 export interface RewriteContext {
@@ -425,37 +427,10 @@ function renameFramingTrailers(input: Buffer, starts: number[], placeholder: (n:
   return bytes ? { bytes, at, delta: 0, fixes: [], names } : null;
 }
 
-const TE_EMPTY_MEMBER_HINT = /transfer-encoding[ \t]*:(?:[ \t]*,|[^\r\n]*,[ \t]*(?:,|\r?\n))/i;
-
-/** Drop empty members of Transfer-Encoding lists in the heads at `starts` (value fixes restore dfp's view). */
-function normaliseTeLists(input: Buffer, starts: number[]): Rewrite | null {
-  let bytes: Buffer | null = null;
-  const fixes: Fix[] = [];
-  let at = -1;
-  starts.forEach((start, message) => {
-    let header = 0;
-    for (let q = input.indexOf(LF_, start) + 1; q > 0 && q < input.length; q = input.indexOf(LF_, q) + 1, header++) {
-      if (input[q] === CR_ || input[q] === LF_) break; // end of the head
-      const l = fieldLine(input, q);
-      if (!l || l.name.toLowerCase() !== 'transfer-encoding') continue;
-      const value = input.toString('latin1', l.vs, l.ve);
-      const members = value.split(',').map((m) => m.replace(/^[ \t]+|[ \t]+$/g, ''));
-      if (!members.some((m) => m === '')) continue;
-      const kept = members.filter((m) => m !== '').join(',');
-      if (kept === '') continue;
-      bytes ??= Buffer.from(input);
-      bytes.fill(0x20, l.vs, l.ve);
-      bytes.write(kept, l.vs, 'latin1');
-      fixes.push({ message, header, value });
-      if (at < 0) at = l.vs;
-    }
-  });
-  return bytes ? { bytes, at, delta: 0, fixes, names: [] } : null;
-}
-
 export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
   {
     id: 'EXTENSION_METHOD',
+    example: { kind: 'request', input: 'MKCOLA / HTTP/1.1\r\n\r\n' },
     why: 'RFC 9110 §9.1: a method is any token; llhttp has a fixed table (rejects MKCOLA, lowercase get, ANNOUNCE over HTTP, a pending token it cannot complete)',
     rewrite(ctx) {
       const { ll, input } = ctx;
@@ -483,6 +458,7 @@ export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
   },
   {
     id: 'HTAB_AROUND_FRAMING_VALUE',
+    example: { kind: 'request', input: 'POST / HTTP/1.1\r\nContent-Length:\t3\t\r\n\r\nabc' },
     why: 'OWS (SP or HTAB) around a field value is not part of it (RFC 9110 §5.5); llhttp 9.3.1 rejects HTAB around Content-Length (fixed in 9.4, #810) and does not recognise "chunked<HTAB>", "keep-alive<HTAB>"',
     rewrite(ctx) {
       const { ll, input } = ctx;
@@ -492,6 +468,7 @@ export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
   },
   {
     id: 'IDENTICAL_CONTENT_LENGTHS',
+    example: { kind: 'request', input: 'POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc' },
     why: 'RFC 9110 §8.6: a repeated Content-Length (field or list) whose members are all the same number may be read as that number; every reader that accepts it frames identically. llhttp rejects any repetition.',
     rewrite(ctx) {
       const { ll, input } = ctx;
@@ -521,16 +498,8 @@ export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
     },
   },
   {
-    id: 'EMPTY_LIST_MEMBERS_IN_TRANSFER_ENCODING',
-    why: 'RFC 9110 §5.6.1.2: a recipient ignores empty list elements, so "chunked," and ", chunked" end in chunked; llhttp requires chunked to be the last characters',
-    rewrite(ctx) {
-      const { ll, input } = ctx;
-      if (ll.errorCode !== 'HPE_INVALID_TRANSFER_ENCODING' || ll.errorOffset === null) return null;
-      return normaliseTeLists(input, llhttpMessageStarts(ctx.kind, input, ctx.options).filter((o) => o <= ll.errorOffset!));
-    },
-  },
-  {
     id: 'FRAMING_FIELDS_IN_TRAILERS_IGNORED',
+    example: { kind: 'request', input: 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n' },
     why: 'RFC 9110 §6.5.1: framing and connection fields cannot be trailers and a recipient may ignore them; llhttp applies Connection / Transfer-Encoding / Content-Length trailers to the connection',
     rewrite(ctx) {
       const { ll, input } = ctx;
@@ -575,7 +544,11 @@ export const METHOD_PLACEHOLDER = 'REBIND';
  */
 /** Applied to every response stream before the comparison (see llhttpWithDeviations). */
 export const DFP_DIFFERS = [
-  { id: 'INTERIM_RESPONSE_NO_BODY', why: 'RFC 9110 §15.2: a 1xx response has no content; llhttp 9.3.1 reads a Content-Length / chunked body for 102..199' },
+  {
+    id: 'INTERIM_RESPONSE_NO_BODY',
+    why: 'RFC 9110 §15.2: a 1xx response has no content; llhttp 9.3.1 reads a Content-Length / chunked body for 102..199',
+    example: { kind: 'response', input: 'HTTP/1.1 104 X\r\nContent-Length: 1\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n' },
+  },
 ] as const;
 
 export const DFP_STRICTER: readonly string[] = [
@@ -640,15 +613,6 @@ export function llhttpWithDeviations(kind: 'request' | 'response', input: Buffer
     const rw = tabsToSpaces(bytes, llhttpMessageStarts(kind, bytes, options));
     if (rw) {
       applied.push('HTAB_AROUND_FRAMING_VALUE');
-      bytes = rw.bytes;
-      result = llhttpParse(kind, [bytes], options);
-    }
-  }
-  if (result.ok && TE_EMPTY_MEMBER_HINT.test(bytes.toString('latin1'))) {
-    const rw = normaliseTeLists(bytes, llhttpMessageStarts(kind, bytes, options));
-    if (rw) {
-      applied.push('EMPTY_LIST_MEMBERS_IN_TRANSFER_ENCODING');
-      fixes.push(...rw.fixes);
       bytes = rw.bytes;
       result = llhttpParse(kind, [bytes], options);
     }
