@@ -358,7 +358,7 @@ export function serializeMessage(m: GenMessage): Buffer {
     head += `${n}:${a}${v}${v === '' ? '' : b}\r\n`;
   });
   head += '\r\n';
-  const parts = [Buffer.from(head, 'latin1')];
+  const parts: Buffer[] = [Buffer.from(head, 'latin1')];
   if (m.framing === 'length' || m.framing === 'eof') parts.push(m.body);
   else if (m.framing === 'chunked') {
     let off = 0;

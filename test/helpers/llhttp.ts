@@ -554,12 +554,13 @@ export const DFP_DIFFERS = [
 export const DFP_STRICTER: readonly string[] = [
   'HTTP/0.9 request lines, RTSP/ICE protocols, versions other than 1.0/1.1 (INVALID_VERSION)',
   'PRI * HTTP/2.0 (h2 preface; llhttp pauses, dfp does not speak h2c)',
-  'request-target characters outside RFC 3986 (", |, {, }, \\, ^, `, <, >), obs-text, fragments (INVALID_TARGET)',
-  'bare CR, NUL, CTLs other than HTAB, DEL in field values and reason phrases (BARE_CR, INVALID_REASON)',
-  'more than one Host (DUPLICATE_HOST)',
-  'Transfer-Encoding in HTTP/1.0 (TE_IN_HTTP10), codings after chunked, chunked twice (CHUNKED_TWICE)',
+  'request-target bytes outside RFC 3986 (", |, {, }, \\, ^, `, <, >), obs-text; asterisk-form other than OPTIONS (M-SEARCH *); invalid userinfo; a fragment right after the authority (INVALID_TARGET)',
+  'bare CR, NUL, CTLs other than HTAB, DEL in field values and reason phrases (BARE_CR, INVALID_REASON); bare LF anywhere, also before a request line (BARE_LF)',
+  'status codes outside 100..999, e.g. 000 (INVALID_STATUS)',
+  'more than one Host in a request (DUPLICATE_HOST)',
+  'Transfer-Encoding in HTTP/1.0 (TE_IN_HTTP10), codings after chunked (TE_NOT_CHUNKED), chunked twice (CHUNKED_TWICE), empty list members (INVALID_TRANSFER_ENCODING)',
   'any byte after a message that closes the connection, even CRLF (DATA_AFTER_CLOSE)',
-  'chunk extension syntax beyond RFC 9112 §7.1.1; limits (head, start line, header count, chunk extensions)',
+  'chunk size / extension / trailer syntax beyond RFC 9112 §7.1 (INVALID_CHUNK_SIZE, INVALID_CHUNK_EXTENSION, CHUNK_MISSING_CRLF, INVALID_TRAILER); limits (head, start line, header count)',
   'EOF inside a message when the caller says eof (INCOMPLETE_MESSAGE)',
 ];
 
