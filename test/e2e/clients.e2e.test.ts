@@ -9,6 +9,18 @@ import { ProxyAgent, request } from 'undici';
 import { startHarness } from '../helpers/harness.js';
 import { startEchoOrigin } from '../helpers/origin.js';
 
+function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
 const hasCurl = spawnSync('curl', ['--version']).status === 0;
 if (!hasCurl) console.warn('clients.e2e: curl is not installed; the curl cases are skipped (CI installs curl)');
 
@@ -83,6 +95,8 @@ describe.skipIf(!hasCurl)('curl', () => {
     expect(echoed.url).toBe('/tunnelled');
     // Inside a tunnel the proxy does not touch the HTTP: no Via.
     expect(echoed.headers.via).toBeUndefined();
+    // A tunnel is logged when both sides have closed, which may be just after curl exits.
+    await waitFor(() => h.log.records.length > 0);
     expect(h.log.records[0]).toMatchObject({ mode: 'connect', method: 'CONNECT', port: origin.port, status: 200 });
     expect(h.log.records[0]!.bytesIn).toBeGreaterThan(0);
     expect(h.log.records[0]!.bytesOut).toBeGreaterThan(0);
@@ -151,7 +165,7 @@ describe('undici ProxyAgent', () => {
     } finally {
       await agent.close();
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => h.log.records.length > 0);
     expect(h.log.records[0]).toMatchObject({ mode: 'connect', status: 200 });
   });
 });
