@@ -1,7 +1,7 @@
 /**
  * Access log: one JSON line per request or tunnel. Lines are built by hand
- * (no JSON.stringify per request) and written in batches, so a busy proxy makes
- * one write per event-loop turn rather than one per request.
+ * (no JSON.stringify per request) and written in batches: at most every 50 ms
+ * or 64 KiB, and on shutdown.
  */
 export interface AccessRecord {
   client: string;
@@ -70,6 +70,10 @@ export function formatAccessRecord(r: AccessRecord, now: number): string {
   );
 }
 
+/** Lines wait at most this long, so a busy proxy makes a few writes a second, not one per loop turn. */
+const FLUSH_DELAY_MS = 50;
+const FLUSH_BYTES = 64 * 1024;
+
 /** Batched writer to a stream (stdout by default, or a file stream). */
 export class StreamAccessLog implements AccessLogSink {
   private pending = '';
@@ -82,10 +86,10 @@ export class StreamAccessLog implements AccessLogSink {
 
   write(record: AccessRecord): void {
     this.pending += formatAccessRecord(record, Date.now());
-    if (this.pending.length > 65536) this.flush();
+    if (this.pending.length > FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(flushLog, this);
+      setTimeout(flushLog, FLUSH_DELAY_MS, this).unref();
     }
   }
 

@@ -37,6 +37,7 @@ import type { Closable, ProxyContext } from './context.js';
 import { checkedAddressesNow, resolveAndCheck, targetOf } from './destination.js';
 import type { ProxyMode } from './metrics-hooks.js';
 import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
+import { HeadBuilder } from './head-builder.js';
 import { Splice } from './splice.js';
 import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
 import { UpstreamConn, poolKey, type UpstreamOwner } from './upstream-conn.js';
@@ -55,6 +56,10 @@ const HOST_PREFIX = Buffer.from('Host: ');
 const CONNECTION_UPGRADE = Buffer.from('Connection: upgrade\r\n');
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
+/** Shared by every connection: heads are built and written synchronously. */
+const HEAD_BUILDER = new HeadBuilder();
+/** Body bytes up to this size are copied next to their head: one send instead of two. */
+const INLINE_BODY_BYTES = 16 * 1024;
 /** Stands in for the parser of a connection that no longer parses (tunnel, closed). */
 const IDLE_PARSER = new HeadParser('request');
 const MAX_SPARE_PARSERS = 1024;
@@ -374,23 +379,28 @@ export class ClientConn implements UpstreamOwner, Closable {
     up.parser.requestMethod = this.parser.method;
     this.state = S_EXCHANGE;
     const sock = up.socket;
-    sock.cork();
-    this.writeRequestHead(sock);
     const p = this.parser;
     this.reqBody.reset(p.bodyKind, p.contentLength);
     if (this.reqBody.done) this.requestDone = true;
+    const head = this.buildRequestHead();
     if (this.stash !== null && !this.requestDone) {
+      // Head and the body bytes that came with it leave in one writev.
       const buf = this.stash;
       this.stash = null;
+      sock.cork();
+      sock.write(head);
       this.forwardRequestBody(buf, this.stashStart);
+      sock.uncork();
+    } else {
+      sock.write(head);
     }
-    sock.uncork();
     if (sock.isPaused()) sock.resume();
     if (!this.requestDone && !this.clientPausedForUpstream && this.socket.isPaused()) this.socket.resume();
   }
 
   /** Request head in origin-form, hop-by-hop lines left out, Via added: slices of the received head. */
-  private writeRequestHead(sock: net.Socket): void {
+  private buildRequestHead(): Buffer {
+    const out = HEAD_BUILDER;
     const p = this.parser;
     const buf = p.buf;
     const h = p.headers;
@@ -398,21 +408,21 @@ export class ClientConn implements UpstreamOwner, Closable {
     const lineEnd = n > 0 ? h[0]! : p.headEnd - 2;
     const authority = this.authority!;
     if (p.targetForm === FORM_ABSOLUTE) {
-      sock.write(buf.subarray(p.headStart, p.targetStart));
+      out.add(buf, p.headStart, p.targetStart);
       const pathStart = authority.pathStart;
-      if (pathStart >= p.targetEnd || buf[pathStart] !== 0x2f) sock.write(SLASH);
-      if (pathStart < p.targetEnd) sock.write(buf.subarray(pathStart, p.targetEnd));
-      sock.write(HTTP11_CRLF);
+      if (pathStart >= p.targetEnd || buf[pathStart] !== 0x2f) out.addAll(SLASH);
+      if (pathStart < p.targetEnd) out.add(buf, pathStart, p.targetEnd);
+      out.addAll(HTTP11_CRLF);
     } else if (p.versionMinor === 1) {
-      sock.write(buf.subarray(p.headStart, lineEnd));
+      out.add(buf, p.headStart, lineEnd);
     } else {
-      sock.write(buf.subarray(p.headStart, p.targetEnd));
-      sock.write(HTTP11_CRLF);
+      out.add(buf, p.headStart, p.targetEnd);
+      out.addAll(HTTP11_CRLF);
     }
     if (this.rewriteHost) {
-      sock.write(HOST_PREFIX);
-      sock.write(buf.subarray(authority.authorityStart, authority.authorityEnd));
-      sock.write(CRLF);
+      out.addAll(HOST_PREFIX);
+      out.add(buf, authority.authorityStart, authority.authorityEnd);
+      out.addAll(CRLF);
     }
     const hop = p.hopByHop;
     const ids = p.headerIds;
@@ -422,21 +432,22 @@ export class ClientConn implements UpstreamOwner, Closable {
       const skip = hop[i] === 1 || (dropHost && ids[i] === H_HOST);
       if (skip) {
         if (runStart >= 0) {
-          sock.write(buf.subarray(runStart, h[i * 5]!));
+          out.add(buf, runStart, h[i * 5]!);
           runStart = -1;
         }
       } else if (runStart < 0) {
         runStart = h[i * 5]!;
       }
     }
-    if (runStart >= 0) sock.write(buf.subarray(runStart, h[(n - 1) * 5 + 4]!));
+    if (runStart >= 0) out.add(buf, runStart, h[(n - 1) * 5 + 4]!);
     if (this.isUpgrade) {
       const u = p.findHeader(7 /* H_UPGRADE */);
-      if (u >= 0) sock.write(buf.subarray(h[u * 5]!, h[u * 5 + 4]!));
-      sock.write(CONNECTION_UPGRADE);
+      if (u >= 0) out.add(buf, h[u * 5]!, h[u * 5 + 4]!);
+      out.addAll(CONNECTION_UPGRADE);
     }
-    sock.write(p.versionMinor === 1 ? this.ctx.viaLine11 : this.ctx.viaLine10);
-    sock.write(CRLF);
+    out.addAll(p.versionMinor === 1 ? this.ctx.viaLine11 : this.ctx.viaLine10);
+    out.addAll(CRLF);
+    return out.build(null, 0, 0);
   }
 
   private forwardRequestBody(buf: Buffer, start: number): void {
@@ -476,14 +487,14 @@ export class ClientConn implements UpstreamOwner, Closable {
   }
 
   onUpstreamData(chunk: Buffer): void {
-    let pos = 0;
     const up = this.upstream!;
     this.responseStarted = true;
-    if (!this.responseHeadDone) {
-      pos = this.readResponseHead(up, chunk);
-      if (pos < 0) return;
+    if (this.responseHeadDone) {
+      this.forwardResponseBody(up, chunk, 0, false);
+      return;
     }
-    this.forwardResponseBody(up, chunk, pos);
+    const pos = this.readResponseHead(up, chunk);
+    if (pos >= 0) this.forwardResponseBody(up, chunk, pos, true);
   }
 
   /** Returns the index after the response head, or -1 (need more, handled, or failed). */
@@ -518,19 +529,19 @@ export class ClientConn implements UpstreamOwner, Closable {
       }
       this.status = status;
       this.responseHeadDone = true;
-      this.writeResponseHead(up);
-      this.reqBody.onData = null;
+      this.buildResponseHead(up);
       up.body.reset(parser.bodyKind, parser.contentLength);
       return r;
     }
   }
 
-  private writeResponseHead(up: UpstreamConn): void {
+  /** The response head for the client, left in HEAD_BUILDER: forwardResponseBody writes it with the first body bytes. */
+  private buildResponseHead(up: UpstreamConn): void {
+    const out = HEAD_BUILDER;
     const p = up.parser;
     const buf = p.buf;
     const h = p.headers;
     const n = p.headerCount;
-    const sock = this.socket;
     const clientMinor = this.parser.versionMinor;
     if (p.bodyKind === BODY_EOF) this.keepAlive = false;
     if (clientMinor === 0 && p.bodyKind === BODY_CHUNKED) {
@@ -541,13 +552,12 @@ export class ClientConn implements UpstreamOwner, Closable {
     } else {
       up.body.onData = null;
     }
-    sock.cork();
     const lineEnd = n > 0 ? h[0]! : p.headEnd - 2;
     if (p.versionMinor === 1) {
-      sock.write(buf.subarray(p.headStart, lineEnd));
+      out.add(buf, p.headStart, lineEnd);
     } else {
-      sock.write(HTTP11);
-      sock.write(buf.subarray(p.headStart + 8, lineEnd));
+      out.addAll(HTTP11);
+      out.add(buf, p.headStart + 8, lineEnd);
     }
     const hop = p.hopByHop;
     const ids = p.headerIds;
@@ -557,18 +567,18 @@ export class ClientConn implements UpstreamOwner, Closable {
       const skip = hop[i] === 1 || (dropTe && ids[i] === 3 /* H_TRANSFER_ENCODING */);
       if (skip) {
         if (runStart >= 0) {
-          sock.write(buf.subarray(runStart, h[i * 5]!));
+          out.add(buf, runStart, h[i * 5]!);
           runStart = -1;
         }
       } else if (runStart < 0) {
         runStart = h[i * 5]!;
       }
     }
-    if (runStart >= 0) sock.write(buf.subarray(runStart, h[(n - 1) * 5 + 4]!));
-    sock.write(p.versionMinor === 1 ? this.ctx.viaLine11 : this.ctx.viaLine10);
-    if (!this.keepAlive) sock.write(CONNECTION_CLOSE);
-    else if (clientMinor === 0) sock.write(CONNECTION_KEEP_ALIVE);
-    sock.write(CRLF);
+    if (runStart >= 0) out.add(buf, runStart, h[(n - 1) * 5 + 4]!);
+    out.addAll(p.versionMinor === 1 ? this.ctx.viaLine11 : this.ctx.viaLine10);
+    if (!this.keepAlive) out.addAll(CONNECTION_CLOSE);
+    else if (clientMinor === 0) out.addAll(CONNECTION_KEEP_ALIVE);
+    out.addAll(CRLF);
     this.bytesOut += p.headEnd - p.headStart;
   }
 
@@ -577,20 +587,31 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.writeClient(buf.subarray(start, end));
   };
 
-  private forwardResponseBody(up: UpstreamConn, chunk: Buffer, pos: number): void {
+  /** Body bytes chunk[pos..] to the client; with `withHead`, the head waiting in HEAD_BUILDER goes first, in the same write when the body part is small. */
+  private forwardResponseBody(up: UpstreamConn, chunk: Buffer, pos: number, withHead: boolean): void {
     const body = up.body;
     const sock = this.socket;
+    // Decoded bodies are written from inside execute(): their head must already be out.
+    if (withHead && this.dechunk) sock.write(HEAD_BUILDER.build(null, 0, 0));
     const i = body.execute(chunk, pos, chunk.length);
     if (i === ERROR) {
-      if (sock.writableCorked) sock.uncork();
+      if (withHead && !this.dechunk) HEAD_BUILDER.reset();
       this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', body.error ?? 'invalid response body'));
       return;
     }
-    if (i > pos && !this.dechunk) {
+    if (!this.dechunk) {
       this.bytesOut += i - pos;
-      sock.write(pos === 0 && i === chunk.length ? chunk : chunk.subarray(pos, i));
+      if (!withHead) {
+        if (i > pos) sock.write(pos === 0 && i === chunk.length ? chunk : chunk.subarray(pos, i));
+      } else if (i - pos <= INLINE_BODY_BYTES) {
+        sock.write(HEAD_BUILDER.build(chunk, pos, i));
+      } else {
+        sock.cork();
+        sock.write(HEAD_BUILDER.build(null, 0, 0));
+        sock.write(chunk.subarray(pos, i));
+        sock.uncork();
+      }
     }
-    if (sock.writableCorked) sock.uncork();
     if (sock.writableNeedDrain) {
       this.upstreamPausedForClient = true;
       up.socket.pause();
