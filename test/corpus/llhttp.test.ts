@@ -3,6 +3,14 @@
  * should use it"): strict cases must be rejected when llhttp rejects them and give identical messages when it
  * accepts them, fed whole, at every split point into two chunks, and byte by byte (no_scan cases: whole only).
  * Lenient cases are inputs a strict proxy must reject. Deviations are listed in DEVIATIONS, each with a reason.
+ *
+ * The README's 4 strict disagreements between llhttp 9.4.2 (the corpus) and Node 20's 9.3.1 need no entry: we
+ * agree with 9.4.2 on all of them. "CRLF between requests, explicit `close` followed by tab" is rejected
+ * (Connection value OWS-trimmed → close → DATA_AFTER_CLOSE); both "Tabs in `Content-Length` (surrounding)" are
+ * accepted (OWS is not part of a field value); "Bare CR followed by CR after response line" is BARE_CR.
+ * Stricter than llhttp but not in the corpus (so not listed): identical duplicate Content-Length is accepted
+ * (llhttp rejects any duplicate), TE_IN_HTTP10, empty Transfer-Encoding members, DUPLICATE_HOST, empty chunk-ext
+ * names/values, CTLs in the reason phrase.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

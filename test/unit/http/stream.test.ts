@@ -19,14 +19,14 @@ describe('parseStream: pipelining and connection state', () => {
 
   it('rejects bytes after a message that closes the connection', () => {
     const r = parseAllWays('request', 'GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n');
-    expect([r.ok, r.error, r.messages.length, r.messages[0].complete]).toEqual([false, 'DATA_AFTER_CLOSE', 1, true]);
+    expect([r.ok, r.error, r.errorStatus, r.messages.length, r.messages[0].complete]).toEqual([false, 'DATA_AFTER_CLOSE', 400, 1, true]);
   });
 
   it('reports an unfinished message as incomplete, and as an error at EOF', () => {
     expect(parseAllWays('request', 'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab').incomplete).toBe(true);
     expect(parseAllWays('request', 'GET / HTTP/1.1\r\nHost').incomplete).toBe(true);
     const r = parseAllWays('request', 'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab', { eof: true });
-    expect([r.ok, r.error]).toEqual([false, 'INCOMPLETE_MESSAGE']);
+    expect([r.ok, r.error, r.errorStatus]).toEqual([false, 'INCOMPLETE_MESSAGE', 400]);
   });
 
   it('trailing empty lines after a message do not make it incomplete', () => {
