@@ -8,9 +8,9 @@
  * agree with 9.4.2 on all of them. "CRLF between requests, explicit `close` followed by tab" is rejected
  * (Connection value OWS-trimmed → close → DATA_AFTER_CLOSE); both "Tabs in `Content-Length` (surrounding)" are
  * accepted (OWS is not part of a field value); "Bare CR followed by CR after response line" is BARE_CR.
- * Stricter than llhttp but not in the corpus (so not listed): identical duplicate Content-Length is accepted
- * (llhttp rejects any duplicate), TE_IN_HTTP10, empty Transfer-Encoding members, DUPLICATE_HOST, empty chunk-ext
- * names/values, CTLs in the reason phrase.
+ * Differences outside the corpus (so not listed): more lenient, identical duplicate Content-Length fields or
+ * lists are accepted (RFC 9110 §8.6; every reader frames them alike), where llhttp rejects any duplicate; stricter,
+ * TE_IN_HTTP10, empty Transfer-Encoding members, DUPLICATE_HOST, empty chunk-ext names/values, CTLs in the reason.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
