@@ -642,6 +642,64 @@ describe('error replies (DESIGN.md table)', () => {
     expect(h.log.records[0]).toMatchObject({ status: 200, error: 'UPSTREAM_INCOMPLETE' });
   });
 
+  it('answers 502 dns_error with rcode SERVFAIL when the DNS server fails', async () => {
+    const h = await startHarness();
+    h.dns.set('servfail.test', { rcode: 'SERVFAIL' });
+    const res = await rawRequest(h.port, 'GET http://servfail.test/ HTTP/1.1\r\nHost: x\r\n\r\n');
+    expectErrorReply(res.responses[0], 502, 'dns_error');
+    expect(header(res.responses[0], 'proxy-status')).toContain('rcode="SERVFAIL"');
+  });
+
+  it('answers 504 dns_timeout when the DNS server never answers', async () => {
+    const h = await startHarness((c) => (c.dns.queryTimeoutMs = 300));
+    h.dns.set('silent.test', { silent: true });
+    const res = await rawRequest(h.port, 'GET http://silent.test/ HTTP/1.1\r\nHost: x\r\n\r\n');
+    expectErrorReply(res.responses[0], 504, 'dns_timeout');
+  });
+
+  it('answers 503 dns_error at once when too many lookups are pending', async () => {
+    const h = await startHarness((c) => {
+      c.dns.queryTimeoutMs = 500;
+      c.dns.maxPendingLookups = 1;
+    });
+    h.dns.set('slow1.test', { silent: true });
+    h.dns.set('slow2.test', { silent: true });
+    const first = await connectRaw(h.port);
+    first.send('GET http://slow1.test/ HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => h.dns.queries('slow1.test') > 0);
+    const start = Date.now();
+    const res = await rawRequest(h.port, 'GET http://slow2.test/ HTTP/1.1\r\nHost: x\r\n\r\n');
+    expectErrorReply(res.responses[0], 503, 'dns_error');
+    expect(Date.now() - start).toBeLessThan(500);
+    first.close();
+  });
+
+  it('answers 403 destination_ip_prohibited for a private destination when private destinations are not allowed', async () => {
+    const h = await startHarness((c) => (c.access.allowPrivateDestinations = false));
+    const origin = await startRecordingOrigin();
+    h.dns.set('inside.test', { a: ['127.0.0.1'] });
+    for (const target of [`127.0.0.1:${origin.port}`, `inside.test:${origin.port}`, `[::ffff:127.0.0.1]:${origin.port}`]) {
+      const res = await rawRequest(h.port, `GET http://${target}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expectErrorReply(res.responses[0], 403, 'destination_ip_prohibited');
+    }
+    const tunnel = await rawRequest(h.port, `CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+    expectErrorReply(tunnel.responses[0], 403, 'destination_ip_prohibited');
+    expect(origin.connections.length).toBe(0);
+  });
+
+  it('sends an error reply to HEAD without a body, and closes', async () => {
+    const h = await startHarness();
+    h.dns.set('nx.test', { rcode: 'NXDOMAIN' });
+    const client = await connectRaw(h.port);
+    client.send('HEAD http://nx.test/ HTTP/1.1\r\nHost: x\r\n\r\n');
+    const res = await client.closed();
+    const raw = res.raw.toString('latin1');
+    expect(raw.startsWith('HTTP/1.1 502 ')).toBe(true);
+    expect(raw).toMatch(/\r\nContent-Length: [1-9]\d*\r\n/i);
+    expect(raw).toMatch(/\r\nProxy-Status: dfp; error=dns_error/i);
+    expect(raw.endsWith('\r\n\r\n')).toBe(true);
+  });
+
   it('answers 502 connection_refused when nothing listens at the destination', async () => {
     const h = await startHarness();
     const port = await new Promise<number>((resolve) => {
