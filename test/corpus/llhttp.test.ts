@@ -14,11 +14,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { METHOD_GET, METHOD_HEAD, parseStream, type ParseResult } from '../../src/http/index.js';
+import { BodyParser, ERROR, HeadParser, METHOD_GET, METHOD_HEAD, NEED_MORE, parseStream, type ParseResult } from '../../src/http/index.js';
 
 interface CorpusMessage {
   method?: string; url?: string; status?: number; reason?: string; version: string | null;
   headers: [string, string][]; trailers?: [string, string][]; body_base64: string;
+  chunks?: Array<{ size: number; extensions: Array<[string, string | null]> }>;
   upgrade: boolean; headers_complete: boolean; complete: boolean;
 }
 interface CorpusCase {
@@ -176,6 +177,36 @@ describe('llhttp corpus: requests', () => {
 
 describe('llhttp corpus: responses', () => {
   it.each(selected(RESPONSES).map((c) => [label(c), c] as const))('%s', (_name, c) => runCase(c));
+});
+
+/** Chunk headers (size, raw extension text) of each message, driving HeadParser and BodyParser directly. */
+function chunkHeadersOf(kind: 'request' | 'response', raw: Buffer): Array<Array<[number, string]>> {
+  const head = new HeadParser(kind);
+  const body = new BodyParser();
+  const out: Array<Array<[number, string]>> = [];
+  body.onChunk = (size, ext) => out[out.length - 1].push([size, ext]);
+  let i = 0;
+  while (i < raw.length) {
+    const r = head.execute(raw, i, raw.length);
+    if (r === ERROR || r === NEED_MORE) break;
+    out.push([]);
+    body.reset(head.bodyKind, head.contentLength);
+    const e = body.execute(raw, r, raw.length);
+    if (e === ERROR || !body.done || head.upgrade) break;
+    i = e;
+    head.reset();
+  }
+  return out;
+}
+
+describe('llhttp corpus: chunk sizes and extensions of accepted chunked messages', () => {
+  const withChunks = [...REQUESTS, ...RESPONSES].filter((c) => c.mode === 'strict' && c.expect.ok &&
+    DEVIATIONS[keyOf(c)] === undefined && c.expect.messages.some((m) => m.chunks !== undefined));
+  it.each(withChunks.map((c) => [label(c), c] as const))('%s', (_name, c) => {
+    const expected = c.expect.messages.filter((m) => m.headers_complete).map((m) => (m.chunks ?? []).map((ch) =>
+      [ch.size, ch.extensions.map(([n, v]) => (v === null ? `;${n}` : `;${n}=${v}`)).join('')]));
+    expect(chunkHeadersOf(kindOf(c), Buffer.from(c.raw_base64, 'base64'))).toEqual(expected);
+  });
 });
 
 describe('llhttp corpus: deviation allow-list', () => {
