@@ -467,7 +467,7 @@ export function mutate(rng: Rng, input: Buffer, splice: readonly Buffer[] = []):
   const n = roll < 12 ? 1 : roll < 17 ? 2 : 3 + rng.int(2);
   for (let k = 0; k < n; k++) {
     const at = rng.int(b.length + 1);
-    const op = rng.int(11);
+    const op = rng.int(12);
     switch (op) {
       case 0: {
         if (!b.length) break;
@@ -534,6 +534,18 @@ export function mutate(rng: Rng, input: Buffer, splice: readonly Buffer[] = []):
             break;
           }
         }
+        break;
+      }
+      case 11: {
+        // repeat a whole line many times (header count and head size limits); rare
+        if (rng.int(4) !== 0) break;
+        const ls = b.lastIndexOf(0x0a, at - 1) + 1;
+        const le = b.indexOf(0x0a, ls);
+        if (le < 0) break;
+        const times = 1 + rng.int(rng.int(2) ? 200 : 3000);
+        const line = b.subarray(ls, le + 1);
+        b = Buffer.concat([b.subarray(0, ls), ...Array<Buffer>(times).fill(line), b.subarray(ls)]);
+        ops.push(`repeat-line${times}@${ls}`);
         break;
       }
       case 10: {

@@ -50,6 +50,8 @@ export const LLHTTP_METHODS: readonly string[] = [
 /** Methods llhttp accepts with an `HTTP/` version (the RTSP-only ones and PRI are excluded). */
 export const LLHTTP_HTTP_METHODS: ReadonlySet<string> = new Set([...LLHTTP_METHODS.slice(0, 34), 'QUERY']);
 
+export const LLHTTP_MAX_HEADER_BYTES = 65536;
+
 // Frozen src/http API numbers (kept here so the oracle loads without the scanner).
 const METHOD_HEAD = 2;
 const METHOD_CONNECT = 6;
@@ -167,7 +169,8 @@ function getParser(kind: 'request' | 'response'): HTTPParserInstance {
     p[HTTPParser.kOnExecute] = null;
     parsers[kind] = p;
   }
-  p.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, 0, 0);
+  // head size limit as dfp's default maxHeadBytes (Node's default would be 16 KiB)
+  p.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, LLHTTP_MAX_HEADER_BYTES, 0);
   return p;
 }
 
@@ -487,7 +490,19 @@ export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
         const l = fieldLine(input, q);
         if (l && l.name.toLowerCase() === 'content-length') earlier = sameNumberList(input.toString('latin1', l.vs, l.ve));
       }
-      if (earlier !== null) return earlier === n ? renameLine(ctx, line) : null;
+      if (earlier !== null) {
+        if (earlier !== n) return null;
+        // rename this line and every later repetition of the same number in this head (one round for all)
+        const rw = renameLine(ctx, line);
+        for (let q = line.end + 1; q > 0 && q < input.length && input[q] !== CR_ && input[q] !== LF_; q = input.indexOf(LF_, q) + 1) {
+          const l = fieldLine(input, q);
+          if (!l || l.name.toLowerCase() !== 'content-length' || sameNumberList(input.toString('latin1', l.vs, l.ve)) !== n) continue;
+          const ph = ctx.placeholder(l.name);
+          rw.bytes.write(ph, l.start, 'latin1');
+          rw.names.push([ph, l.name]);
+        }
+        return rw;
+      }
       // a list in the first Content-Length: keep its first member, pad with spaces (trimmed by llhttp)
       const first = String(n);
       if (first.length > line.ve - line.vs) return null;
@@ -627,7 +642,7 @@ export function llhttpWithDeviations(kind: 'request' | 'response', input: Buffer
       result = llhttpParse(kind, [bytes], options);
     }
   }
-  for (let round = 0; round < 16 && !result.ok; round++) {
+  for (let round = 0; round < 64 && !result.ok; round++) {
     let rw: Rewrite | null = null;
     let id = '';
     const ctx: RewriteContext = { kind, input: bytes, ll: result, options, placeholder };

@@ -27,6 +27,8 @@ const AGREE: Case[] = [
   { name: 'RTSP method name over HTTP (ANNOUNCE) is an extension method for dfp', kind: 'request', input: 'ANNOUNCE / HTTP/1.0\r' },
   { name: 'identical repeated Content-Length (RFC 9110 §8.6)', kind: 'response',
     input: 'HTTP/1.1 404 \r\nContent-Length:0\r\nr:\r\nContent-Length:0\r\n\r\nHTTP/1.1 392 \r' },
+  { name: 'identical Content-Length repeated 55 times (one rewrite round for all)', kind: 'request',
+    input: `ST https://x3 HTTP/1.1\r\nX-: 3\r\n${'Content-Length: 003\r\n'.repeat(55)}\r\nabcGET / HTTP/1.1\r\n\r\n` },
   { name: 'identical Content-Length list', kind: 'request', input: 'POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc' },
   { name: 'a Transfer-Encoding trailer does not make llhttp\'s connection close-delimited for dfp', kind: 'response',
     input: 'HTTP/1.1 404\r\nb:\r\nTransfer-Encoding:Chunked\r\n\r\n0\r\ne:\r\nTransfer-Encoding:c\r\n\r\nHTTP/1.0 200 \r\n\r\n' },
