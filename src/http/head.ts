@@ -15,6 +15,10 @@ import { HOP_BY_HOP_BY_ID, lookupHeader } from './known-headers.js';
 import { statusOfReason } from './reasons.js';
 import { applyKnownHeader } from './head-fields.js';
 import { finishHead } from './head-finish.js';
+import {
+  S_DONE, S_FAILED, S_FIELD_START, S_HEAD_LF, S_NAME, S_START, S_VALUE, S_VALUE_LF, S_VALUE_OWS,
+} from './states.js';
+import { scanStartLine } from './start-line.js';
 
 export interface HeadLimits {
   /** default 65536 → 431 HEAD_TOO_LARGE */
@@ -29,10 +33,6 @@ export const DEFAULT_HEAD_LIMITS: Readonly<HeadLimits> = { maxHeadBytes: 65536, 
 
 const INITIAL_HEADER_SLOTS = 32;
 
-import {
-  S_DONE, S_FAILED, S_FIELD_START, S_HEAD_LF, S_NAME, S_START, S_VALUE, S_VALUE_LF, S_VALUE_OWS,
-} from './states.js';
-import { scanStartLine } from './start-line.js';
 
 // Module-local copies: the hot loop must not depend on how a loader binds imports (some turn them into getters).
 const IS_TCHAR: Uint8Array = TCHAR_TABLE;
@@ -46,7 +46,6 @@ const B_HTAB = HTAB;
 const B_COLON = COLON;
 /** Appends shorter than this are copied by a JS loop (a native Buffer.copy call costs more). */
 const SMALL_COPY = 64;
-
 
 export class HeadParser {
   readonly isRequest: boolean;
@@ -402,7 +401,7 @@ export class HeadParser {
     return this.fail('INVALID_HEADER_NAME');
   }
 
-  /** A field line ended at lineEnd (just past its B_LF): record its offsets, then apply known-header semantics. */
+  /** A field line ended at lineEnd (just past its LF): record its offsets, then apply known-header semantics. */
   private endField(buf: Buffer, lineEnd: number): number {
     const k = this.headerCount;
     if (k >= this.headerIds.length) this.growHeaders();

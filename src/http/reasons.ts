@@ -43,6 +43,8 @@ export const REASON_STATUS: Readonly<Record<string, number>> = {
   // parseStream only
   DATA_AFTER_CLOSE: 400,
   INCOMPLETE_MESSAGE: 400,
+  // internal: a state the scanner never enters (a bug if ever seen)
+  INVALID_STATE: 400,
 };
 
 export function statusOfReason(code: string): number {
