@@ -28,6 +28,11 @@ const MAX_EMPTY_LINES = 8;
 const HTTP_1_DOT = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
 const VERSION_DIGIT_POS = 7;
 
+function hasHttp1Prefix(buf: Buffer, i: number): boolean {
+  return buf[i] === 0x48 && buf[i + 1] === 0x54 && buf[i + 2] === 0x54 && buf[i + 3] === 0x50 &&
+    buf[i + 4] === 0x2f && buf[i + 5] === 0x31 && buf[i + 6] === 0x2e;
+}
+
 /**
  * Scan the start line from buf[start]. Returns the index after it with p.state === S_FIELD_START, or end with
  * p.state still a start-line state (more input needed), or ERROR.
@@ -93,6 +98,16 @@ export function scanStartLine(p: HeadParser, buf: Buffer, start: number, end: nu
       }
       case S_REQ_VERSION:
       case S_RES_VERSION: {
+        if (p.pos === 0 && end - i > VERSION_DIGIT_POS && hasHttp1Prefix(buf, i)) {
+          // fast path: "HTTP/1.0" or "HTTP/1.1" in one go; the byte after it goes the byte-by-byte way below
+          const d = buf[i + VERSION_DIGIT_POS];
+          if (d === 0x30 || d === 0x31) {
+            p.versionMinor = d - 0x30;
+            p.pos = VERSION_DIGIT_POS + 1;
+            i += VERSION_DIGIT_POS + 1;
+            continue;
+          }
+        }
         const c = buf[i++];
         const at = p.pos++;
         if (at < VERSION_DIGIT_POS) {
