@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { METHOD_GET, METHOD_HEAD, type ParsedMessage } from '../../src/http/index.js';
+import { METHOD_CONNECT, METHOD_GET, METHOD_HEAD, type ParsedMessage } from '../../src/http/index.js';
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
 import { connectRaw, rawRequest } from '../helpers/raw-client.js';
@@ -235,6 +235,26 @@ describe('loops', () => {
     expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=proxy_loop_detected/);
     // Exactly one exchange was logged: the proxy did not receive its own request.
     expect(h.log.records.map((r) => r.status)).toEqual([508]);
+  });
+
+  async function expectNoSelfTunnel(authority: string, drainTimeoutMs = 2_000): Promise<void> {
+    const h = await startHarness((c) => (c.limits.drainTimeoutMs = drainTimeoutMs));
+    const client = await connectRaw(h.port);
+    client.send(`CONNECT ${authority.replace('PORT', String(h.port))} HTTP/1.1\r\n\r\n`);
+    const res = await client.responses(1, { requestMethods: [METHOD_CONNECT] });
+    client.close();
+    expect([403, 508]).toContain(res.responses[0]?.status);
+    expect(h.log.records.map((r) => r.status)).not.toContain(200);
+  }
+
+  it.each([['the unspecified address 0.0.0.0', '0.0.0.0:PORT'], ['localhost', 'localhost:PORT']])(
+    'never opens a CONNECT tunnel to itself through %s',
+    async (_name, authority) => expectNoSelfTunnel(authority),
+  );
+
+  // BUG: see notes/bugs.md #5
+  it.fails('never opens a CONNECT tunnel to itself through an IPv4-mapped IPv6 literal', async () => {
+    await expectNoSelfTunnel('[::ffff:127.0.0.1]:PORT', 200);
   });
 
   it.each([
