@@ -334,11 +334,44 @@ export class HeadParser {
           continue;
         }
         case S_FIELD_START: {
-          const c = buf[i];
+          let c = buf[i];
           if (tchar[c] !== 0) {
             if (this.headerCount >= this.maxHeaders) return this.fail('TOO_MANY_HEADERS');
             this.nameStart = i++;
-            state = S_NAME;
+            // Fast path: the whole field line is usually in this chunk; scan it straight through and fall back
+            // to the per-state cases below only where the chunk ends.
+            let last4 = end - 4;
+            while (i <= last4 && (tchar[buf[i]] & tchar[buf[i + 1]] & tchar[buf[i + 2]] & tchar[buf[i + 3]]) !== 0) i += 4;
+            while (i < end && tchar[(c = buf[i])] !== 0) i++;
+            if (i === end) {
+              state = S_NAME;
+              break;
+            }
+            if (c !== B_COLON) return this.fail(c === B_SP || c === B_HTAB ? 'SPACE_BEFORE_COLON' : 'INVALID_HEADER_NAME');
+            this.nameEnd = i++;
+            while (i < end && ((c = buf[i]) === B_SP || c === B_HTAB)) i++;
+            if (i === end) {
+              state = S_VALUE_OWS;
+              break;
+            }
+            this.valueStart = i;
+            last4 = end - 4;
+            while (i <= last4 && (content[buf[i]] & content[buf[i + 1]] & content[buf[i + 2]] & content[buf[i + 3]]) !== 0) i += 4;
+            while (i < end && content[(c = buf[i])] !== 0) i++;
+            if (i === end) {
+              state = S_VALUE;
+              break;
+            }
+            if (c !== B_CR) return this.fail(c === B_LF ? 'BARE_LF' : 'INVALID_HEADER_VALUE');
+            this.valueEndRaw = i++;
+            if (i === end) {
+              state = S_VALUE_LF;
+              break;
+            }
+            if (buf[i] !== B_LF) return this.fail('BARE_CR');
+            i++;
+            if (i - this.headStart > this.maxHeadBytes) return this.fail('HEAD_TOO_LARGE');
+            if (this.endField(buf, i) === ERROR) return ERROR;
             continue;
           }
           if (c === B_CR) {
