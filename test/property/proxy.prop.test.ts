@@ -9,14 +9,17 @@
  *  2. the origin never receives (as a complete request) anything the proxy
  *     rejected, nor anything sent after a rejected request or after a request
  *     with `Connection: close`;
- *  3. responses arrive in request order, the rejection last, then the close.
+ *  3. responses arrive in request order, the rejection last, then the close;
+ *  4. scripted origin responses (1xx, HEAD, 204/304, Content-Length, chunked
+ *     with extensions and trailers, HTTP/1.0, close-delimited, origin closing)
+ *     reach an HTTP/1.1 client byte-exact apart from hop-by-hop lines and Via.
  *
  * Bounded by run count and time; a failing seed becomes a fixed case below.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { startRecordingOrigin, type RecordingOrigin } from '../helpers/origin.js';
+import { startRawOrigin, startRecordingOrigin, type RecordingOrigin } from '../helpers/origin.js';
 import { connectRaw } from '../helpers/raw-client.js';
 
 const MAX_HEADER_BYTES = 8192;
@@ -256,6 +259,132 @@ async function runSequence(h: Harness, origin: RecordingOrigin, seq: { before: V
   expect(got).toEqual(accepted.map((r) => expectedForward(r, ctx)));
 }
 
+// ------------------------------------------------------------------ responses
+
+interface ScriptedResponse {
+  /** The request asks with HEAD (the origin sends no body). */
+  head: boolean;
+  /** 1xx interim heads sent first, relayed untouched (HTTP/1.1 client). */
+  interim: string[];
+  minor: 0 | 1;
+  status: number;
+  headers: Array<[string, string]>;
+  body: { kind: 'length'; data: string } | { kind: 'chunked'; wire: string } | { kind: 'none' } | { kind: 'eof'; data: string };
+  /** The origin closes after this response (Connection: close). */
+  originCloses: boolean;
+}
+
+const respHop = fc.constantFrom<Array<[string, string]>>(
+  [['Keep-Alive', 'timeout=5']],
+  [['Connection', 'keep-alive']],
+  [['Connection', 'X-Internal'], ['X-Internal', 'drop']],
+  [['Proxy-Authenticate', 'Basic realm="x"']],
+  [['Upgrade', 'h2c']],
+  [['Trailer', 'X-T']],
+  [['Proxy-Connection', 'keep-alive']],
+);
+const respHeaders = fc
+  .array(fc.oneof({ weight: 3, arbitrary: endToEnd.map((h) => [h]) }, { weight: 1, arbitrary: respHop.chain((l) => fc.tuple(...l.map(([n, v]) => randomCase(n).map((c): [string, string] => [c, v])))) }), { maxLength: 5 })
+  .map((g) => g.flat());
+
+const scriptedResponse = (last: boolean): fc.Arbitrary<ScriptedResponse> =>
+  fc
+    .record({
+      head: fc.nat(4).map((n) => n === 0),
+      interim: fc.array(fc.constantFrom('HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n'), { maxLength: 2 }),
+      minor: fc.nat(5).map((n) => (n === 0 ? 0 : 1) as 0 | 1),
+      status: fc.constantFrom(200, 200, 201, 204, 304, 404, 500),
+      headers: respHeaders,
+      body: fc.oneof(
+        bodyText.map((data) => ({ kind: 'length' as const, data })),
+        chunkedWire.map((wire) => ({ kind: 'chunked' as const, wire })),
+        ...(last ? [bodyText.map((data) => ({ kind: 'eof' as const, data }))] : []),
+      ),
+      originCloses: fc.nat(5).map((n) => n === 0),
+    })
+    .map((r) => {
+      // Bodiless statuses and HEAD carry no body; HTTP/1.0 origins do not chunk.
+      let body: ScriptedResponse['body'] = r.body;
+      if (r.minor === 0 && body.kind === 'chunked') body = { kind: 'length', data: 'from 1.0' };
+      if (r.status === 204 || r.status === 304) body = { kind: 'none' };
+      return { ...r, body };
+    });
+
+function responseFramingHeaders(r: ScriptedResponse): Array<[string, string]> {
+  const b = r.body;
+  if (b.kind === 'length') return [['Content-Length', String(b.data.length)]];
+  if (b.kind === 'chunked') return [['Transfer-Encoding', 'chunked']];
+  return [];
+}
+
+/** Exact bytes the origin writes. */
+function originBytes(r: ScriptedResponse): string {
+  let out = r.interim.join('') + `HTTP/1.${r.minor} ${r.status} X\r\n`;
+  for (const [n, v] of [...r.headers, ...responseFramingHeaders(r), ...(r.originCloses ? [['Connection', 'close'] as [string, string]] : [])]) out += `${n}: ${v}\r\n`;
+  out += '\r\n';
+  if (r.head) return out;
+  const b = r.body;
+  return out + (b.kind === 'length' || b.kind === 'eof' ? b.data : b.kind === 'chunked' ? b.wire : '');
+}
+
+/** Exact bytes an HTTP/1.1 client must receive for it. */
+function expectedToClient(r: ScriptedResponse): string {
+  const all = [...r.headers, ...responseFramingHeaders(r), ...(r.originCloses ? [['Connection', 'close'] as [string, string]] : [])];
+  const listed = new Set<string>();
+  for (const [n, v] of all) if (n.toLowerCase() === 'connection') for (const t of v.split(',')) listed.add(t.trim().toLowerCase());
+  let out = r.interim.join('') + `HTTP/1.1 ${r.status} X\r\n`;
+  for (const [n, v] of all) {
+    const lower = n.toLowerCase();
+    if (!HOP_BY_HOP.has(lower) && !listed.has(lower)) out += `${n}: ${v}\r\n`;
+  }
+  out += `Via: 1.${r.minor} dfp\r\n`;
+  const closes = !r.head && r.body.kind === 'eof' && r.status !== 204 && r.status !== 304;
+  if (closes) out += 'Connection: close\r\n';
+  out += '\r\n';
+  if (r.head) return out;
+  const b = r.body;
+  return out + (b.kind === 'length' || b.kind === 'eof' ? b.data : b.kind === 'chunked' ? b.wire : '');
+}
+
+const responseSequence = fc
+  .tuple(fc.array(scriptedResponse(false), { maxLength: 4 }), scriptedResponse(true), fc.array(fc.nat(), { maxLength: 4 }))
+  .map(([first, last, cuts]) => ({ responses: [...first, last], cuts }));
+
+async function runResponses(h: Harness, seq: { responses: ScriptedResponse[]; cuts: number[] }): Promise<void> {
+  const script = seq.responses;
+  const origin = await startRawOrigin((socket) => {
+    let pending = '';
+    socket.on('data', (c: Buffer) => {
+      pending += c.toString('latin1');
+      for (let i = pending.indexOf('\r\n\r\n'); i >= 0; i = pending.indexOf('\r\n\r\n')) {
+        const head = pending.slice(0, i);
+        pending = pending.slice(i + 4);
+        const r = script[Number(/\r\nx-resp: (\d+)/i.exec(head)![1])]!;
+        void (async () => {
+          for (const piece of splitAt(Buffer.from(originBytes(r), 'latin1'), seq.cuts)) {
+            socket.write(piece);
+            await new Promise((res) => setImmediate(res));
+          }
+          if (r.originCloses || (!r.head && r.body.kind === 'eof')) socket.end();
+        })();
+      }
+    });
+  });
+  const client = await connectRaw(h.port);
+  const wire = script.map((r, i) => `${r.head ? 'HEAD' : 'GET'} http://127.0.0.1:${origin.port}/${i} HTTP/1.1\r\nHost: x\r\nX-Resp: ${i}\r\n\r\n`).join('');
+  client.send(wire);
+  const expected = script.map(expectedToClient).join('');
+  const last = script[script.length - 1]!;
+  const closes = !last.head && last.body.kind === 'eof' && last.status !== 204 && last.status !== 304;
+  const deadline = Date.now() + 5_000;
+  while (client.received().length < expected.length && Date.now() < deadline && !client.socket.readableEnded) await new Promise((r) => setTimeout(r, 2));
+  if (closes) await client.closed(5_000);
+  else await new Promise((r) => setTimeout(r, 5)); // nothing extra may follow
+  client.close();
+  await origin.close();
+  expect(client.received().toString('latin1')).toBe(expected);
+}
+
 describe('proxy properties over one connection', () => {
   it('forwards accepted requests exactly once and byte-exact, nothing rejected or after a rejection, responses in order', async () => {
     const h = await startHarness((c) => (c.limits.maxHeaderBytes = MAX_HEADER_BYTES));
@@ -264,6 +393,14 @@ describe('proxy properties over one connection', () => {
     await fc.assert(
       fc.asyncProperty(sequence, (seq) => runSequence(h, origin, seq)),
       { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(20_000)] },
+    );
+  }, 30_000);
+
+  it('relays pipelined responses byte-exact apart from hop-by-hop lines and Via, in order, whatever their framing', async () => {
+    const h = await startHarness();
+    await fc.assert(
+      fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq)),
+      { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(15_000)] },
     );
   }, 30_000);
 
