@@ -5,7 +5,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { defaultConfig } from '../../src/config/defaults.js';
+import { createMetrics } from '../../src/observability/proxy-metrics.js';
+import { startProxy } from '../../src/proxy/server.js';
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin } from '../helpers/origin.js';
 import { connectRaw, type RawClient } from '../helpers/raw-client.js';
@@ -174,5 +177,44 @@ describe('CONNECT tunnels', () => {
       bytesOut: 'hello!0123456789'.length,
       error: null,
     });
+  });
+
+  it('counts tunnels, tunnel bytes, requests, denials and connections in the metrics', async () => {
+    const origin = await startTunnelOrigin((s) => {
+      s.write('0123456789'); // 10 bytes down
+      s.on('end', () => s.end());
+    });
+    // The harness runs without metrics; this proxy gets the real Prometheus hooks.
+    const metrics = createMetrics();
+    const config = defaultConfig();
+    config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false }];
+    config.admin = null;
+    config.dns.servers = ['127.0.0.1:9'];
+    config.access.allowPrivateDestinations = true;
+    config.access.connectPorts = [origin.port];
+    const proxy = await startProxy(config, { metrics: metrics.hooks });
+    metrics.attach(proxy.context);
+    onTestFinished(() => proxy.close());
+    const port = proxy.addresses[0]!.port;
+    const value = (line: string): number => {
+      const found = metrics.render().split('\n').find((l) => l.startsWith(line + ' '));
+      return found === undefined ? 0 : Number(found.slice(line.length + 1));
+    };
+    const denied = await connectRaw(port);
+    denied.send('CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n');
+    expect((await denied.responses(1)).responses[0]?.status).toBe(403);
+    denied.close();
+    expect(value('dfp_denied_total{reason="connect_port"}')).toBe(1);
+    expect(value('dfp_requests_total{mode="connect",code="403"}')).toBe(1);
+    const client = await openTunnel(port, origin.port, 'abc');
+    client.send('defg'); // 7 bytes up in all
+    await waitFor(() => origin.received[0] === 'abcdefg' && tunnelBytes(client) === '0123456789');
+    expect(value('dfp_tunnels_active')).toBe(1);
+    await waitFor(() => value('dfp_connections_active') === 1); // the denied one has gone
+    client.socket.end();
+    await waitFor(() => value('dfp_tunnels_active') === 0 && value('dfp_connections_active') === 0);
+    expect(value('dfp_tunnel_bytes_total{direction="upstream"}')).toBe(7);
+    expect(value('dfp_tunnel_bytes_total{direction="downstream"}')).toBe(10);
+    expect(value('dfp_requests_total{mode="connect",code="200"}')).toBe(1);
   });
 });
