@@ -106,6 +106,15 @@ describe('upstream keep-alive pool', () => {
     expect(origin.ended).not.toContain(last.conn);
   });
 
+  it('does not pool at all with maxIdlePerHost 0', async () => {
+    const h = await startHarness((c) => (c.upstream.maxIdlePerHost = 0));
+    const origin = await startPoolOrigin((_r, s) => ok(s));
+    const t = `http://127.0.0.1:${origin.port}`;
+    for (let k = 0; k < 2; k++) expect((await rawRequest(h.port, `GET ${t}/${k} HTTP/1.1\r\nHost: x\r\n\r\n`)).responses[0]?.status).toBe(200);
+    expect(origin.connections()).toBe(2);
+    await waitFor(() => origin.ended.length === 2);
+  });
+
   it('does not reuse an idle connection the origin closed; the next request gets a fresh one', async () => {
     const h = await startHarness();
     const origin = await startPoolOrigin((_r, s) => {
