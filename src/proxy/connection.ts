@@ -103,6 +103,8 @@ export class ClientConn implements UpstreamOwner, Closable {
   private dechunk = false;
   private isUpgrade = false;
   private retried = false;
+  /** The client sent its FIN: serve what was received, then close. */
+  private clientEnded = false;
   private status = 0;
   private startMs = 0;
   private dnsMs = 0;
@@ -393,6 +395,11 @@ export class ClientConn implements UpstreamOwner, Closable {
       sock.uncork();
     } else {
       sock.write(head);
+    }
+    if (this.clientEnded && !this.requestDone && this.state === S_EXCHANGE) {
+      // The FIN came while we connected: the body can only be as long as the stash was.
+      this.endRequestBodyAtEof();
+      return;
     }
     if (sock.isPaused()) sock.resume();
     if (!this.requestDone && !this.clientPausedForUpstream && this.socket.isPaused()) this.socket.resume();
@@ -704,7 +711,10 @@ export class ClientConn implements UpstreamOwner, Closable {
       this.stash = null;
       this.readHead(stash, this.stashStart);
     }
-    if (this.state === S_HEAD && this.socket.isPaused()) this.socket.resume();
+    if (this.state !== S_HEAD) return;
+    // The client sent its FIN: nothing more will come after the stashed requests.
+    if (this.clientEnded) this.closeGracefully();
+    else if (this.socket.isPaused()) this.socket.resume();
   }
 
   // ------------------------------------------------------------ tunnels
@@ -807,29 +817,37 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.headTimerArmed = false;
   }
 
+  /**
+   * The client's FIN means "no more requests": every complete request already
+   * received is still answered in order (finishExchange serves the stash), then
+   * the connection closes. A head or body cut short by it is dropped.
+   */
   onClientEnd(): void {
-    if (this.state === S_HEAD && !this.headTimerArmed && this.stash === null) {
-      this.closeGracefully();
-      return;
-    }
+    this.clientEnded = true;
     if (this.state === S_HEAD) {
-      // EOF in the middle of a head: nothing to answer.
       this.closeGracefully();
       return;
     }
-    if (this.state === S_EXCHANGE && !this.requestDone) {
-      // The request body was cut short: the origin must not take it as complete.
-      if (this.reqBody.finish()) {
-        this.requestDone = true;
-      } else {
-        this.upstream?.destroy();
-        this.upstream = null;
-        this.socket.destroy();
-      }
+    if (this.state === S_EXCHANGE && !this.requestDone) this.endRequestBodyAtEof();
+    // In S_SETUP the body has not started yet: attach() checks it after forwarding the stash.
+  }
+
+  /** EOF while the request body streams: complete only if its framing allows (never for a length or chunked body). */
+  private endRequestBodyAtEof(): void {
+    if (this.reqBody.finish()) {
+      this.requestDone = true;
+      if (this.responseDone) this.finishExchange();
       return;
     }
-    // Half-close after a complete request: answer, then close.
-    this.keepAlive = false;
+    // The origin must not take a truncated body as complete: drop both sides.
+    this.errorCode = 'REQUEST_MALFORMED';
+    this.status = 400;
+    const up = this.upstream;
+    this.upstream = null;
+    up?.destroy();
+    this.logExchange();
+    this.state = S_CLOSED;
+    this.socket.destroy();
   }
 
   onClientClose(): void {
@@ -866,9 +884,9 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (this.ctx.spareParsers.length < MAX_SPARE_PARSERS) this.ctx.spareParsers.push(parser);
   }
 
+  /** idleTimeout covers idle keep-alive connections (and tunnels, in splice.ts); a request in flight is not idle. */
   onTimeout(): void {
-    if (this.state === S_TUNNEL) return; // the splice has its own handler
-    this.socket.destroy();
+    if (this.state === S_HEAD || this.state === S_CLOSED) this.socket.destroy();
   }
 
   drain(): void {

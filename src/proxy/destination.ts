@@ -77,18 +77,22 @@ function checkOrError(ctx: ProxyContext, addresses: readonly ResolvedAddress[]):
   return allowed.length === addresses.length ? addresses : allowed;
 }
 
-/** The destination is one of our own listeners. */
+/** The destination is one of our own listeners (IPv4-mapped IPv6 compared as the IPv4 it maps). */
 function isLoop(ctx: ProxyContext, addresses: readonly ResolvedAddress[], port: number): boolean {
   for (const l of ctx.listenAddresses) {
     if (l.port !== port) continue;
+    const listenHost = unmapIPv4(l.host);
+    const wildcard = listenHost === '0.0.0.0' || listenHost === '::';
     for (const a of addresses) {
-      if (a.address === l.host) return true;
-      if ((l.host === '0.0.0.0' || l.host === '::') && isLoopbackLiteral(a.address)) return true;
+      const address = unmapIPv4(a.address);
+      if (address === listenHost) return true;
+      if (wildcard && (classifyAddress(address) === 'loopback' || address === '0.0.0.0' || address === '::')) return true;
     }
   }
   return false;
 }
 
-function isLoopbackLiteral(address: string): boolean {
-  return address === '::1' || address.startsWith('127.');
+/** `::ffff:127.0.0.1` → `127.0.0.1` (names and the canonical IPv6 form from dns/name.ts). */
+function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && address.indexOf('.') > 0 ? address.slice(7) : address;
 }
