@@ -252,7 +252,7 @@ describe('loops', () => {
     async (_name, authority) => expectNoSelfTunnel(authority),
   );
 
-  // BUG: see notes/bugs.md #5
+  // Regression for notes/bugs.md #5 (fixed in 0bfd189).
   it('never opens a CONNECT tunnel to itself through an IPv4-mapped IPv6 literal', async () => {
     await expectNoSelfTunnel('[::ffff:127.0.0.1]:PORT', 200);
   });
@@ -407,7 +407,7 @@ describe('keep-alive, pipelining and HTTP/1.0 clients', () => {
 });
 
 describe('half-close, old origins, early and declined responses', () => {
-  // BUG: see notes/bugs.md #2
+  // Regression for notes/bugs.md #2 (fixed in 0bfd189).
   it('answers every pipelined request already received when the client half-closes after sending them', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
@@ -429,7 +429,7 @@ describe('half-close, old origins, early and declined responses', () => {
     expect(res.responses.map((r) => r.body.toString())).toEqual(['ok']);
   });
 
-  // BUG: see notes/bugs.md #4
+  // Regression for notes/bugs.md #4 (fixed in 0bfd189).
   it('does not pass a request body cut short by the client’s FIN as complete (FIN while the proxy is still connecting)', async () => {
     const h = await startHarness((c) => (c.limits.drainTimeoutMs = 200)); // a failing run leaves the exchange hanging
     const origin = await startRecordingOrigin();

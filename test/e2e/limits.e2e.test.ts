@@ -299,7 +299,7 @@ describe('timeouts', () => {
     await waitFor(() => closed.size === 2);
   });
 
-  // BUG: see notes/bugs.md #3
+  // Regression for notes/bugs.md #3 (fixed in 0bfd189).
   it('does not apply idleTimeout to a client waiting for a slow origin (a request in flight is not idle)', async () => {
     const h = await startHarness((c) => (c.limits.idleTimeoutMs = 300));
     const origin = await startRawOrigin((s) => {
