@@ -219,6 +219,49 @@ describe('more forward-mode cases', () => {
   });
 });
 
+describe('many clients at once', () => {
+  it('never crosses responses between concurrent clients, while others tunnel or vanish mid-exchange', async () => {
+    const h = await startHarness();
+    // Answers each request with its own path, after a small varying delay.
+    const origin = await startHeadOrigin((head, s, i) => {
+      const path = head.split(' ')[1]!;
+      setTimeout(() => s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`), i % 7);
+    });
+    const echo = await startRawOrigin((s) => s.on('data', (c: Buffer) => s.write(c)));
+    const t = `http://127.0.0.1:${origin.port}`;
+    const jobs: Promise<void>[] = [];
+    for (let c = 0; c < 24; c++) {
+      jobs.push(
+        (async () => {
+          const client = await connectRaw(h.port);
+          if (c % 6 === 5) {
+            // A tunnel: its bytes must come back to it alone.
+            client.send(`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\n\r\ntunnel-${c}`);
+            await waitFor(() => client.received().toString().endsWith(`tunnel-${c}`));
+            client.close();
+            return;
+          }
+          const paths = Array.from({ length: 5 }, (_, r) => `/c${c}-r${r}`);
+          client.send(paths.map((p) => (c % 2 ? `GET ${t}${p} HTTP/1.1\r\nHost: x\r\n\r\n` : `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`)).join(''));
+          if (c % 6 === 4) {
+            // Gone before its answers: the proxy must recover its state for others.
+            await new Promise((r) => setTimeout(r, c % 3));
+            client.socket.destroy();
+            return;
+          }
+          const res = await client.responses(5, { timeoutMs: 10_000 });
+          expect(res.responses.map((r) => r.body.toString())).toEqual(paths);
+          client.close();
+        })(),
+      );
+    }
+    await Promise.all(jobs);
+    // Afterwards the proxy still serves a fresh client correctly.
+    const after = await rawRequest(h.port, `GET ${t}/after HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(after.responses[0]?.body.toString()).toBe('/after');
+  });
+});
+
 describe('loops', () => {
   it.each([
     ['a forward request to the proxy itself', (p: number) => `GET http://127.0.0.1:${p}/ HTTP/1.1\r\nHost: x\r\n\r\n`],
