@@ -149,6 +149,54 @@ describe('CONNECT tunnels', () => {
     expect(client.received().subarray(ESTABLISHED.length).equals(down)).toBe(true);
   });
 
+  it('keeps bytes intact both ways when each receiver reads slowly (writes queue up behind backpressure)', async () => {
+    const h = await startHarness();
+    const size = 6 << 20;
+    const up = randomBytes(size);
+    const down = randomBytes(size);
+    const slowly = (socket: net.Socket, onChunk: (c: Buffer) => void) => {
+      let since = 0;
+      socket.on('data', (c: Buffer) => {
+        onChunk(c);
+        since += c.length;
+        if (since >= 512 * 1024) {
+          since = 0;
+          socket.pause();
+          setTimeout(() => socket.resume(), 15);
+        }
+      });
+    };
+    const originGot: Buffer[] = [];
+    let originBytes = 0;
+    const origin = await startRawOrigin((s) => {
+      slowly(s, (c) => {
+        originGot.push(Buffer.from(c));
+        originBytes += c.length;
+        if (originBytes === size) s.end();
+      });
+      s.write(down);
+    });
+    const client = await connectRaw(h.port);
+    client.socket.removeAllListeners('data');
+    const clientGot: Buffer[] = [];
+    let clientBytes = 0;
+    let headSkipped = false;
+    slowly(client.socket, (c) => {
+      if (!headSkipped) {
+        headSkipped = true;
+        expect(c.subarray(0, ESTABLISHED.length).toString()).toBe(ESTABLISHED);
+        c = c.subarray(ESTABLISHED.length);
+      }
+      clientGot.push(Buffer.from(c));
+      clientBytes += c.length;
+    });
+    client.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+    client.socket.write(up);
+    await waitFor(() => originBytes === size && clientBytes === size, 15_000);
+    expect(Buffer.concat(originGot).equals(up)).toBe(true);
+    expect(Buffer.concat(clientGot).equals(down)).toBe(true);
+  }, 20_000);
+
   it('logs one connect entry per tunnel with the bytes carried each way, early data included', async () => {
     const h = await startHarness();
     h.dns.set('tunnel.test', { a: ['127.0.0.1'] });
