@@ -107,7 +107,7 @@ function minimise(seed: Seed, finding: FindingKind, chunkings: number[][], budge
   return { bytes: best, chunkings: chunkings.map((c) => c.filter((x) => x < best.length)) };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.replay) replay(args.replay);
   const rng = new Rng(args.seed);
@@ -179,6 +179,7 @@ function main(): void {
       }
     }
     const now = Date.now();
+    if ((cases & 1023) === 0) await new Promise((r) => setImmediate(r)); // let signals (Ctrl-C) through
     if (now - lastReport >= 10_000) {
       lastReport = now;
       const s = (now - start) / 1000;
@@ -200,4 +201,4 @@ function main(): void {
   process.stdout.write('no disagreement\n');
 }
 
-main();
+await main();

@@ -397,7 +397,10 @@ function renameFramingTrailers(input: Buffer, starts: number[], placeholder: (n:
   for (const start of starts) {
     const headEnd = input.indexOf('\r\n\r\n', start, 'latin1');
     if (headEnd < 0) continue;
-    if (!/\r\ntransfer-encoding:(?:[^\r\n]*,)?[ \t]*chunked[ \t]*\r/i.test(input.toString('latin1', start, headEnd + 2))) continue;
+    // the final coding of the last Transfer-Encoding line must be chunked
+    const teLines = input.toString('latin1', start, headEnd + 2).match(/\r\ntransfer-encoding[ \t]*:[^\r\n]*/gi);
+    const lastTe = teLines?.[teLines.length - 1]?.split(':').slice(1).join(':').split(',').pop()?.trim().toLowerCase();
+    if (lastTe !== 'chunked') continue;
     let p = headEnd + 4;
     for (let k = 0; k < 10_000; k++) {
       const le = input.indexOf('\r\n', p, 'latin1');
