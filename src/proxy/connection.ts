@@ -38,7 +38,7 @@ import { checkedAddressesNow, resolveAndCheck, targetOf } from './destination.js
 import type { ProxyMode } from './metrics-hooks.js';
 import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
 import { HeadBuilder } from './head-builder.js';
-import { Splice } from './splice.js';
+import { Splice, TUNNEL_ONREAD } from './splice.js';
 import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
 import { UpstreamConn, poolKey, type UpstreamOwner } from './upstream-conn.js';
 
@@ -348,7 +348,8 @@ export class ClientConn implements UpstreamOwner, Closable {
 
   private dial(addresses: readonly ResolvedAddress[]): void {
     const ctx = this.ctx;
-    connectTo(addresses, this.authority!.port, { timeoutMs: ctx.config.limits.connectTimeoutMs }).then(
+    const onread = this.mode === 'connect' ? TUNNEL_ONREAD : undefined;
+    connectTo(addresses, this.authority!.port, { timeoutMs: ctx.config.limits.connectTimeoutMs, onread }).then(
       (result) => this.onConnected(result),
       (err: unknown) => {
         if (this.state === S_SETUP) this.fail(err);

@@ -8,7 +8,45 @@ import type net from 'node:net';
 
 interface SpliceSocket extends net.Socket {
   dfpSplice: Splice | null;
+  /** Bytes read (onread mode) before the splice was attached: copies, sent first. */
+  dfpEarly?: Buffer[];
 }
+
+/**
+ * Upstream tunnel sockets read into a shared buffer (net.connect `onread`)
+ * instead of a fresh Buffer per read, in 256 KiB steps instead of 64 KiB. A
+ * buffer goes back to `spare` only when the write that used it completed
+ * synchronously; otherwise the pending write keeps it and the next read gets
+ * a new one. libuv asks for a buffer and delivers its read one socket at a
+ * time, so a single spare is enough.
+ */
+const READ_BUFFER_BYTES = 256 * 1024;
+let spare: Buffer | null = null;
+
+function takeReadBuffer(): Buffer {
+  const b = spare ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  spare = null;
+  return b;
+}
+
+function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
+  const splice = this.dfpSplice;
+  if (splice === undefined || splice === null) {
+    (this.dfpEarly ??= []).push(Buffer.from(buf.subarray(0, n)));
+    spare = buf;
+    return;
+  }
+  const isClient = this === splice.client;
+  if (isClient) splice.bytesUp += n;
+  else splice.bytesDown += n;
+  const peer = isClient ? splice.upstream : splice.client;
+  const ok = peer.write(buf.subarray(0, n));
+  if (peer.writableLength === 0) spare = buf;
+  if (!ok) this.pause();
+}
+
+/** `onread` options for the upstream socket of a CONNECT tunnel. */
+export const TUNNEL_ONREAD: net.OnReadOpts = { buffer: takeReadBuffer, callback: onTunnelRead as (n: number, buf: Uint8Array) => boolean };
 
 export type SpliceDone = (splice: Splice) => void;
 
@@ -28,6 +66,11 @@ export class Splice {
     this.onDone = onDone;
     attach(client, this, idleTimeoutMs);
     attach(upstream, this, idleTimeoutMs);
+    const early = (upstream as SpliceSocket).dfpEarly;
+    if (early !== undefined) {
+      (upstream as SpliceSocket).dfpEarly = undefined;
+      for (const chunk of early) this.writeEarly(false, chunk);
+    }
   }
 
   /** Forward bytes that arrived before the splice started (e.g. after a CONNECT head). */

@@ -33,6 +33,11 @@ export interface ConnectOptions {
   attemptDelayMs?: number;
   /** Abort (the client went away): every attempt is destroyed and the promise rejects with signal.reason. */
   signal?: AbortSignal;
+  /**
+   * Read into caller-supplied buffers instead of a new Buffer per 'data' event
+   * (net.connect's `onread`): for tunnels, which move bytes without keeping them.
+   */
+  onread?: net.OnReadOpts;
 }
 
 export const DEFAULT_ATTEMPT_DELAY_MS = 250;
@@ -91,6 +96,7 @@ class ConnectRace {
   readonly #timeoutMs: number;
   readonly #attemptDelayMs: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #onread: net.OnReadOpts | undefined;
   readonly #resolve: (result: ConnectResult) => void;
   readonly #reject: (err: unknown) => void;
   readonly #attempts: Attempt[];
@@ -114,6 +120,7 @@ class ConnectRace {
     this.#timeoutMs = Math.max(1, options.timeoutMs);
     this.#attemptDelayMs = Math.max(0, options.attemptDelayMs ?? DEFAULT_ATTEMPT_DELAY_MS);
     this.#signal = options.signal;
+    this.#onread = options.onread;
     this.#resolve = resolve;
     this.#reject = reject;
     this.#attempts = [];
@@ -140,7 +147,7 @@ class ConnectRace {
     const address = this.#addresses[this.#next++]!;
     // allowHalfOpen: the upstream's FIN must not end our side by itself (tunnels and
     // responses delimited by close forward it to the client first).
-    const socket = net.connect({ host: address.address, port: this.#port, noDelay: true, allowHalfOpen: true });
+    const socket = net.connect({ host: address.address, port: this.#port, noDelay: true, allowHalfOpen: true, onread: this.#onread });
     const attempt: Attempt = {
       socket,
       address,
