@@ -659,6 +659,26 @@ describe('error replies (DESIGN.md table)', () => {
     expect(origin.allRequests().map((r) => r.toString('latin1').split(' ')[1])).toEqual(['/ok']);
   });
 
+  it.each([
+    ['Content-Length with Transfer-Encoding', 'POST {T} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 'CL_TE_CONFLICT'],
+    ['two different Content-Lengths', 'POST {T} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 'CL_MISMATCH'],
+    ['a space before the colon', 'GET {T} HTTP/1.1\r\nHost : x\r\n\r\n', 'SPACE_BEFORE_COLON'],
+    ['a bare LF', 'GET {T} HTTP/1.1\r\nHost: x\nA: b\r\n\r\n', 'BARE_LF'],
+    ['obs-fold', 'GET {T} HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n', 'OBS_FOLD'],
+    ['a final coding other than chunked', 'POST {T} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n', 'TE_NOT_CHUNKED'],
+    ['two Host fields', 'GET {T} HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 'DUPLICATE_HOST'],
+    ['an invalid chunk size in the body', 'POST {T} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', ''],
+  ])('rejects a request with %s: 400 with its reason in Proxy-Status details, nothing complete reaches the origin', async (_name, template, reason) => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(template.replace('{T}', `http://127.0.0.1:${origin.port}/`));
+    const res = await client.closed();
+    expectErrorReply(res.responses[0], 400, 'http_request_error');
+    if (reason) expect(header(res.responses[0], 'proxy-status')).toContain(`details="${reason}"`);
+    expect(origin.allRequests()).toEqual([]);
+  });
+
   it('answers 431 to a request head larger than maxHeaderBytes and forwards nothing', async () => {
     const h = await startHarness((c) => (c.limits.maxHeaderBytes = 4096));
     const origin = await startRecordingOrigin();
