@@ -2,6 +2,7 @@
  * CONNECT tunnels: 200 only once the upstream is connected, early data kept,
  * both directions spliced, half-close passed on, errors before the 200.
  */
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startHarness } from '../helpers/harness.js';
@@ -74,4 +75,46 @@ describe('CONNECT', () => {
     expect(res.responses[0]?.status).toBe(502);
     expect(res.responses[0]?.headers.find(([k]) => k === 'Proxy-Status')?.[1]).toContain('error=connection_refused');
   });
+
+  it('carries 24 MiB from the origin to a client that reads slowly, byte for byte', async () => {
+    const h = await startHarness();
+    const payload = Buffer.alloc(24 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const expected = createHash('sha256').update(payload).digest('hex');
+    const origin = await startRawOrigin((s) => s.end(payload));
+    const client = net.connect({ port: h.port, host: '127.0.0.1' });
+    client.on('error', () => {});
+    client.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+    const hash = createHash('sha256');
+    let head: Buffer | null = Buffer.alloc(0);
+    let bodyBytes = 0;
+    let reads = 0;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`stalled at ${bodyBytes} bytes`)), 30_000);
+      client.on('data', (chunk: Buffer) => {
+        if (head !== null) {
+          // Until the end of the 200 head: what follows it is tunnel payload.
+          head = Buffer.concat([head, chunk]);
+          const end = head.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          chunk = head.subarray(end + 4);
+          head = null;
+        }
+        bodyBytes += chunk.length;
+        hash.update(chunk);
+        // Read slowly at first, so the proxy's writes to us cannot complete at once.
+        if (++reads % 8 === 0 && bodyBytes < 4 * 1024 * 1024) {
+          client.pause();
+          setTimeout(() => client.resume(), 5);
+        }
+      });
+      client.on('end', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    client.destroy();
+    expect(bodyBytes).toBe(payload.length);
+    expect(hash.digest('hex')).toBe(expected);
+  }, 40_000);
 });
