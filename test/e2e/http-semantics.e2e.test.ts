@@ -125,6 +125,33 @@ describe('forward mode: what the origin receives', () => {
     expect(origin.allRequests().map((r) => r.toString('latin1').split('\r\n')[0])).toEqual(cases.map(([, path]) => `GET ${path} HTTP/1.1`));
   });
 
+  // BUG: see notes/bugs.md #6
+  it.fails('forwards OPTIONS with an empty path as OPTIONS * (RFC 9112 §3.2.4)', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    await rawRequest(h.port, `OPTIONS http://127.0.0.1:${origin.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(origin.allRequests().map((r) => r.toString('latin1').split('\r\n')[0])).toEqual(['OPTIONS * HTTP/1.1']);
+  });
+
+  it('forwards OPTIONS * in gateway mode as is, and OPTIONS with a path unchanged', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(`OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\nOPTIONS http://127.0.0.1:${origin.port}/p HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await client.responses(2);
+    expect(origin.allRequests().map((r) => r.toString('latin1').split('\r\n')[0])).toEqual(['OPTIONS * HTTP/1.1', 'OPTIONS /p HTTP/1.1']);
+  });
+
+  it('sends a pipelined CONNECT after a GET into a tunnel once the GET is answered', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const echo = await startRawOrigin((s) => s.on('data', (c: Buffer) => s.write(c.toString().toUpperCase())));
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\nCONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\n\r\nhello`);
+    await waitFor(() => client.received().toString().endsWith('HELLO'));
+    expect(client.received().toString()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n1HTTP\/1\.1 200 Connection Established\r\n\r\nHELLO$/);
+  });
+
   it('removes every hop-by-hop line (Connection and what it lists, Proxy-Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Authorization) and adds Via', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
