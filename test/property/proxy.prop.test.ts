@@ -333,30 +333,56 @@ function originBytes(r: ScriptedResponse): string {
   return out + (b.kind === 'length' || b.kind === 'eof' ? b.data : b.kind === 'chunked' ? b.wire : '');
 }
 
-/** Exact bytes an HTTP/1.1 client must receive for it. */
-function expectedToClient(r: ScriptedResponse): string {
+/** The proxy ends the client connection after this response. */
+function closesAfter(r: ScriptedResponse, clientMinor: 0 | 1): boolean {
+  const hasBody = !r.head && r.status !== 204 && r.status !== 304;
+  return hasBody && (r.body.kind === 'eof' || (clientMinor === 0 && r.body.kind === 'chunked'));
+}
+
+/**
+ * Exact bytes the client must receive for it. HTTP/1.1 client: hop-by-hop lines
+ * out, Via in. HTTP/1.0 keep-alive client: no interim responses, a chunked body
+ * decoded and delimited by close, `Connection: keep-alive` otherwise.
+ */
+function expectedToClient(r: ScriptedResponse, clientMinor: 0 | 1 = 1): string {
   const all = [...r.headers, ...responseFramingHeaders(r), ...(r.originCloses ? [['Connection', 'close'] as [string, string]] : [])];
   const listed = new Set<string>();
   for (const [n, v] of all) if (n.toLowerCase() === 'connection') for (const t of v.split(',')) listed.add(t.trim().toLowerCase());
-  let out = r.interim.join('') + `HTTP/1.1 ${r.status} X\r\n`;
+  const dechunk = clientMinor === 0 && !r.head && r.body.kind === 'chunked' && r.status !== 204 && r.status !== 304;
+  let out = (clientMinor === 1 ? r.interim.join('') : '') + `HTTP/1.1 ${r.status} X\r\n`;
   for (const [n, v] of all) {
     const lower = n.toLowerCase();
+    if (dechunk && lower === 'transfer-encoding') continue;
     if (!HOP_BY_HOP.has(lower) && !listed.has(lower)) out += `${n}: ${v}\r\n`;
   }
   out += `Via: 1.${r.minor} dfp\r\n`;
-  const closes = !r.head && r.body.kind === 'eof' && r.status !== 204 && r.status !== 304;
-  if (closes) out += 'Connection: close\r\n';
+  if (closesAfter(r, clientMinor)) out += 'Connection: close\r\n';
+  else if (clientMinor === 0) out += 'Connection: keep-alive\r\n';
   out += '\r\n';
   if (r.head) return out;
   const b = r.body;
+  if (dechunk) return out + decodeChunked((b as { wire: string }).wire);
   return out + (b.kind === 'length' || b.kind === 'eof' ? b.data : b.kind === 'chunked' ? b.wire : '');
+}
+
+/** The data of a chunked body (test-side, for well-formed generated wires). */
+function decodeChunked(wire: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const lineEnd = wire.indexOf('\r\n', i);
+    const size = parseInt(wire.slice(i, lineEnd).split(';')[0]!, 16);
+    if (size === 0) return out;
+    out += wire.slice(lineEnd + 2, lineEnd + 2 + size);
+    i = lineEnd + 2 + size + 2;
+  }
 }
 
 const responseSequence = fc
   .tuple(fc.array(scriptedResponse(false), { maxLength: 4 }), scriptedResponse(true), fc.array(fc.nat(), { maxLength: 4 }))
   .map(([first, last, cuts]) => ({ responses: [...first, last], cuts }));
 
-async function runResponses(h: Harness, seq: { responses: ScriptedResponse[]; cuts: number[] }): Promise<void> {
+async function runResponses(h: Harness, seq: { responses: ScriptedResponse[]; cuts: number[] }, clientMinor: 0 | 1 = 1): Promise<void> {
   const script = seq.responses;
   const origin = await startRawOrigin((socket) => {
     let pending = '';
@@ -377,11 +403,14 @@ async function runResponses(h: Harness, seq: { responses: ScriptedResponse[]; cu
     });
   });
   const client = await connectRaw(h.port);
-  const wire = script.map((r, i) => `${r.head ? 'HEAD' : 'GET'} http://127.0.0.1:${origin.port}/${i} HTTP/1.1\r\nHost: x\r\nX-Resp: ${i}\r\n\r\n`).join('');
+  const version = clientMinor === 1 ? 'HTTP/1.1\r\nHost: x' : 'HTTP/1.0\r\nConnection: keep-alive';
+  const wire = script.map((r, i) => `${r.head ? 'HEAD' : 'GET'} http://127.0.0.1:${origin.port}/${i} ${version}\r\nX-Resp: ${i}\r\n\r\n`).join('');
   client.send(wire);
-  const expected = script.map(expectedToClient).join('');
-  const last = script[script.length - 1]!;
-  const closes = !last.head && last.body.kind === 'eof' && last.status !== 204 && last.status !== 304;
+  // Responses up to (and including) the first one after which the proxy closes.
+  const cut = script.findIndex((r) => closesAfter(r, clientMinor));
+  const answered = cut < 0 ? script : script.slice(0, cut + 1);
+  const expected = answered.map((r) => expectedToClient(r, clientMinor)).join('');
+  const closes = cut >= 0;
   const deadline = Date.now() + 5_000;
   while (client.received().length < expected.length && Date.now() < deadline && !client.socket.readableEnded) await new Promise((r) => setTimeout(r, 2));
   if (closes) await client.closed(5_000);
@@ -407,6 +436,14 @@ describe('proxy properties over one connection', () => {
     await fc.assert(
       fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq)),
       { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(15_000)] },
+    );
+  }, 30_000);
+
+  it('relays the same to an HTTP/1.0 keep-alive client: no interim responses, chunked decoded and closed, keep-alive said', async () => {
+    const h = await startHarness();
+    await fc.assert(
+      fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq, 0)),
+      { numRuns: 30, plugins: [fc.interruptAfterTimeLimit(10_000)] },
     );
   }, 30_000);
 
