@@ -437,6 +437,18 @@ describe('keep-alive, pipelining and HTTP/1.0 clients', () => {
     expect(origin.heads[0]).toBe(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nVia: 1.0 dfp\r\n\r\n`);
   });
 
+  // BUG: see notes/bugs.md #7
+  it.fails('never sends Transfer-Encoding to an HTTP/1.0 client, not even on a HEAD response', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-O: 1\r\n\r\n'));
+    const client = await connectRaw(h.port);
+    client.send(`HEAD http://127.0.0.1:${origin.port}/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`);
+    await waitFor(() => client.received().includes('\r\n\r\n'));
+    const head = client.received().toString('latin1');
+    expect(head).toContain('X-O: 1\r\n');
+    expect(head.toLowerCase()).not.toContain('transfer-encoding');
+  });
+
   it('keeps an HTTP/1.0 "Connection: keep-alive" client alive and says so', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
