@@ -130,6 +130,21 @@ describe('gateway mode: routes', () => {
     expect(origin.allRequests()[0]!.toString('latin1')).toBe(`GET /p HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nVia: 1.1 dfp\r\n\r\n`);
   });
 
+  it.each([
+    ['a space inside', 'bad host:80'],
+    ['userinfo', 'user@127.0.0.1:80'],
+    ['a port out of range', '127.0.0.1:70000'],
+  ])('answers 400 when the rewrite header holds %s, and connects nowhere', async (_name, value) => {
+    const h = await startHarness(withRoutes(dfpRoute({}, 'x-rewrite-me')));
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nx-rewrite-me: ${value}\r\n\r\n`);
+    const res = await client.closed();
+    expect(res.responses[0]?.status).toBe(400);
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_error/);
+    expect(origin.connections.length).toBe(0);
+  });
+
   it('detects a loop when the rewrite header points at the proxy itself', async () => {
     const h = await startHarness(withRoutes(dfpRoute({}, 'x-rewrite-me')));
     const res = await rawRequest(h.port, `GET / HTTP/1.1\r\nHost: front.example\r\nx-rewrite-me: 127.0.0.1:${h.port}\r\n\r\n`);
