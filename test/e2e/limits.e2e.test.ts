@@ -207,6 +207,52 @@ describe('large bodies are streamed with backpressure', () => {
   });
 });
 
+describe('tunnels are streamed with backpressure', () => {
+  it('carries 32 MiB from an origin to a slowly reading client through CONNECT intact, holding far less than that', async () => {
+    const h = await startHarness();
+    let originHash = '';
+    const origin = await startRawOrigin((s) => {
+      void writeBody(s).then((d) => (originHash = d), () => {});
+    });
+    const socket = net.connect({ port: h.port, host: '127.0.0.1' });
+    onTestFinished(() => {
+      socket.destroy();
+    });
+    socket.on('error', () => {});
+    const established = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+    const { result, arrayBuffers } = await measurePeakGrowth(
+      () =>
+        new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
+          const hash = createHash('sha256');
+          let bytes = 0;
+          let head: Buffer | null = Buffer.alloc(0);
+          const timer = setTimeout(() => reject(new Error(`tunnel stalled at ${bytes}`)), 15_000);
+          readSlowly(socket, (c) => {
+            if (head !== null) {
+              head = Buffer.concat([head, c]);
+              if (head.length < established.length) return;
+              expect(head.subarray(0, established.length).toString()).toBe(established);
+              c = head.subarray(established.length);
+              head = null;
+            }
+            hash.update(c);
+            bytes += c.length;
+            if (bytes >= BODY_BYTES) {
+              clearTimeout(timer);
+              resolve({ hash: hash.digest('hex'), bytes });
+            }
+          });
+          socket.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+        }),
+    );
+    expect(result.bytes).toBe(BODY_BYTES);
+    await waitFor(() => originHash !== '');
+    expect(result.hash).toBe(originHash);
+    expect(arrayBuffers).toBeLessThan(8 * MiB);
+    console.log(`tunnel download: peak arrayBuffers growth ${(arrayBuffers / MiB).toFixed(1)} MiB`);
+  });
+});
+
 describe('timeouts', () => {
   it('answers 408 and closes when the request head dribbles in slower than headerTimeout (slowloris)', async () => {
     const h = await startHarness((c) => (c.limits.headerTimeoutMs = 300));
