@@ -75,14 +75,21 @@ describe.skipIf(!hasCurl)('curl', () => {
     expect(h.log.records[0]).toMatchObject({ mode: 'forward', method: 'GET', host: 'curl.test', status: 200 });
   });
 
-  it('curl -x: a 2 KiB POST (curl sends Expect: 100-continue) arrives whole', async () => {
+  it('curl -x: a POST with Expect: 100-continue gets its 100 through the proxy and arrives whole', async () => {
     const h = await startHarness();
     const origin = await startEchoOrigin();
     const payload = 'p'.repeat(2048);
-    const res = await curl(['-x', `http://127.0.0.1:${h.port}`, '--data-binary', '@-', `http://127.0.0.1:${origin.port}/post`], payload);
+    // --expect100-timeout 5: if the 100 were lost curl would wait 5 s, then send anyway (the time check catches it).
+    const start = Date.now();
+    const res = await curl(
+      ['-x', `http://127.0.0.1:${h.port}`, '-H', 'Expect: 100-continue', '--expect100-timeout', '5', '--data-binary', '@-', `http://127.0.0.1:${origin.port}/post`],
+      payload,
+    );
     expect(res.status).toBe(200);
+    expect(Date.now() - start).toBeLessThan(4_000);
     const echoed = JSON.parse(res.body);
     expect(echoed.method).toBe('POST');
+    expect(echoed.headers.expect).toBe('100-continue');
     expect(echoed.body).toBe(payload);
   });
 
