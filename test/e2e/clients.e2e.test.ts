@@ -159,6 +159,26 @@ describe('undici ProxyAgent', () => {
     expect(origin.seen.length).toBe(3);
   });
 
+  it('streams a chunked 1 MiB upload from undici through the proxy intact', async () => {
+    const h = await startHarness();
+    const origin = await startEchoOrigin((_req, res, body) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`${body.length}:${body.subarray(0, 8).toString()}:${body.subarray(-8).toString()}`);
+    });
+    const agent = new ProxyAgent({ uri: `http://127.0.0.1:${h.port}`, proxyTunnel: false });
+    try {
+      async function* parts() {
+        for (let k = 0; k < 16; k++) yield Buffer.from(`${String(k).padStart(8, '0')}${'z'.repeat(65536 - 8)}`);
+      }
+      const res = await request(`http://127.0.0.1:${origin.port}/upload`, { method: 'PUT', body: parts(), dispatcher: agent, headersTimeout: 5_000, bodyTimeout: 5_000 });
+      expect(res.statusCode).toBe(200);
+      expect(await res.body.text()).toBe('1048576:00000000:zzzzzzzz');
+      expect(origin.seen[0]?.headers['transfer-encoding']).toBe('chunked');
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('tunnels with CONNECT by default', async () => {
     const h = await startHarness();
     const origin = await startEchoOrigin();
