@@ -52,6 +52,7 @@ const CRLF = Buffer.from('\r\n');
 const HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
 const HTTP11 = Buffer.from('HTTP/1.1');
 const SLASH = Buffer.from('/');
+const ASTERISK = Buffer.from('*');
 const HOST_PREFIX = Buffer.from('Host: ');
 const CONNECTION_UPGRADE = Buffer.from('Connection: upgrade\r\n');
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
@@ -418,7 +419,8 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (p.targetForm === FORM_ABSOLUTE) {
       out.add(buf, p.headStart, p.targetStart);
       const pathStart = authority.pathStart;
-      if (pathStart >= p.targetEnd || buf[pathStart] !== 0x2f) out.addAll(SLASH);
+      if (pathStart >= p.targetEnd && p.method === METHOD_OPTIONS) out.addAll(ASTERISK); // RFC 9112 §3.2.4
+      else if (pathStart >= p.targetEnd || buf[pathStart] !== 0x2f) out.addAll(SLASH);
       if (pathStart < p.targetEnd) out.add(buf, pathStart, p.targetEnd);
       out.addAll(HTTP11_CRLF);
     } else if (p.versionMinor === 1) {
@@ -569,7 +571,8 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     const hop = p.hopByHop;
     const ids = p.headerIds;
-    const dropTe = this.dechunk;
+    // No Transfer-Encoding to an HTTP/1.0 client (RFC 9112 §6.1), with or without a body.
+    const dropTe = clientMinor === 0;
     let runStart = -1;
     for (let i = 0; i < n; i++) {
       const skip = hop[i] === 1 || (dropTe && ids[i] === 3 /* H_TRANSFER_ENCODING */);
