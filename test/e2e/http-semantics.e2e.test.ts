@@ -728,6 +728,16 @@ describe('error replies (DESIGN.md table)', () => {
     expect(origin.allRequests()).toEqual([]);
   });
 
+  it('answers 414 to a request-line longer than the scanner allows and forwards nothing', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/${'u'.repeat(10_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await client.closed();
+    expectErrorReply(res.responses[0], 414, 'http_request_error');
+    expect(origin.allRequests()).toEqual([]);
+  });
+
   it('answers 501 to an https:// absolute target', async () => {
     const h = await startHarness();
     const res = await rawRequest(h.port, 'GET https://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n\r\n');
