@@ -125,7 +125,7 @@ describe('forward mode: what the origin receives', () => {
     expect(origin.allRequests().map((r) => r.toString('latin1').split('\r\n')[0])).toEqual(cases.map(([, path]) => `GET ${path} HTTP/1.1`));
   });
 
-  // BUG: see notes/bugs.md #6
+  // Regression for notes/bugs.md #6 (fixed in 8e5d0e1).
   it('forwards OPTIONS with an empty path as OPTIONS * (RFC 9112 §3.2.4)', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
@@ -437,7 +437,7 @@ describe('keep-alive, pipelining and HTTP/1.0 clients', () => {
     expect(origin.heads[0]).toBe(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nVia: 1.0 dfp\r\n\r\n`);
   });
 
-  // BUG: see notes/bugs.md #7
+  // Regression for notes/bugs.md #7 (fixed in 8e5d0e1).
   it('never sends Transfer-Encoding to an HTTP/1.0 client, not even on a HEAD response', async () => {
     const h = await startHarness();
     const origin = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-O: 1\r\n\r\n'));
