@@ -674,6 +674,36 @@ describe('interim, bodiless and upgrade responses', () => {
   });
 });
 
+describe('upgraded connections', () => {
+  it('keeps the client→origin direction of an upgraded connection open after the origin half-closes', async () => {
+    const h = await startHarness();
+    let got = '';
+    let originEnded = false;
+    const origin = await startRawOrigin((s) => {
+      let upgraded = false;
+      s.on('data', (c: Buffer) => {
+        if (upgraded) {
+          got += c.toString('latin1');
+          return;
+        }
+        upgraded = true;
+        // Switch protocols, say goodbye and half-close at once.
+        s.end('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x-proto\r\n\r\nserver-done');
+      });
+      s.on('end', () => (originEnded = true));
+    });
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x-proto\r\n\r\n`);
+    await waitFor(() => client.socket.readableEnded);
+    expect(client.received().toString('latin1').endsWith('\r\n\r\nserver-done')).toBe(true);
+    client.send('client-still-talking');
+    await waitFor(() => got === 'client-still-talking');
+    expect(originEnded).toBe(false);
+    client.socket.end();
+    await waitFor(() => originEnded);
+  });
+});
+
 describe('error replies (DESIGN.md table)', () => {
   function expectErrorReply(msg: ParsedMessage | undefined, status: number, proxyStatus: string): void {
     expect(msg?.status).toBe(status);
