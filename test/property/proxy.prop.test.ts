@@ -48,6 +48,9 @@ interface ValidRequest {
   forwardHost: string;
   body: Body;
   close: boolean;
+  /** HTTP/1.0 or HTTP/1.1 request line; a 1.0 request may ask for keep-alive. */
+  minor: 0 | 1;
+  keepAlive10: boolean;
 }
 
 interface InvalidRequest {
@@ -126,10 +129,14 @@ const validRequest: fc.Arbitrary<ValidRequest> = fc
     forwardHost: fc.constantFrom('ignored.example', 'wrong:1', '127.0.0.1'),
     body,
     close: fc.nat(9).map((n) => n < 2),
+    minor: fc.nat(4).map((n) => (n === 0 ? 0 : 1) as 0 | 1),
+    keepAlive10: fc.nat(3).map((n) => n > 0),
   })
   .map((r) => ({
     kind: 'valid' as const,
     ...r,
+    // HTTP/1.0 has no chunked request bodies (the proxy rejects them: TE_IN_HTTP10).
+    body: r.minor === 0 && r.body.kind === 'chunked' ? ({ kind: 'length', data: 'one-oh' } as Body) : r.body,
     hostIndex: r.hostSlot % (r.headers.length + 1),
   }));
 
@@ -173,13 +180,25 @@ function sentHeaders(r: ValidRequest, ctx: Ctx): Array<[string, string]> {
   lines.splice(r.hostIndex, 0, ['Host', r.mode === 'forward' ? r.forwardHost : authority(r, ctx)]);
   lines.push(...bodyWire(r.body).headers);
   if (r.close) lines.push(['Connection', 'close']);
+  if (r.minor === 0 && r.keepAlive10) lines.push(['Connection', 'keep-alive']);
   return lines;
+}
+
+/** The proxy ends the connection after answering this request (close, or HTTP/1.0 without keep-alive). */
+function requestCloses(r: ValidRequest, ctx: Ctx): boolean {
+  const tokens = new Set<string>();
+  // Proxy-Connection (old clients) counts for close / keep-alive, as in llhttp.
+  for (const [n, v] of sentHeaders(r, ctx)) {
+    const lower = n.toLowerCase();
+    if (lower === 'connection' || lower === 'proxy-connection') for (const t of v.split(',')) tokens.add(t.trim().toLowerCase());
+  }
+  return tokens.has('close') || (r.minor === 0 && !tokens.has('keep-alive'));
 }
 
 function serialize(r: ValidRequest, ctx: Ctx): string {
   const path = r.mode === 'forward' ? r.path : originForm(r.path);
   const target = r.mode === 'forward' ? `http://${authority(r, ctx)}${path}` : path;
-  let out = `${r.method} ${target} HTTP/1.1\r\n`;
+  let out = `${r.method} ${target} HTTP/1.${r.minor}\r\n`;
   for (const [n, v] of sentHeaders(r, ctx)) out += `${n}: ${v}\r\n`;
   return out + '\r\n' + bodyWire(r.body).wire;
 }
@@ -205,7 +224,8 @@ function expectedForward(r: ValidRequest, ctx: Ctx): string {
     if (r.mode === 'forward' && lower === 'host') continue;
     out += `${n}: ${v}\r\n`;
   }
-  return out + 'Via: 1.1 dfp\r\n\r\n' + bodyWire(r.body).wire;
+  // Always forwarded as HTTP/1.1; Via names the client's version.
+  return out + `Via: 1.${r.minor} dfp\r\n\r\n` + bodyWire(r.body).wire;
 }
 
 function splitAt(data: Buffer, cuts: number[]): Buffer[] {
@@ -237,7 +257,7 @@ async function runSequence(h: Harness, origin: RecordingOrigin, seq: { before: V
       break;
     }
     accepted.push(item);
-    if (item.close) {
+    if (requestCloses(item, ctx)) {
       closes = true;
       break;
     }
@@ -462,6 +482,8 @@ describe('proxy properties over one connection', () => {
       forwardHost: 'ignored.example',
       body: { kind: 'chunked', wire: '00A;name=val\r\n0123456789\r\n0;end\r\nX-T: 1\r\n\r\n' },
       close: false,
+      minor: 1,
+      keepAlive10: false,
     };
     await runSequence(h, origin, { before: [valid, { ...valid, mode: 'gateway' }], invalid: invalidRequests[0], after: [valid], cuts: [5, 77, 140] });
   });
