@@ -433,6 +433,26 @@ function renameFramingTrailers(input: Buffer, starts: number[], placeholder: (n:
   return bytes ? { bytes, at, delta: 0, fixes: [], names } : null;
 }
 
+/** INTERIM_RESPONSE_NO_BODY: rename Content-Length / Transfer-Encoding in the first 1xx (102..199) head that has them. */
+function renameInterimFraming(
+  input: Buffer, result: LlhttpResult, kind: 'request' | 'response', options: LlhttpOptions, placeholder: (n: string) => string,
+): Rewrite | null {
+  const bad = result.messages.findIndex((m) => m.status! > 101 && m.status! < 200 && m.headers.some(([n]) => /^(content-length|transfer-encoding)$/i.test(n)));
+  if (bad < 0) return null;
+  const start = llhttpMessageStarts(kind, input, options)[bad];
+  if (start === undefined) return null;
+  const bytes = Buffer.from(input);
+  const names: [string, string][] = [];
+  for (let q = bytes.indexOf(LF_, start) + 1; q > 0 && q < bytes.length && bytes[q] !== CR_ && bytes[q] !== LF_; q = bytes.indexOf(LF_, q) + 1) {
+    const l = fieldLine(bytes, q);
+    if (!l || !/^(content-length|transfer-encoding)$/i.test(l.name)) continue;
+    const ph = placeholder(l.name);
+    bytes.write(ph, l.start, 'latin1');
+    names.push([ph, l.name]);
+  }
+  return names.length ? { bytes, at: start, delta: 0, fixes: [], names } : null;
+}
+
 export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
   {
     id: 'EXTENSION_METHOD',
@@ -608,61 +628,44 @@ export function llhttpWithDeviations(kind: 'request' | 'response', input: Buffer
     }
   };
   let result = llhttpParse(kind, [bytes], options);
-  // INTERIM_RESPONSE_NO_BODY: a 1xx response ends with its head (RFC 9110 §15.2); llhttp reads a body for
-  // 102..199 with Content-Length / Transfer-Encoding. Rename those fields in 1xx heads so llhttp frames them as dfp.
-  for (let round = 0; round < 16 && kind === 'response'; round++) {
-    const bad = result.messages.findIndex((m) => m.status! > 101 && m.status! < 200 && m.headers.some(([n]) => /^(content-length|transfer-encoding)$/i.test(n)));
-    if (bad < 0) break;
-    const start = llhttpMessageStarts(kind, bytes, options)[bad];
-    if (start === undefined) break;
-    const copy = Buffer.from(bytes);
-    for (let q = copy.indexOf(LF_, start) + 1; q > 0 && q < copy.length && copy[q] !== CR_ && copy[q] !== LF_; q = copy.indexOf(LF_, q) + 1) {
-      const l = fieldLine(copy, q);
-      if (!l || !/^(content-length|transfer-encoding)$/i.test(l.name)) continue;
-      const ph = placeholder(l.name);
-      copy.write(ph, l.start, 'latin1');
-      names.set(ph, l.name);
-    }
-    if (copy.equals(bytes)) break;
-    if (!applied.includes('INTERIM_RESPONSE_NO_BODY')) applied.push('INTERIM_RESPONSE_NO_BODY');
-    bytes = copy;
-    result = llhttpParse(kind, [bytes], options);
-  }
-  if (result.ok && TAB_NEAR_FRAMING.test(bytes.toString('latin1'))) {
-    const rw = tabsToSpaces(bytes, llhttpMessageStarts(kind, bytes, options));
-    if (rw) {
-      applied.push('HTAB_AROUND_FRAMING_VALUE');
-      bytes = rw.bytes;
-      result = llhttpParse(kind, [bytes], options);
-    }
-  }
-  if (FRAMING_TRAILER_HINT.test(bytes.toString('latin1'))) {
-    const rw = renameFramingTrailers(bytes, llhttpMessageStarts(kind, bytes, options), placeholder);
-    if (rw) {
-      applied.push('FRAMING_FIELDS_IN_TRAILERS_IGNORED');
-      for (const [ph, n] of rw.names) names.set(ph, n);
-      bytes = rw.bytes;
-      result = llhttpParse(kind, [bytes], options);
-    }
-  }
-  for (let round = 0; round < 64 && !result.ok; round++) {
-    let rw: Rewrite | null = null;
-    let id = '';
-    const ctx: RewriteContext = { kind, input: bytes, ll: result, options, placeholder };
-    for (const d of DFP_MORE_PERMISSIVE) {
-      rw = d.rewrite(ctx);
-      if (rw) {
-        id = d.id;
-        break;
-      }
-    }
-    if (!rw) break;
-    applied.push(id);
+  const apply = (id: string, rw: Rewrite): void => {
+    if (!applied.includes(id) || DFP_MORE_PERMISSIVE.some((d) => d.id === id)) applied.push(id);
     fixes.push(...rw.fixes);
     for (const [ph, n] of rw.names) names.set(ph, n);
     edits.push({ at: rw.at, delta: rw.delta });
     bytes = rw.bytes;
     result = llhttpParse(kind, [bytes], options);
+  };
+  // Normalise until nothing changes: the whole-stream passes first (they see only the messages llhttp reached),
+  // then one rejection-driven rewrite, then the passes again on the messages that rewrite let llhttp reach.
+  for (let round = 0; round < 64; round++) {
+    const text = bytes.toString('latin1');
+    let rw: Rewrite | null = null;
+    let id = '';
+    if (kind === 'response') {
+      rw = renameInterimFraming(bytes, result, kind, options, placeholder);
+      id = 'INTERIM_RESPONSE_NO_BODY';
+    }
+    if (!rw && TAB_NEAR_FRAMING.test(text)) {
+      rw = tabsToSpaces(bytes, llhttpMessageStarts(kind, bytes, options));
+      id = 'HTAB_AROUND_FRAMING_VALUE';
+    }
+    if (!rw && FRAMING_TRAILER_HINT.test(text)) {
+      rw = renameFramingTrailers(bytes, llhttpMessageStarts(kind, bytes, options), placeholder);
+      id = 'FRAMING_FIELDS_IN_TRAILERS_IGNORED';
+    }
+    if (!rw && !result.ok) {
+      const ctx: RewriteContext = { kind, input: bytes, ll: result, options, placeholder };
+      for (const d of DFP_MORE_PERMISSIVE) {
+        rw = d.rewrite(ctx);
+        if (rw) {
+          id = d.id;
+          break;
+        }
+      }
+    }
+    if (!rw) break;
+    apply(id, rw);
   }
   for (const f of fixes) {
     const m = result.messages[f.message];

@@ -42,6 +42,8 @@ const AGREE: Case[] = [
     input: 'HTTP/1.1 387 \r\nTransfer-Encoding:Chunked\r\n\r\n0\r\ns:\r\n\r\nHTTP/1.1 200\r\nTransfer-Encoding:chunked,\r\n\r\n6' },
   { name: 'body text that looks like a framing trailer when a later Transfer-Encoding line ends in another coding', kind: 'response',
     input: 'HTTP/1.1 200 \r\nTransfer-Encoding:chunked\r\nTransfer-Encoding:p\r\n\r\n7\r\n^abcdef\r\n0\r\n:\r\nContent-Length:' },
+  { name: 'a Transfer-Encoding trailer in a message llhttp reaches only after an extension-method rewrite', kind: 'request', eof: true,
+    input: 'H / HTTP/1.1\r\nr:\r\n\r\nO / HTTP/1.1\r\nConnection:Upgrade\r\nUpgrade:]\r\nTransfer-Encoding:chunked\r\n\r\n4\r\nZabc\r\n0\r\n9:\r\nTransfer-Encoding: de\r\n\r\nh8' },
   { name: 'empty list members in Transfer-Encoding ("chunked,")', kind: 'request',
     input: 'PATCH / HTTP/1.1\r\nTransfer-Encoding:chunked,\r\n\r\n0\r\n\r\n' },
   { name: 'a 1xx response has no body even with Content-Length', kind: 'response', input: 'HTTP/1.1 104 \r\nContent-Length:1\r\n\r\n' },
