@@ -276,21 +276,21 @@ describe('timeouts', () => {
     expect(origin.allRequests()).toEqual([]);
   });
 
-  it('does not time out a head that arrives in pieces within headerTimeout', async () => {
-    const h = await startHarness((c) => (c.limits.headerTimeoutMs = 400));
+  it('does not time out a head that arrives in pieces within headerTimeout, and gives each head a fresh allowance', async () => {
+    const h = await startHarness((c) => (c.limits.headerTimeoutMs = 800));
     const origin = await startRecordingOrigin();
     const client = await connectRaw(h.port);
+    // 600 ms for the whole head: 200 ms to spare.
     client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\n`);
-    await sleep(150);
+    await sleep(300);
     client.send('Host: x\r\n');
-    await sleep(150);
+    await sleep(300);
     client.send('\r\n');
     const res = await client.responses(1);
     expect(res.responses[0]?.status).toBe(200);
-    // The timer covers one head: a second head gets a fresh allowance.
-    await sleep(250);
+    // The second head starts ~600 ms after the first and takes 600 ms: only a fresh timer lets it through.
     client.send(`GET http://127.0.0.1:${origin.port}/2 HTTP/1.1\r\n`);
-    await sleep(250);
+    await sleep(600);
     client.send('Host: x\r\n\r\n');
     const res2 = await client.responses(2);
     expect(res2.responses.map((r) => r.status)).toEqual([200, 200]);
