@@ -214,6 +214,16 @@ describe('more forward-mode cases', () => {
     expect(got).toBe(`GET /six HTTP/1.1\r\nHost: [::1]:${port}\r\nVia: 1.1 dfp\r\n\r\n`);
   });
 
+  it('falls back to the next address of a name when the first refuses, and logs the address it used', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    // Nothing listens on 127.0.0.2 at the origin's port (the origin is bound to 127.0.0.1 only).
+    h.dns.set('two.test', { a: ['127.0.0.2', '127.0.0.1'] });
+    const res = await rawRequest(h.port, `GET http://two.test:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(res.responses[0]?.status).toBe(200);
+    expect(h.log.records[0]).toMatchObject({ host: 'two.test', address: '127.0.0.1', status: 200 });
+  });
+
   it('answers 200 pipelined requests sent in one write, in order, over one upstream connection', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
