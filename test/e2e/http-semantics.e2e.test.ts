@@ -214,6 +214,18 @@ describe('more forward-mode cases', () => {
     expect(got).toBe(`GET /six HTTP/1.1\r\nHost: [::1]:${port}\r\nVia: 1.1 dfp\r\n\r\n`);
   });
 
+  it('resolves a name once and serves later requests from the DNS cache', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    h.dns.set('cached.test', { a: ['127.0.0.1'], ttl: 60 });
+    for (let k = 0; k < 3; k++) {
+      const res = await rawRequest(h.port, `GET http://cached.test:${origin.port}/${k} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(res.responses[0]?.status).toBe(200);
+    }
+    expect(h.dns.queries('cached.test', 'A')).toBe(1);
+    expect(h.log.records.slice(1).every((r) => r.dnsMs === 0)).toBe(true);
+  });
+
   it('falls back to the next address of a name when the first refuses, and logs the address it used', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
