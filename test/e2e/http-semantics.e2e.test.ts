@@ -226,6 +226,17 @@ describe('more forward-mode cases', () => {
     expect(h.log.records.slice(1).every((r) => r.dnsMs === 0)).toBe(true);
   });
 
+  it('sends one DNS query for many clients asking for the same new name at once', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    h.dns.set('burst.test', { a: ['127.0.0.1'], delayMs: 100 });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, k) => rawRequest(h.port, `GET http://burst.test:${origin.port}/${k} HTTP/1.1\r\nHost: x\r\n\r\n`)),
+    );
+    expect(results.map((r) => r.responses[0]?.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(h.dns.queries('burst.test', 'A')).toBe(1);
+  });
+
   it('falls back to the next address of a name when the first refuses, and logs the address it used', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
