@@ -247,6 +247,18 @@ describe('more forward-mode cases', () => {
     expect(h.log.records[0]).toMatchObject({ host: 'two.test', address: '127.0.0.1', status: 200 });
   });
 
+  it('reaches a name that has only an IPv6 (AAAA) address', async () => {
+    const h = await startHarness();
+    const server = net.createServer((sock) => sock.on('data', () => sock.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv6')));
+    await new Promise<void>((r) => server.listen(0, '::1', r));
+    onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    h.dns.set('six.test', { aaaa: ['::1'] });
+    const res = await rawRequest(h.port, `GET http://six.test:${port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(res.responses[0]?.body.toString()).toBe('v6');
+    expect(h.log.records[0]).toMatchObject({ host: 'six.test', address: '::1' });
+  });
+
   it('answers 200 pipelined requests sent in one write, in order, over one upstream connection', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
