@@ -274,6 +274,7 @@ describe('timeouts', () => {
     expect(elapsed).toBeLessThan(2_000);
     expect(i).toBeLessThan(head.length);
     expect(origin.allRequests()).toEqual([]);
+    expect(h.log.records[0]).toMatchObject({ status: 408, error: 'REQUEST_TIMEOUT' });
   });
 
   it('does not time out a head that arrives in pieces within headerTimeout, and gives each head a fresh allowance', async () => {
