@@ -256,10 +256,13 @@ export class ClientConn implements UpstreamOwner, Closable {
   private chooseHttpDestination(): void {
     const p = this.parser;
     this.keepAlive = p.keepAlive && !this.ctx.draining;
-    this.isUpgrade = p.upgrade;
+    // An HTTP/1.0 request's Upgrade is ignored (RFC 9110 §7.8); it is hop-by-hop, so it is dropped.
+    this.isUpgrade = p.upgrade && p.versionMinor === 1;
     let authority: Authority;
     if (p.targetForm === FORM_ABSOLUTE) {
       this.mode = 'forward';
+      // Every HTTP/1.1 request carries Host, absolute-form too (RFC 9112 §3.2); it is then replaced.
+      if (p.versionMinor === 1 && p.hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
       authority = parseAbsoluteTarget(p.buf, p.targetStart, p.targetEnd);
       if (authority.isHttps) throw new ProxyError('NOT_IMPLEMENTED', 'https:// targets need TLS origination, which is not supported yet');
       this.rewriteHost = true;
@@ -606,7 +609,11 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (withHead && this.dechunk) sock.write(HEAD_BUILDER.build(null, 0, 0));
     const i = body.execute(chunk, pos, chunk.length);
     if (i === ERROR) {
-      if (withHead && !this.dechunk) HEAD_BUILDER.reset();
+      if (withHead && !this.dechunk) {
+        // The head was built but never sent: the client can still get a 502.
+        HEAD_BUILDER.reset();
+        this.responseHeadDone = false;
+      }
       this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', body.error ?? 'invalid response body'));
       return;
     }
