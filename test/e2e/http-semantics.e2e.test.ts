@@ -831,6 +831,20 @@ describe('error replies (DESIGN.md table)', () => {
     expect(origin.allRequests()).toEqual([]);
   });
 
+  // notes/bugs.md Q1, decided in 782784d: RFC 9112 §3.2 applies to the proxy as a server.
+  it('answers 400 to an HTTP/1.1 absolute-form request without Host, but serves HTTP/1.0 without Host', async () => {
+    const h = await startHarness();
+    const origin = await startRecordingOrigin();
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nAccept: */*\r\n\r\n`);
+    const res = await client.closed();
+    expectErrorReply(res.responses[0], 400, 'http_request_error');
+    expect(origin.allRequests()).toEqual([]);
+    const old = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/old HTTP/1.0\r\n\r\n`);
+    expect(old.responses[0]?.status).toBe(200);
+    expect(origin.allRequests()[0]!.toString('latin1')).toBe(`GET /old HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nVia: 1.0 dfp\r\n\r\n`);
+  });
+
   it('answers 501 to an https:// absolute target', async () => {
     const h = await startHarness();
     const res = await rawRequest(h.port, 'GET https://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n\r\n');
