@@ -40,7 +40,7 @@ import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
 import { HeadBuilder } from './head-builder.js';
 import { Splice, TUNNEL_ONREAD } from './splice.js';
 import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
-import { UpstreamConn, poolKey, type UpstreamOwner } from './upstream-conn.js';
+import { UPSTREAM_ONREAD, UpstreamConn, poolKey, type UpstreamOwner } from './upstream-conn.js';
 
 const S_HEAD = 0; // waiting for / reading a request head
 const S_SETUP = 1; // head read; resolving and connecting (client paused)
@@ -352,7 +352,7 @@ export class ClientConn implements UpstreamOwner, Closable {
 
   private dial(addresses: readonly ResolvedAddress[]): void {
     const ctx = this.ctx;
-    const onread = this.mode === 'connect' ? TUNNEL_ONREAD : undefined;
+    const onread = this.mode === 'connect' ? TUNNEL_ONREAD : UPSTREAM_ONREAD;
     connectTo(addresses, this.authority!.port, { timeoutMs: ctx.config.limits.connectTimeoutMs, onread }).then(
       (result) => this.onConnected(result),
       (err: unknown) => {

@@ -5,35 +5,20 @@
  * Handlers are module-level; state lives on the Splice object.
  */
 import type net from 'node:net';
+import { recycleReadBuffer, takeReadBuffer } from './read-buffer.js';
 
-interface SpliceSocket extends net.Socket {
+export interface SpliceSocket extends net.Socket {
   dfpSplice: Splice | null;
   /** Bytes read (onread mode) before the splice was attached: copies, sent first. */
   dfpEarly?: Buffer[];
 }
 
-/**
- * Upstream tunnel sockets read into a shared buffer (net.connect `onread`)
- * instead of a fresh Buffer per read, in 256 KiB steps instead of 64 KiB. A
- * buffer goes back to `spare` only when the write that used it completed
- * synchronously; otherwise the pending write keeps it and the next read gets
- * a new one. libuv asks for a buffer and delivers its read one socket at a
- * time, so a single spare is enough.
- */
-const READ_BUFFER_BYTES = 256 * 1024;
-let spare: Buffer | null = null;
-
-function takeReadBuffer(): Buffer {
-  const b = spare ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-  spare = null;
-  return b;
-}
-
-function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
+/** onread callback of an upstream socket once it is spliced (CONNECT, or after a 101). */
+export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   const splice = this.dfpSplice;
   if (splice === undefined || splice === null) {
     (this.dfpEarly ??= []).push(Buffer.from(buf.subarray(0, n)));
-    spare = buf;
+    recycleReadBuffer(buf);
     return;
   }
   const isClient = this === splice.client;
@@ -41,7 +26,7 @@ function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   else splice.bytesDown += n;
   const peer = isClient ? splice.upstream : splice.client;
   const ok = peer.write(buf.subarray(0, n));
-  if (peer.writableLength === 0) spare = buf;
+  if (peer.writableLength === 0) recycleReadBuffer(buf);
   if (!ok) this.pause();
 }
 

@@ -7,9 +7,13 @@ import type net from 'node:net';
 import { BodyParser, HeadParser } from '../http/index.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Poolable, UpstreamPool } from '../upstream/pool.js';
+import { recycleReadBuffer, takeReadBuffer } from './read-buffer.js';
+import { onTunnelRead, type SpliceSocket } from './splice.js';
 
 /** What an owning client connection implements. */
 export interface UpstreamOwner {
+  /** The client socket the response goes to (to know when a read buffer is free again). */
+  readonly socket: net.Socket;
   onUpstreamData(chunk: Buffer): void;
   onUpstreamEnd(): void;
   onUpstreamClose(): void;
@@ -59,6 +63,29 @@ export class UpstreamConn implements Poolable {
 export function poolKey(address: string, port: number): string {
   return address + ' ' + port;
 }
+
+/**
+ * onread callback of an HTTP upstream socket (see read-buffer.ts). After a 101
+ * the same socket is spliced and its reads go the tunnel's way.
+ */
+function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
+  if ((this as unknown as SpliceSocket).dfpSplice) {
+    onTunnelRead.call(this as unknown as SpliceSocket, n, buf);
+    return;
+  }
+  const owner = this.dfpUpstream.owner;
+  if (owner === null) {
+    this.dfpUpstream.pool?.evict(this.dfpUpstream); // unsolicited bytes while idle: never reuse
+    recycleReadBuffer(buf);
+    return;
+  }
+  const client = owner.socket;
+  owner.onUpstreamData(buf.subarray(0, n));
+  if (client.writableLength === 0) recycleReadBuffer(buf);
+}
+
+/** `onread` options for HTTP upstream sockets. */
+export const UPSTREAM_ONREAD: net.OnReadOpts = { buffer: takeReadBuffer, callback: onUpstreamRead as (n: number, buf: Uint8Array) => boolean };
 
 function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
   const up = this.dfpUpstream;
