@@ -8,18 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { ProxyAgent, request } from 'undici';
 import { startHarness } from '../helpers/harness.js';
 import { startEchoOrigin } from '../helpers/origin.js';
-
-function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+import { waitFor } from '../helpers/wait.js';
+import { Readable } from 'node:stream';
 
 const hasCurl = spawnSync('curl', ['--version']).status === 0;
 if (!hasCurl) console.warn('clients.e2e: curl is not installed; the curl cases are skipped (CI installs curl)');
@@ -170,7 +160,7 @@ describe('undici ProxyAgent', () => {
       async function* parts() {
         for (let k = 0; k < 16; k++) yield Buffer.from(`${String(k).padStart(8, '0')}${'z'.repeat(65536 - 8)}`);
       }
-      const res = await request(`http://127.0.0.1:${origin.port}/upload`, { method: 'PUT', body: parts(), dispatcher: agent, headersTimeout: 5_000, bodyTimeout: 5_000 });
+      const res = await request(`http://127.0.0.1:${origin.port}/upload`, { method: 'PUT', body: Readable.from(parts()), dispatcher: agent, headersTimeout: 5_000, bodyTimeout: 5_000 });
       expect(res.statusCode).toBe(200);
       expect(await res.body.text()).toBe('1048576:00000000:zzzzzzzz');
       expect(origin.seen[0]?.headers['transfer-encoding']).toBe('chunked');

@@ -8,18 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin } from '../helpers/origin.js';
 import { connectRaw } from '../helpers/raw-client.js';
-
-function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
+import { waitFor } from '../helpers/wait.js';
 
 describe('CONNECT', () => {
   it('answers 200 after connecting and forwards bytes sent with the CONNECT head', async () => {

@@ -10,23 +10,7 @@ import { METHOD_GET, METHOD_HEAD, type ParsedMessage } from '../../src/http/inde
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
 import { connectRaw, rawRequest } from '../helpers/raw-client.js';
-
-function header(msg: ParsedMessage | undefined, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  return msg?.headers.find(([k]) => k.toLowerCase() === lower)?.[1];
-}
-
-function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+import { header, waitFor } from '../helpers/wait.js';
 
 function dfpRoute(match: Partial<RouteConfig['match']>, hostRewriteHeader: string | null = null): RouteConfig {
   return {

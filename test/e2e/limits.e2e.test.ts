@@ -13,26 +13,10 @@ import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
 import { connectRaw, rawRequest } from '../helpers/raw-client.js';
 import { startUnansweredServer } from '../unit/upstream/unanswered-server.js';
+import { header, waitFor } from '../helpers/wait.js';
 
 v8.setFlagsFromString('--expose-gc');
 const forceGc = vm.runInNewContext('gc') as () => void;
-
-function header(msg: ParsedMessage | undefined, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  return msg?.headers.find(([k]) => k.toLowerCase() === lower)?.[1];
-}
-
-function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

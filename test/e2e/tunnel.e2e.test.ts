@@ -12,20 +12,9 @@ import { startProxy } from '../../src/proxy/server.js';
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin } from '../helpers/origin.js';
 import { connectRaw, type RawClient } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
-
-function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

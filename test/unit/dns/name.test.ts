@@ -166,7 +166,7 @@ function isLatin1EncodedUtf8(raw: string): boolean {
 
 describe('normalizeHost agrees with the WHATWG URL host parser on what it accepts', () => {
   it('every accepted name, IPv4 or IPv6 literal is what URL would make of it (bounded: 3,000 runs)', async () => {
-    const fc = (await import('fast-check')).default;
+    const fc: typeof import('fast-check').default = (await import('fast-check')).default;
     const chars = [...'abcXYZ019-_.:%[] ', 'ü', 'ß', '例', 'İ', '\u3002', '\u00AD', 'Ａ', '１', '．', '0x'];
     const host = fc.array(fc.constantFrom(...chars), { minLength: 1, maxLength: 30 }).map((a) => a.join(''));
     fc.assert(
