@@ -57,7 +57,9 @@ async function run(config: Config): Promise<void> {
     return;
   }
   const metrics = createMetrics();
-  const proxy = await startProxy(config, { accessLog: new StreamAccessLog(process.stdout), metrics: metrics.hooks });
+  // The access log is info-level: `--log-level warn` (or error) turns it off.
+  const accessLog = config.log.level === 'debug' || config.log.level === 'info' ? new StreamAccessLog(process.stdout) : null;
+  const proxy = await startProxy(config, { accessLog, metrics: metrics.hooks });
   metrics.attach(proxy.context);
   if (inWorker) serveWorkerRequests(() => metrics.render(), () => proxy.context.dns.snapshot());
   const admin =

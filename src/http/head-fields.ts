@@ -51,9 +51,11 @@ export function applyKnownHeader(p: HeadParser, buf: Buffer, id: number, k: numb
 }
 
 /**
- * Content-Length = 1*DIGIT (RFC 9110 §8.6). Leading zeros are accepted. A repeated field, or a list, whose
- * members all carry the same value is accepted as that value (RFC 9110 §8.6 allows it: every reader frames the
- * message identically); a different value is CL_MISMATCH; anything else INVALID_CONTENT_LENGTH.
+ * Content-Length = 1*DIGIT (RFC 9110 §8.6). Leading zeros are accepted. A different second value is
+ * CL_MISMATCH. A request repeating the same value (a second field, or a list "5, 5") is DUPLICATE_CONTENT_LENGTH:
+ * RFC 9110 §8.6 lets a recipient reject it, llhttp does, and a proxy should not pass on a request that other
+ * parsers in the chain may refuse or read differently. A response repeating the same value is read as that value
+ * (some origins do send it; every reader frames it identically). Anything else is INVALID_CONTENT_LENGTH.
  */
 function applyContentLength(p: HeadParser, buf: Buffer, vs: number, ve: number): number {
   let i = vs;
@@ -65,7 +67,10 @@ function applyContentLength(p: HeadParser, buf: Buffer, vs: number, ve: number):
       if (v >= CL_DIV10 && (v > CL_DIV10 || d > CL_LAST_DIGIT)) return p.fail('CONTENT_LENGTH_OVERFLOW');
       v = v * 10 + d;
     }
-    if (p.hasContentLength && v !== p.contentLength) return p.fail('CL_MISMATCH');
+    if (p.hasContentLength) {
+      if (v !== p.contentLength) return p.fail('CL_MISMATCH');
+      if (p.isRequest) return p.fail('DUPLICATE_CONTENT_LENGTH');
+    }
     p.hasContentLength = true;
     p.contentLength = v;
     if (i === ve) return 0;

@@ -45,6 +45,8 @@ export const REASON_STATUS: Readonly<Record<string, number>> = {
   INCOMPLETE_MESSAGE: 400,
   // internal: a state the scanner never enters (a bug if ever seen)
   INVALID_STATE: 400,
+  // added later (codes are never renumbered or reused)
+  DUPLICATE_CONTENT_LENGTH: 400,
 };
 
 export function statusOfReason(code: string): number {

@@ -113,6 +113,8 @@ export class ClientConn implements UpstreamOwner, Closable {
   private bytesIn = 0;
   private bytesOut = 0;
   private errorCode: ErrorCode | null = null;
+  /** Client address for the log (see clientAddress()). */
+  private peer: string | null = null;
   /** Method name kept for the log once the parser is gone (tunnels). */
   private method: string | null = null;
   /** The address dialled for this exchange (for the log). */
@@ -206,6 +208,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     // No pause here: bytes that arrive before the upstream is ready go to keep(),
     // which pauses only then (a pause/resume pair costs two epoll_ctl calls).
     this.state = S_SETUP;
+    if (this.peer === null) this.clientAddress(); // once per connection; the log may be written after a close
     this.stash = afterHead < buf.length ? buf : null;
     this.stashStart = afterHead;
     this.startMs = performance.now();
@@ -766,6 +769,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     upstreamSocket.removeAllListeners('drain');
     upstreamSocket.removeAllListeners('close');
     this.releaseHeadTimer();
+    this.clientAddress(); // logged when the tunnel closes
     this.method = this.parser.methodName();
     this.releaseParser();
     this.ctx.metrics.tunnelOpened();
@@ -911,6 +915,12 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.socket.destroy();
   }
 
+  /** The client's address, read once while the socket is open (a closed socket no longer knows it). */
+  private clientAddress(): string {
+    if (this.peer === null) this.peer = this.socket.remoteAddress ?? '';
+    return this.peer;
+  }
+
   private logExchange(): void {
     const ctx = this.ctx;
     const durationMs = performance.now() - this.startMs;
@@ -920,7 +930,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (log === null) return;
     const authority = this.authority;
     log.write({
-      client: this.socket.remoteAddress ?? '',
+      client: this.clientAddress(),
       user: null,
       mode: this.mode,
       method: this.method ?? safeMethod(this.parser),

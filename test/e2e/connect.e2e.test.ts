@@ -40,6 +40,8 @@ describe('CONNECT', () => {
     client.socket.end('12345');
     const done = await client.closed();
     expect(done.raw.toString()).toBe('HTTP/1.1 200 Connection Established\r\n\r\ngot 5');
+    await waitFor(() => h.log.records.length > 0);
+    expect(h.log.records[0]).toMatchObject({ mode: 'connect', client: '127.0.0.1', status: 200, bytesIn: 5, bytesOut: 5 });
   });
 
   it('refuses a CONNECT port not in connectPorts with 403', async () => {

@@ -494,9 +494,10 @@ export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
   },
   {
     id: 'IDENTICAL_CONTENT_LENGTHS',
-    example: { kind: 'request', input: 'POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc' },
-    why: 'RFC 9110 §8.6: a repeated Content-Length (field or list) whose members are all the same number may be read as that number; every reader that accepts it frames identically. llhttp rejects any repetition.',
+    example: { kind: 'response', input: 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc' },
+    why: 'RFC 9110 §8.6: a repeated Content-Length (field or list) in a response whose members are all the same number may be read as that number; every reader that accepts it frames identically. llhttp rejects any repetition. (Requests: dfp rejects it too, DUPLICATE_CONTENT_LENGTH.)',
     rewrite(ctx) {
+      if (ctx.kind !== 'response') return null; // requests: dfp rejects repeats too
       const { ll, input } = ctx;
       if (ll.errorOffset === null) return null;
       if (ll.errorCode !== 'HPE_UNEXPECTED_CONTENT_LENGTH' && ll.errorCode !== 'HPE_INVALID_CONTENT_LENGTH') return null;

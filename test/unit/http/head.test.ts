@@ -133,8 +133,6 @@ describe('framing facts of a request', () => {
     ['Content-Length', 'Content-Length: 12\r\n', BODY_LENGTH, 12, false],
     ['Content-Length with leading zeros', 'Content-Length: 003\r\n', BODY_LENGTH, 3, false],
     ['Content-Length 0', 'Content-Length: 0\r\n', BODY_LENGTH, 0, false],
-    ['identical Content-Length fields (RFC 9110 §8.6)', 'Content-Length: 5\r\nContent-Length: 5\r\n', BODY_LENGTH, 5, false],
-    ['an identical Content-Length list', 'Content-Length: 5, 5\r\n', BODY_LENGTH, 5, false],
     ['Content-Length of 2^53-1', 'Content-Length: 9007199254740991\r\n', BODY_LENGTH, 9007199254740991, false],
     ['chunked', 'Transfer-Encoding: chunked\r\n', BODY_CHUNKED, -1, true],
     ['chunked in uppercase', 'Transfer-Encoding: CHUNKED\r\n', BODY_CHUNKED, -1, true],
