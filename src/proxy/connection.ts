@@ -13,14 +13,9 @@ import { performance } from 'node:perf_hooks';
 import {
   BODY_CHUNKED,
   BODY_EOF,
-  BODY_NONE,
   BodyParser,
   ERROR,
-  FORM_ABSOLUTE,
-  H_HOST,
-  H_VIA,
   HeadParser,
-  METHOD_CONNECT,
   METHOD_DELETE,
   METHOD_GET,
   METHOD_HEAD,
@@ -31,15 +26,13 @@ import {
 } from '../http/index.js';
 import { isProxyError, ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
-import type { HostTarget } from '../dns/name.js';
 import { connectTo, type ConnectResult } from '../upstream/connect.js';
 import type { Closable, ProxyContext } from './context.js';
-import { checkedAddressesNow, resolveAndCheck, targetOf } from './destination.js';
-import type { ProxyMode } from './metrics-hooks.js';
-import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
+import { chooseDestination, newDestination, type Destination } from './destination-choice.js';
+import { checkedAddressesNow, resolveAndCheck } from './destination.js';
 import { HeadBuilder } from './head-builder.js';
+import { buildRequestHead, buildResponseHead } from './rewrite.js';
 import { Splice, TUNNEL_ONREAD } from './splice.js';
-import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
 import { UPSTREAM_ONREAD, UpstreamConn, poolKey, type UpstreamOwner } from './upstream-conn.js';
 
 const S_HEAD = 0; // waiting for / reading a request head
@@ -48,15 +41,6 @@ const S_EXCHANGE = 2; // request sent or streaming; response pending or streamin
 const S_TUNNEL = 3; // CONNECT or upgrade: spliced, no more HTTP
 const S_CLOSED = 4;
 
-const CRLF = Buffer.from('\r\n');
-const HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
-const HTTP11 = Buffer.from('HTTP/1.1');
-const SLASH = Buffer.from('/');
-const ASTERISK = Buffer.from('*');
-const HOST_PREFIX = Buffer.from('Host: ');
-const CONNECTION_UPGRADE = Buffer.from('Connection: upgrade\r\n');
-const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
-const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
 /** Shared by every connection: heads are built and written synchronously. */
 const HEAD_BUILDER = new HeadBuilder();
 /** Body bytes up to this size are copied next to their head: one send instead of two. */
@@ -92,17 +76,13 @@ export class ClientConn implements UpstreamOwner, Closable {
   private upstreamPausedForClient = false;
 
   // The current exchange.
-  private mode: ProxyMode = 'forward';
-  private authority: Authority | null = null;
-  private target: HostTarget | null = null;
-  private rewriteHost = false;
+  private readonly dest: Destination = newDestination();
   private keepAlive = true;
   private requestDone = false;
   private responseStarted = false;
   private responseHeadDone = false;
   private responseDone = false;
   private dechunk = false;
-  private isUpgrade = false;
   private retried = false;
   /** The client sent its FIN: serve what was received, then close. */
   private clientEnded = false;
@@ -190,7 +170,7 @@ export class ClientConn implements UpstreamOwner, Closable {
   headTimedOut(): void {
     if (!this.headTimerArmed || this.state !== S_HEAD) return;
     this.headTimerArmed = false;
-    this.mode = 'forward';
+    this.dest.mode = 'forward';
     this.replyError(new ProxyError('REQUEST_TIMEOUT', `no complete head within ${this.ctx.config.limits.headerTimeoutMs} ms`));
   }
 
@@ -214,8 +194,8 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.startMs = performance.now();
     this.resetExchange();
     try {
-      if (this.parser.method === METHOD_CONNECT) this.chooseConnectDestination();
-      else this.chooseHttpDestination();
+      chooseDestination(this.ctx, this.parser, this.dest);
+      this.keepAlive = this.dest.mode !== 'connect' && this.parser.keepAlive && !this.ctx.draining;
       this.resolveDestination();
     } catch (err) {
       this.fail(err);
@@ -228,9 +208,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.responseHeadDone = false;
     this.responseDone = false;
     this.dechunk = false;
-    this.isUpgrade = false;
     this.retried = false;
-    this.rewriteHost = false;
     this.status = 0;
     this.dnsMs = 0;
     this.connectMs = 0;
@@ -238,88 +216,13 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.bytesOut = 0;
     this.errorCode = null;
     this.address = null;
-    this.authority = null;
-    this.target = null;
-  }
-
-  private chooseConnectDestination(): void {
-    const p = this.parser;
-    this.mode = 'connect';
-    this.keepAlive = false;
-    this.authority = parseHostPort(p.buf, p.targetStart, p.targetEnd, 0, true);
-    const ports = this.ctx.config.access.connectPorts;
-    if (ports.length > 0 && !ports.includes(this.authority.port)) {
-      this.ctx.metrics.denied('connect_port');
-      throw new ProxyError('REQUEST_DENIED', `CONNECT to port ${this.authority.port} is not allowed`);
-    }
-    this.checkVia();
-    this.target = targetOf(this.authority.host);
-  }
-
-  private chooseHttpDestination(): void {
-    const p = this.parser;
-    this.keepAlive = p.keepAlive && !this.ctx.draining;
-    // An HTTP/1.0 request's Upgrade is ignored (RFC 9110 §7.8); it is hop-by-hop, so it is dropped.
-    this.isUpgrade = p.upgrade && p.versionMinor === 1;
-    let authority: Authority;
-    if (p.targetForm === FORM_ABSOLUTE) {
-      this.mode = 'forward';
-      // Every HTTP/1.1 request carries Host, absolute-form too (RFC 9112 §3.2); it is then replaced.
-      if (p.versionMinor === 1 && p.hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
-      authority = parseAbsoluteTarget(p.buf, p.targetStart, p.targetEnd);
-      if (authority.isHttps) throw new ProxyError('NOT_IMPLEMENTED', 'https:// targets need TLS origination, which is not supported yet');
-      this.rewriteHost = true;
-    } else {
-      this.mode = 'gateway';
-      const hostIndex = p.hostIndex;
-      if (hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
-      const h = p.headers;
-      authority = parseHostPort(p.buf, h[hostIndex * 5 + 2]!, h[hostIndex * 5 + 3]!, 80, false);
-    }
-    const routes = this.ctx.config.routes;
-    if (routes.length > 1 || routes[0]!.match.hosts.length > 0 || routes[0]!.backend.type !== 'DynamicForwardProxy' || routes[0]!.backend.hostRewriteHeader !== null) {
-      authority = this.applyRoute(authority);
-    }
-    this.authority = authority;
-    this.checkVia();
-    this.target = targetOf(authority.host);
-  }
-
-  /** Route matching for configured routes; may move the destination to a rewrite header. */
-  private applyRoute(authority: Authority): Authority {
-    const p = this.parser;
-    const host = authority.host.toLowerCase();
-    const pathStart = authority.pathStart >= 0 ? authority.pathStart : p.targetStart;
-    const route = matchRoute(this.ctx.config.routes, p, host, pathStart);
-    if (route === null) throw new ProxyError('REQUEST_DENIED', `no route for ${host}`);
-    const backend = route.backend;
-    if (backend.type !== 'DynamicForwardProxy') throw new ProxyError('NOT_IMPLEMENTED', `backend type ${backend.type} is not supported yet`);
-    if (backend.hostRewriteHeader !== null) {
-      const i = findHeaderByName(p, backend.hostRewriteHeader);
-      if (i >= 0) {
-        const h = p.headers;
-        const rewritten = parseHostPort(p.buf, h[i * 5 + 2]!, h[i * 5 + 3]!, 80, false);
-        rewritten.pathStart = authority.pathStart;
-        this.rewriteHost = true;
-        return rewritten;
-      }
-    }
-    return authority;
-  }
-
-  private checkVia(): void {
-    const p = this.parser;
-    const h = p.headers;
-    for (let i = p.findHeader(H_VIA); i >= 0; i = p.findHeader(H_VIA, i + 1)) {
-      if (viaNamesProxy(p.buf, h[i * 5 + 2]!, h[i * 5 + 3]!, this.ctx.pseudonym)) {
-        throw new ProxyError('LOOP_DETECTED', 'request already passed through this proxy');
-      }
-    }
+    this.dest.authority = null;
+    this.dest.host = null;
   }
 
   private resolveDestination(): void {
-    const target = this.target!;
-    const port = this.authority!.port;
+    const target = this.dest.host!;
+    const port = this.dest.authority!.port;
     const addresses = checkedAddressesNow(this.ctx, target, port);
     if (addresses !== undefined) {
       this.connect(addresses);
@@ -339,8 +242,8 @@ export class ClientConn implements UpstreamOwner, Closable {
   }
 
   private connect(addresses: readonly ResolvedAddress[]): void {
-    const port = this.authority!.port;
-    if (this.mode !== 'connect') {
+    const port = this.dest.authority!.port;
+    if (this.dest.mode !== 'connect') {
       const pool = this.ctx.pool;
       for (let i = 0; i < addresses.length; i++) {
         const up = pool.take(poolKey(addresses[i]!.address, port));
@@ -355,8 +258,8 @@ export class ClientConn implements UpstreamOwner, Closable {
 
   private dial(addresses: readonly ResolvedAddress[]): void {
     const ctx = this.ctx;
-    const onread = this.mode === 'connect' ? TUNNEL_ONREAD : UPSTREAM_ONREAD;
-    connectTo(addresses, this.authority!.port, { timeoutMs: ctx.config.limits.connectTimeoutMs, onread }).then(
+    const onread = this.dest.mode === 'connect' ? TUNNEL_ONREAD : UPSTREAM_ONREAD;
+    connectTo(addresses, this.dest.authority!.port, { timeoutMs: ctx.config.limits.connectTimeoutMs, onread }).then(
       (result) => this.onConnected(result),
       (err: unknown) => {
         if (this.state === S_SETUP) this.fail(err);
@@ -367,13 +270,13 @@ export class ClientConn implements UpstreamOwner, Closable {
   private onConnected(result: ConnectResult): void {
     this.connectMs = result.connectMs;
     this.ctx.metrics.upstreamConnected(result.connectMs);
-    if (this.mode === 'connect') {
+    if (this.dest.mode === 'connect') {
       this.address = result.address.address;
       if (this.state === S_SETUP) this.startTunnel(result.socket);
       else result.socket.destroy();
       return;
     }
-    const up = new UpstreamConn(result.socket, result.address, this.authority!.port, this.ctx.config.limits.maxHeaderBytes, this.ctx.pool);
+    const up = new UpstreamConn(result.socket, result.address, this.dest.authority!.port, this.ctx.config.limits.maxHeaderBytes, this.ctx.pool);
     // The client went away while we connected: keep the fresh connection for someone else.
     if (this.state !== S_SETUP) this.ctx.pool.release(up);
     else this.attach(up);
@@ -392,7 +295,8 @@ export class ClientConn implements UpstreamOwner, Closable {
     const p = this.parser;
     this.reqBody.reset(p.bodyKind, p.contentLength);
     if (this.reqBody.done) this.requestDone = true;
-    const head = this.buildRequestHead();
+    const d = this.dest;
+    const head = buildRequestHead(HEAD_BUILDER, p, d.authority!, d.rewriteHost, d.isUpgrade, this.ctx);
     if (this.stash !== null && !this.requestDone) {
       // Head and the body bytes that came with it leave in one writev.
       const buf = this.stash;
@@ -411,59 +315,6 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     if (sock.isPaused()) sock.resume();
     if (!this.requestDone && !this.clientPausedForUpstream && this.socket.isPaused()) this.socket.resume();
-  }
-
-  /** Request head in origin-form, hop-by-hop lines left out, Via added: slices of the received head. */
-  private buildRequestHead(): Buffer {
-    const out = HEAD_BUILDER;
-    const p = this.parser;
-    const buf = p.buf;
-    const h = p.headers;
-    const n = p.headerCount;
-    const lineEnd = n > 0 ? h[0]! : p.headEnd - 2;
-    const authority = this.authority!;
-    if (p.targetForm === FORM_ABSOLUTE) {
-      out.add(buf, p.headStart, p.targetStart);
-      const pathStart = authority.pathStart;
-      if (pathStart >= p.targetEnd && p.method === METHOD_OPTIONS) out.addAll(ASTERISK); // RFC 9112 §3.2.4
-      else if (pathStart >= p.targetEnd || buf[pathStart] !== 0x2f) out.addAll(SLASH);
-      if (pathStart < p.targetEnd) out.add(buf, pathStart, p.targetEnd);
-      out.addAll(HTTP11_CRLF);
-    } else if (p.versionMinor === 1) {
-      out.add(buf, p.headStart, lineEnd);
-    } else {
-      out.add(buf, p.headStart, p.targetEnd);
-      out.addAll(HTTP11_CRLF);
-    }
-    if (this.rewriteHost) {
-      out.addAll(HOST_PREFIX);
-      out.add(buf, authority.authorityStart, authority.authorityEnd);
-      out.addAll(CRLF);
-    }
-    const hop = p.hopByHop;
-    const ids = p.headerIds;
-    const dropHost = this.rewriteHost;
-    let runStart = -1;
-    for (let i = 0; i < n; i++) {
-      const skip = hop[i] === 1 || (dropHost && ids[i] === H_HOST);
-      if (skip) {
-        if (runStart >= 0) {
-          out.add(buf, runStart, h[i * 5]!);
-          runStart = -1;
-        }
-      } else if (runStart < 0) {
-        runStart = h[i * 5]!;
-      }
-    }
-    if (runStart >= 0) out.add(buf, runStart, h[(n - 1) * 5 + 4]!);
-    if (this.isUpgrade) {
-      const u = p.findHeader(7 /* H_UPGRADE */);
-      if (u >= 0) out.add(buf, h[u * 5]!, h[u * 5 + 4]!);
-      out.addAll(CONNECTION_UPGRADE);
-    }
-    out.addAll(p.versionMinor === 1 ? this.ctx.viaLine11 : this.ctx.viaLine10);
-    out.addAll(CRLF);
-    return out.build(null, 0, 0);
   }
 
   private forwardRequestBody(buf: Buffer, start: number): void {
@@ -534,7 +385,7 @@ export class ClientConn implements UpstreamOwner, Closable {
         continue;
       }
       if (status === 101) {
-        if (!this.isUpgrade) {
+        if (!this.dest.isUpgrade) {
           this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', '101 without an upgrade request'));
           return -1;
         }
@@ -545,19 +396,15 @@ export class ClientConn implements UpstreamOwner, Closable {
       }
       this.status = status;
       this.responseHeadDone = true;
-      this.buildResponseHead(up);
+      this.prepareResponseHead(up);
       up.body.reset(parser.bodyKind, parser.contentLength);
       return r;
     }
   }
 
   /** The response head for the client, left in HEAD_BUILDER: forwardResponseBody writes it with the first body bytes. */
-  private buildResponseHead(up: UpstreamConn): void {
-    const out = HEAD_BUILDER;
+  private prepareResponseHead(up: UpstreamConn): void {
     const p = up.parser;
-    const buf = p.buf;
-    const h = p.headers;
-    const n = p.headerCount;
     const clientMinor = this.parser.versionMinor;
     if (p.bodyKind === BODY_EOF) this.keepAlive = false;
     if (clientMinor === 0 && p.bodyKind === BODY_CHUNKED) {
@@ -568,34 +415,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     } else {
       up.body.onData = null;
     }
-    const lineEnd = n > 0 ? h[0]! : p.headEnd - 2;
-    if (p.versionMinor === 1) {
-      out.add(buf, p.headStart, lineEnd);
-    } else {
-      out.addAll(HTTP11);
-      out.add(buf, p.headStart + 8, lineEnd);
-    }
-    const hop = p.hopByHop;
-    const ids = p.headerIds;
-    // No Transfer-Encoding to an HTTP/1.0 client (RFC 9112 §6.1), with or without a body.
-    const dropTe = clientMinor === 0;
-    let runStart = -1;
-    for (let i = 0; i < n; i++) {
-      const skip = hop[i] === 1 || (dropTe && ids[i] === 3 /* H_TRANSFER_ENCODING */);
-      if (skip) {
-        if (runStart >= 0) {
-          out.add(buf, runStart, h[i * 5]!);
-          runStart = -1;
-        }
-      } else if (runStart < 0) {
-        runStart = h[i * 5]!;
-      }
-    }
-    if (runStart >= 0) out.add(buf, runStart, h[(n - 1) * 5 + 4]!);
-    out.addAll(p.versionMinor === 1 ? this.ctx.viaLine11 : this.ctx.viaLine10);
-    if (!this.keepAlive) out.addAll(CONNECTION_CLOSE);
-    else if (clientMinor === 0) out.addAll(CONNECTION_KEEP_ALIVE);
-    out.addAll(CRLF);
+    buildResponseHead(HEAD_BUILDER, p, clientMinor, this.keepAlive, this.ctx);
     this.bytesOut += p.headEnd - p.headStart;
   }
 
@@ -925,14 +745,14 @@ export class ClientConn implements UpstreamOwner, Closable {
     const ctx = this.ctx;
     const durationMs = performance.now() - this.startMs;
     const status = this.status;
-    ctx.metrics.requestDone(this.mode, status, durationMs);
+    ctx.metrics.requestDone(this.dest.mode, status, durationMs);
     const log = ctx.accessLog;
     if (log === null) return;
-    const authority = this.authority;
+    const authority = this.dest.authority;
     log.write({
       client: this.clientAddress(),
       user: null,
-      mode: this.mode,
+      mode: this.dest.mode,
       method: this.method ?? safeMethod(this.parser),
       host: authority?.host ?? '',
       port: authority?.port ?? 0,
@@ -975,4 +795,3 @@ function onHeadTimeout(conn: ClientConn): void {
   conn.headTimedOut();
 }
 
-export { BODY_NONE };

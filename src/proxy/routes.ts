@@ -15,10 +15,6 @@ export function hostMatchesGlob(host: string, glob: string): boolean {
   return host === glob;
 }
 
-function pathOf(parser: HeadParser, pathStart: number): { start: number; end: number } {
-  return { start: pathStart, end: parser.targetEnd };
-}
-
 function pathHasPrefix(buf: Buffer, start: number, end: number, prefix: string): boolean {
   if (prefix === '/' || prefix === '') return true;
   if (end - start < prefix.length) return false;
@@ -66,8 +62,7 @@ export function matchRoute(routes: readonly RouteConfig[], parser: HeadParser, h
       for (const glob of m.hosts) if (hostMatchesGlob(host, glob)) { ok = true; break; }
       if (!ok) continue;
     }
-    const path = pathOf(parser, pathStart);
-    if (!pathHasPrefix(parser.buf, path.start, path.end, m.pathPrefix)) continue;
+    if (!pathHasPrefix(parser.buf, pathStart, parser.targetEnd, m.pathPrefix)) continue;
     if (!headersMatch(parser, m.headers)) continue;
     return route;
   }

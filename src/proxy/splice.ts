@@ -5,7 +5,7 @@
  * Handlers are module-level; state lives on the Splice object.
  */
 import type net from 'node:net';
-import { recycleReadBuffer, takeReadBuffer } from './read-buffer.js';
+import { releaseReadBuffer, takeReadBuffer } from './read-buffer.js';
 
 export interface SpliceSocket extends net.Socket {
   dfpSplice: Splice | null;
@@ -18,7 +18,6 @@ export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   const splice = this.dfpSplice;
   if (splice === undefined || splice === null) {
     (this.dfpEarly ??= []).push(Buffer.from(buf.subarray(0, n)));
-    recycleReadBuffer(buf);
     return;
   }
   const isClient = this === splice.client;
@@ -26,7 +25,7 @@ export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   else splice.bytesDown += n;
   const peer = isClient ? splice.upstream : splice.client;
   const ok = peer.write(buf.subarray(0, n));
-  if (peer.writableLength === 0) recycleReadBuffer(buf);
+  releaseReadBuffer(buf, peer.writableLength > 0);
   if (!ok) this.pause();
 }
 

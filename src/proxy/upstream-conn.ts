@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { BodyParser, HeadParser } from '../http/index.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Poolable, UpstreamPool } from '../upstream/pool.js';
-import { recycleReadBuffer, takeReadBuffer } from './read-buffer.js';
+import { releaseReadBuffer, takeReadBuffer } from './read-buffer.js';
 import { onTunnelRead, type SpliceSocket } from './splice.js';
 
 /** What an owning client connection implements. */
@@ -76,12 +76,11 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
   const owner = this.dfpUpstream.owner;
   if (owner === null) {
     this.dfpUpstream.pool?.evict(this.dfpUpstream); // unsolicited bytes while idle: never reuse
-    recycleReadBuffer(buf);
     return;
   }
   const client = owner.socket;
   owner.onUpstreamData(buf.subarray(0, n));
-  if (client.writableLength === 0) recycleReadBuffer(buf);
+  releaseReadBuffer(buf, client.writableLength > 0);
 }
 
 /** `onread` options for HTTP upstream sockets. */

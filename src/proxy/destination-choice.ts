@@ -1,0 +1,97 @@
+/**
+ * Which mode a request head asks for and where it goes: CONNECT authority,
+ * absolute-form URI (forward), or Host / a route's rewrite header (gateway).
+ * Also the checks that belong to that choice: CONNECT ports, routes, loops
+ * through Via. Throws ProxyError; the address policy comes later, after
+ * resolution (destination.ts).
+ */
+import { ProxyError } from '../errors.js';
+import { FORM_ABSOLUTE, H_VIA, METHOD_CONNECT, type HeadParser } from '../http/index.js';
+import type { HostTarget } from '../dns/name.js';
+import type { ProxyContext } from './context.js';
+import { targetOf } from './destination.js';
+import type { ProxyMode } from './metrics-hooks.js';
+import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
+import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
+
+/** The outcome, written into a per-connection object (no allocation beyond the Authority). */
+export interface Destination {
+  mode: ProxyMode;
+  authority: Authority | null;
+  host: HostTarget | null;
+  /** Host is replaced by the authority (absolute-form, rewrite header). */
+  rewriteHost: boolean;
+  /** An HTTP/1.1 Upgrade request (an HTTP/1.0 Upgrade is ignored, RFC 9110 §7.8). */
+  isUpgrade: boolean;
+}
+
+export function newDestination(): Destination {
+  return { mode: 'forward', authority: null, host: null, rewriteHost: false, isUpgrade: false };
+}
+
+export function chooseDestination(ctx: ProxyContext, p: HeadParser, d: Destination): void {
+  d.rewriteHost = false;
+  d.isUpgrade = false;
+  if (p.method === METHOD_CONNECT) {
+    d.mode = 'connect';
+    d.authority = parseHostPort(p.buf, p.targetStart, p.targetEnd, 0, true);
+    const ports = ctx.config.access.connectPorts;
+    if (ports.length > 0 && !ports.includes(d.authority.port)) {
+      ctx.metrics.denied('connect_port');
+      throw new ProxyError('REQUEST_DENIED', `CONNECT to port ${d.authority.port} is not allowed`);
+    }
+  } else {
+    d.isUpgrade = p.upgrade && p.versionMinor === 1;
+    let authority: Authority;
+    if (p.targetForm === FORM_ABSOLUTE) {
+      d.mode = 'forward';
+      // Every HTTP/1.1 request carries Host, absolute-form too (RFC 9112 §3.2); it is then replaced.
+      if (p.versionMinor === 1 && p.hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
+      authority = parseAbsoluteTarget(p.buf, p.targetStart, p.targetEnd);
+      if (authority.isHttps) throw new ProxyError('NOT_IMPLEMENTED', 'https:// targets need TLS origination, which is not supported yet');
+      d.rewriteHost = true;
+    } else {
+      d.mode = 'gateway';
+      const hostIndex = p.hostIndex;
+      if (hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
+      const h = p.headers;
+      authority = parseHostPort(p.buf, h[hostIndex * 5 + 2]!, h[hostIndex * 5 + 3]!, 80, false);
+    }
+    const routes = ctx.config.routes;
+    const isDefaultRoute = routes.length === 1 && routes[0]!.match.hosts.length === 0 && routes[0]!.backend.type === 'DynamicForwardProxy' && routes[0]!.backend.hostRewriteHeader === null;
+    d.authority = isDefaultRoute ? authority : applyRoute(ctx, p, authority, d);
+  }
+  checkVia(ctx, p);
+  d.host = targetOf(d.authority.host);
+}
+
+/** Route matching for configured routes; may move the destination to a rewrite header. */
+function applyRoute(ctx: ProxyContext, p: HeadParser, authority: Authority, d: Destination): Authority {
+  const host = authority.host.toLowerCase();
+  const pathStart = authority.pathStart >= 0 ? authority.pathStart : p.targetStart;
+  const route = matchRoute(ctx.config.routes, p, host, pathStart);
+  if (route === null) throw new ProxyError('REQUEST_DENIED', `no route for ${host}`);
+  const backend = route.backend;
+  if (backend.type !== 'DynamicForwardProxy') throw new ProxyError('NOT_IMPLEMENTED', `backend type ${backend.type} is not supported yet`);
+  if (backend.hostRewriteHeader !== null) {
+    const i = findHeaderByName(p, backend.hostRewriteHeader);
+    if (i >= 0) {
+      const h = p.headers;
+      const rewritten = parseHostPort(p.buf, h[i * 5 + 2]!, h[i * 5 + 3]!, 80, false);
+      rewritten.pathStart = authority.pathStart;
+      d.rewriteHost = true;
+      return rewritten;
+    }
+  }
+  return authority;
+}
+
+/** A Via entry naming this proxy means the request came round again. */
+function checkVia(ctx: ProxyContext, p: HeadParser): void {
+  const h = p.headers;
+  for (let i = p.findHeader(H_VIA); i >= 0; i = p.findHeader(H_VIA, i + 1)) {
+    if (viaNamesProxy(p.buf, h[i * 5 + 2]!, h[i * 5 + 3]!, ctx.pseudonym)) {
+      throw new ProxyError('LOOP_DETECTED', 'request already passed through this proxy');
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The heads dfp sends on: the request in origin-form for the origin, the
+ * response for the client. Both are slices of the received head (hop-by-hop
+ * lines left out) plus a few lines of ours, copied into one Buffer by
+ * HeadBuilder.
+ */
+import { FORM_ABSOLUTE, H_HOST, H_TRANSFER_ENCODING, H_UPGRADE, METHOD_OPTIONS, type HeadParser } from '../http/index.js';
+import type { HeadBuilder } from './head-builder.js';
+import type { Authority } from './target.js';
+
+const CRLF = Buffer.from('\r\n');
+const HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
+const HTTP11 = Buffer.from('HTTP/1.1');
+const SLASH = Buffer.from('/');
+const ASTERISK = Buffer.from('*');
+const HOST_PREFIX = Buffer.from('Host: ');
+const CONNECTION_UPGRADE = Buffer.from('Connection: upgrade\r\n');
+const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
+const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
+
+export interface ViaLines {
+  readonly viaLine11: Buffer;
+  readonly viaLine10: Buffer;
+}
+
+/** Header lines of `p` in runs, leaving out hop-by-hop lines and those with id `dropId` (-1: none). */
+function addKeptLines(out: HeadBuilder, p: HeadParser, dropId: number): void {
+  const buf = p.buf;
+  const h = p.headers;
+  const n = p.headerCount;
+  const hop = p.hopByHop;
+  const ids = p.headerIds;
+  let runStart = -1;
+  for (let i = 0; i < n; i++) {
+    if (hop[i] === 1 || ids[i] === dropId) {
+      if (runStart >= 0) {
+        out.add(buf, runStart, h[i * 5]!);
+        runStart = -1;
+      }
+    } else if (runStart < 0) {
+      runStart = h[i * 5]!;
+    }
+  }
+  if (runStart >= 0) out.add(buf, runStart, h[(n - 1) * 5 + 4]!);
+}
+
+/** End of the start line (before its CRLF). */
+function startLineEnd(p: HeadParser): number {
+  return p.headerCount > 0 ? p.headers[0]! : p.headEnd - 2;
+}
+
+/** The request for the origin: origin-form, HTTP/1.1, Host rewritten when asked, Via added. */
+export function buildRequestHead(out: HeadBuilder, p: HeadParser, authority: Authority, rewriteHost: boolean, isUpgrade: boolean, via: ViaLines): Buffer {
+  const buf = p.buf;
+  if (p.targetForm === FORM_ABSOLUTE) {
+    out.add(buf, p.headStart, p.targetStart);
+    const pathStart = authority.pathStart;
+    if (pathStart >= p.targetEnd && p.method === METHOD_OPTIONS) out.addAll(ASTERISK); // RFC 9112 §3.2.4
+    else if (pathStart >= p.targetEnd || buf[pathStart] !== 0x2f) out.addAll(SLASH);
+    if (pathStart < p.targetEnd) out.add(buf, pathStart, p.targetEnd);
+    out.addAll(HTTP11_CRLF);
+  } else if (p.versionMinor === 1) {
+    out.add(buf, p.headStart, startLineEnd(p));
+  } else {
+    out.add(buf, p.headStart, p.targetEnd);
+    out.addAll(HTTP11_CRLF);
+  }
+  if (rewriteHost) {
+    out.addAll(HOST_PREFIX);
+    out.add(buf, authority.authorityStart, authority.authorityEnd);
+    out.addAll(CRLF);
+  }
+  addKeptLines(out, p, rewriteHost ? H_HOST : -1);
+  if (isUpgrade) {
+    const u = p.findHeader(H_UPGRADE);
+    const h = p.headers;
+    if (u >= 0) out.add(buf, h[u * 5]!, h[u * 5 + 4]!);
+    out.addAll(CONNECTION_UPGRADE);
+  }
+  out.addAll(p.versionMinor === 1 ? via.viaLine11 : via.viaLine10);
+  out.addAll(CRLF);
+  return out.build(null, 0, 0);
+}
+
+/**
+ * The response for the client, left in `out` (the caller writes it with the
+ * first body bytes). HTTP/1.1 status line; no Transfer-Encoding to an HTTP/1.0
+ * client (RFC 9112 §6.1); Connection says what the proxy will do.
+ */
+export function buildResponseHead(out: HeadBuilder, p: HeadParser, clientMinor: number, keepAlive: boolean, via: ViaLines): void {
+  const buf = p.buf;
+  const lineEnd = startLineEnd(p);
+  if (p.versionMinor === 1) {
+    out.add(buf, p.headStart, lineEnd);
+  } else {
+    out.addAll(HTTP11);
+    out.add(buf, p.headStart + 8, lineEnd);
+  }
+  addKeptLines(out, p, clientMinor === 0 ? H_TRANSFER_ENCODING : -1);
+  out.addAll(p.versionMinor === 1 ? via.viaLine11 : via.viaLine10);
+  if (!keepAlive) out.addAll(CONNECTION_CLOSE);
+  else if (clientMinor === 0) out.addAll(CONNECTION_KEEP_ALIVE);
+  out.addAll(CRLF);
+}
