@@ -3,12 +3,11 @@
  * Host routing, routes with hostRewriteHeader and matches, missing Host, and
  * interim, bodiless and upgrade responses in gateway mode.
  */
-import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Config, RouteConfig } from '../../src/config/types.js';
-import { METHOD_GET, METHOD_HEAD, type ParsedMessage } from '../../src/http/index.js';
+import { METHOD_GET, METHOD_HEAD } from '../../src/http/index.js';
 import { startHarness } from '../helpers/harness.js';
-import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
+import { startHeadOrigin, startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
 import { connectRaw, rawRequest } from '../helpers/raw-client.js';
 import { header, waitFor } from '../helpers/wait.js';
 
@@ -24,22 +23,6 @@ const withRoutes = (...routes: RouteConfig[]) => (c: Config) => {
 };
 
 /** A raw origin answering each bodiless request head via `answer`. */
-async function startHeadOrigin(answer: (head: string, socket: net.Socket) => void) {
-  const heads: string[] = [];
-  const origin = await startRawOrigin((socket) => {
-    let pending = '';
-    socket.on('data', (c: Buffer) => {
-      pending += c.toString('latin1');
-      for (let i = pending.indexOf('\r\n\r\n'); i >= 0; i = pending.indexOf('\r\n\r\n')) {
-        const head = pending.slice(0, i + 4);
-        pending = pending.slice(i + 4);
-        heads.push(head);
-        answer(head, socket);
-      }
-    });
-  });
-  return { ...origin, heads };
-}
 
 describe('gateway mode: routing by Host', () => {
   it('routes each origin-form request by its own Host, keeping the request line and Host as sent', async () => {

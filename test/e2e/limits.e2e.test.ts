@@ -8,7 +8,6 @@ import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { ParsedMessage } from '../../src/http/index.js';
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
 import { connectRaw, rawRequest } from '../helpers/raw-client.js';

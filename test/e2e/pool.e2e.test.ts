@@ -6,7 +6,6 @@
  */
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { ParsedMessage } from '../../src/http/index.js';
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin } from '../helpers/origin.js';
 import { connectRaw, rawRequest } from '../helpers/raw-client.js';

@@ -1,7 +1,8 @@
 /**
- * Origins for end-to-end tests, all on 127.0.0.1 port 0: an http-module origin
- * that echoes what it got, and a raw net origin that records the exact bytes
- * of every connection and answers each complete request with a small response.
+ * Origins for end-to-end tests, all on 127.0.0.1 (port 0, or port 80 on a random
+ * 127.x address): an http-module origin that echoes what it got, a raw origin that
+ * records the exact bytes of every connection and answers each complete request,
+ * a raw origin handed each request head, and one driven by the test.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -158,4 +159,44 @@ export async function startRawOrigin(onSocket: (socket: net.Socket) => void): Pr
   };
   onTestFinished(() => origin.close());
   return origin;
+}
+
+/**
+ * A raw origin that hands each bodiless request head (as a string) to `answer`.
+ * Heads are split on the blank line; good enough for GET/HEAD requests.
+ */
+export async function startHeadOrigin(answer: (head: string, socket: net.Socket, index: number) => void) {
+  const heads: string[] = [];
+  let connections = 0;
+  const origin = await startRawOrigin((socket) => {
+    connections++;
+    let pending = '';
+    socket.on('data', (c: Buffer) => {
+      pending += c.toString('latin1');
+      for (let i = pending.indexOf('\r\n\r\n'); i >= 0; i = pending.indexOf('\r\n\r\n')) {
+        const head = pending.slice(0, i + 4);
+        pending = pending.slice(i + 4);
+        heads.push(head);
+        answer(head, socket, heads.length - 1);
+      }
+    });
+  });
+  return { ...origin, heads, connections: () => connections };
+}
+
+/** Bind a random 127.x.y.z:80 (we may be root; loopback only). Null when port 80 is not ours to take. */
+export async function listenOnPort80(onSocket: (s: net.Socket) => void): Promise<{ host: string } | null> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const host = `127.${80 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    const server = net.createServer(onSocket);
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(80, host, () => resolve(true));
+    });
+    if (ok) {
+      onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+      return { host };
+    }
+  }
+  return null;
 }
