@@ -6,7 +6,7 @@
 import { stringify } from 'yaml';
 import { formatDuration } from '../config/duration.js';
 import type { BackendConfig, Config, TrustConfig, UpstreamTlsConfig } from '../config/types.js';
-import { formatHostPort } from '../policy/address.js';
+import { formatHostPort } from '../policy/host-port.js';
 
 export const REDACTED = '<redacted>';
 

@@ -5,7 +5,8 @@
  */
 import { dirname } from 'node:path';
 import { parseArgs, type Flags } from '../cli/args.js';
-import { isHostName, parseIPv4, parseIPv6 } from '../policy/address.js';
+import { parseIPv4, parseIPv6 } from '../policy/address.js';
+import { isHostName } from '../policy/host-port.js';
 import { isManifest, translateManifests } from './manifests.js';
 import { ConfigError, readConfigFile } from './raw.js';
 import { resolveConfig } from './resolve.js';

@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments, YAMLParseError } from 'yaml';
-import { isHostName, parseCidr, parseHostPort, parseIPv4, parseIPv6, parsePort } from '../policy/address.js';
+import { parseIPv4, parseIPv6 } from '../policy/address.js';
+import { parseCidr } from '../policy/cidr.js';
+import { isHostName, parseHostPort, parsePort } from '../policy/host-port.js';
 import type { HostPort } from './types.js';
 
 /** A rejected configuration value: names the key path and the reason. */

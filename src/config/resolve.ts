@@ -8,7 +8,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { defaultConfig } from './defaults.js';
 import { parseDuration } from './duration.js';
-import { parseHostPort as parseHostPortText } from '../policy/address.js';
+import { parseHostPort as parseHostPortText } from '../policy/host-port.js';
 import {
   ConfigError,
   checkAccessEntry,

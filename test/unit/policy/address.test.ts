@@ -1,18 +1,8 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import {
-  classifyAddress,
-  cidrContains,
-  isAlwaysDeniedClass,
-  isHostName,
-  isPrivateClass,
-  parseCidr,
-  parseHostPort,
-  parseIPv4,
-  parseIPv6,
-  tryParseCidr,
-  type AddressClass,
-} from '../../../src/policy/address.js';
+import { classifyAddress, isAlwaysDeniedClass, isPrivateClass, parseIPv4, parseIPv6, type AddressClass } from '../../../src/policy/address.js';
+import { cidrContains, parseCidr, tryParseCidr } from '../../../src/policy/cidr.js';
+import { isHostName, parseHostPort } from '../../../src/policy/host-port.js';
 
 // Boundary tables: first and last address of each range and the neighbours just outside.
 const V4: [string, AddressClass][] = [
