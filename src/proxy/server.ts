@@ -62,6 +62,9 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
       const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onConnection(ctx, socket));
       server.maxConnections = config.limits.maxConnections;
       await listen(server, listener.address);
+      // After listen, errors come from accept() (EMFILE, ENFILE, ENOBUFS): the listener keeps
+      // going and the connection waits in the backlog; without a handler they would crash dfp.
+      server.on('error', onAcceptError);
       servers.push(server);
       const bound = server.address() as net.AddressInfo;
       ctx.listenAddresses.push({ host: bound.address, port: bound.port });
@@ -94,6 +97,15 @@ function onConnection(ctx: ProxyContext, socket: net.Socket): void {
     return;
   }
   new ClientConn(ctx, socket);
+}
+
+let lastAcceptErrorLog = 0;
+
+function onAcceptError(err: NodeJS.ErrnoException): void {
+  const now = Date.now();
+  if (now - lastAcceptErrorLog < 1_000) return;
+  lastAcceptErrorLog = now;
+  process.stderr.write(`dfp: accept failed: ${err.code ?? err.message} (is the file descriptor limit too low?)\n`);
 }
 
 function listen(server: net.Server, address: HostPort): Promise<void> {
