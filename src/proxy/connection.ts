@@ -720,6 +720,16 @@ export class ClientConn implements UpstreamOwner, Closable {
   }
 
   /** idleTimeout covers idle keep-alive connections (and tunnels, in splice.ts); a request in flight is not idle. */
+  /**
+   * A bug surfaced as an exception on this connection's data path: drop this
+   * connection (both sides) and keep serving the others.
+   */
+  crashed(err: unknown): void {
+    reportCrash(err);
+    this.errorCode ??= 'UPSTREAM_PROTOCOL_ERROR';
+    this.destroy();
+  }
+
   onTimeout(): void {
     if (this.state === S_HEAD || this.state === S_CLOSED) this.socket.destroy();
   }
@@ -774,7 +784,11 @@ function safeMethod(parser: HeadParser): string {
 
 
 function onClientData(this: ClientSocket, chunk: Buffer): void {
-  this.dfpClient.onData(chunk);
+  try {
+    this.dfpClient.onData(chunk);
+  } catch (err) {
+    this.dfpClient.crashed(err);
+  }
 }
 function onClientEnd(this: ClientSocket): void {
   this.dfpClient.onClientEnd();
@@ -791,6 +805,15 @@ function onClientError(this: ClientSocket): void {
 function onClientTimeout(this: ClientSocket): void {
   this.dfpClient.onTimeout();
 }
+let lastCrashReport = 0;
+
+function reportCrash(err: unknown): void {
+  const now = Date.now();
+  if (now - lastCrashReport < 1_000) return;
+  lastCrashReport = now;
+  process.stderr.write(`dfp: internal error, connection dropped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+}
+
 function onHeadTimeout(conn: ClientConn): void {
   conn.headTimedOut();
 }

@@ -15,6 +15,8 @@ export interface UpstreamOwner {
   /** The client socket the response goes to (to know when a read buffer is free again). */
   readonly socket: net.Socket;
   onUpstreamData(chunk: Buffer): void;
+  /** An exception escaped onUpstreamData: drop the exchange, keep the process. */
+  crashed(err: unknown): void;
   onUpstreamEnd(): void;
   onUpstreamClose(): void;
   onUpstreamDrain(): void;
@@ -79,7 +81,11 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
     return;
   }
   const client = owner.socket;
-  owner.onUpstreamData(buf.subarray(0, n));
+  try {
+    owner.onUpstreamData(buf.subarray(0, n));
+  } catch (err) {
+    owner.crashed(err);
+  }
   releaseReadBuffer(buf, client.writableLength > 0);
 }
 
@@ -88,7 +94,13 @@ export const UPSTREAM_ONREAD: net.OnReadOpts = { buffer: takeReadBuffer, callbac
 
 function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
   const up = this.dfpUpstream;
-  if (up.owner !== null) up.owner.onUpstreamData(chunk);
+  if (up.owner !== null) {
+    try {
+      up.owner.onUpstreamData(chunk);
+    } catch (err) {
+      up.owner.crashed(err);
+    }
+  }
   else up.pool?.evict(up); // unsolicited bytes while idle: never reuse
 }
 
