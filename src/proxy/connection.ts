@@ -583,6 +583,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     client.removeListener('end', onClientEnd);
     client.removeListener('drain', onClientDrain);
     client.removeListener('timeout', onClientTimeout);
+    client.removeListener('error', onClientError); // the splice handles errors from here on
     // An upgraded pooled-style connection sheds its HTTP handlers; a fresh CONNECT socket has none.
     upstreamSocket.removeAllListeners('data');
     upstreamSocket.removeAllListeners('end');

@@ -20,6 +20,7 @@ export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
     (this.dfpEarly ??= []).push(Buffer.from(buf.subarray(0, n)));
     return;
   }
+  splice.idleTimer?.refresh();
   const isClient = this === splice.client;
   if (isClient) splice.bytesUp += n;
   else splice.bytesDown += n;
@@ -43,13 +44,16 @@ export class Splice {
   bytesDown = 0;
   private closed = 0;
   private readonly onDone: SpliceDone | null;
+  /** One idle timer for both directions (not one per socket), refreshed by traffic either way. */
+  readonly idleTimer: NodeJS.Timeout | null;
 
   constructor(client: net.Socket, upstream: net.Socket, idleTimeoutMs: number, onDone: SpliceDone | null) {
     this.client = client;
     this.upstream = upstream;
     this.onDone = onDone;
-    attach(client, this, idleTimeoutMs);
-    attach(upstream, this, idleTimeoutMs);
+    this.idleTimer = idleTimeoutMs > 0 ? setTimeout(onSpliceIdle, idleTimeoutMs, this).unref() : null;
+    attach(client, this);
+    attach(upstream, this);
     const early = (upstream as SpliceSocket).dfpEarly;
     if (early !== undefined) {
       (upstream as SpliceSocket).dfpEarly = undefined;
@@ -80,25 +84,27 @@ export class Splice {
   }
 
   socketClosed(): void {
-    if (++this.closed === 2 && this.onDone !== null) this.onDone(this);
+    if (++this.closed < 2) return;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    if (this.onDone !== null) this.onDone(this);
   }
 }
 
-function attach(socket: net.Socket, splice: Splice, idleTimeoutMs: number): void {
+function attach(socket: net.Socket, splice: Splice): void {
   const s = socket as SpliceSocket;
   s.dfpSplice = splice;
+  s.setTimeout(0); // the splice's own idle timer covers both sockets
   s.on('data', onSpliceData);
   s.on('drain', onSpliceDrain);
   s.on('end', onSpliceEnd);
   s.on('error', onSpliceError);
   s.on('close', onSpliceClose);
-  s.on('timeout', onSpliceTimeout);
-  if (idleTimeoutMs > 0) s.setTimeout(idleTimeoutMs);
   if (s.isPaused()) s.resume();
 }
 
 function onSpliceData(this: SpliceSocket, chunk: Buffer): void {
   const splice = this.dfpSplice!;
+  splice.idleTimer?.refresh();
   const isClient = this === splice.client;
   if (isClient) splice.bytesUp += chunk.length;
   else splice.bytesDown += chunk.length;
@@ -134,6 +140,6 @@ function onSpliceClose(this: SpliceSocket): void {
   splice.socketClosed();
 }
 
-function onSpliceTimeout(this: SpliceSocket): void {
-  this.dfpSplice!.destroy();
+function onSpliceIdle(splice: Splice): void {
+  splice.destroy();
 }
