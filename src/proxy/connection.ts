@@ -321,7 +321,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     const body = this.reqBody;
     const i = body.execute(buf, start, buf.length);
     if (i === ERROR) {
-      this.abortExchange(new ProxyError('REQUEST_MALFORMED', body.error ?? 'invalid request body'));
+      this.fail(new ProxyError('REQUEST_MALFORMED', body.error ?? 'invalid request body'));
       return;
     }
     if (i > start) {
@@ -372,7 +372,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       const r = parser.execute(chunk, pos, chunk.length);
       if (r === NEED_MORE) return -1;
       if (r === ERROR) {
-        this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', parser.error ?? 'invalid response head'));
+        this.fail(new ProxyError('UPSTREAM_PROTOCOL_ERROR', parser.error ?? 'invalid response head'));
         return -1;
       }
       const status = parser.statusCode;
@@ -386,7 +386,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       }
       if (status === 101) {
         if (!this.dest.isUpgrade) {
-          this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', '101 without an upgrade request'));
+          this.fail(new ProxyError('UPSTREAM_PROTOCOL_ERROR', '101 without an upgrade request'));
           return -1;
         }
         this.status = 101;
@@ -437,7 +437,7 @@ export class ClientConn implements UpstreamOwner, Closable {
         HEAD_BUILDER.reset();
         this.responseHeadDone = false;
       }
-      this.abortExchange(new ProxyError('UPSTREAM_PROTOCOL_ERROR', body.error ?? 'invalid response body'));
+      this.fail(new ProxyError('UPSTREAM_PROTOCOL_ERROR', body.error ?? 'invalid response body'));
       return;
     }
     if (!this.dechunk) {
@@ -591,7 +591,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     upstreamSocket.removeAllListeners('close');
     this.releaseHeadTimer();
     this.clientAddress(); // logged when the tunnel closes
-    this.method = this.parser.methodName();
+    this.method = methodForLog(this.parser);
     this.releaseParser();
     this.ctx.metrics.tunnelOpened();
     this.splice = new Splice(client, upstreamSocket, this.ctx.config.limits.idleTimeoutMs, null);
@@ -615,9 +615,6 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.replyError(isProxyError(err) ? err : new ProxyError('UPSTREAM_PROTOCOL_ERROR', 'internal error', { cause: err }));
   }
 
-  private abortExchange(err: ProxyError): void {
-    this.fail(err);
-  }
 
   private replyError(err: ProxyError): void {
     if (this.state === S_CLOSED) return;
@@ -764,7 +761,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       client: this.clientAddress(),
       user: null,
       mode: this.dest.mode,
-      method: this.method ?? safeMethod(this.parser),
+      method: this.method ?? methodForLog(this.parser),
       host: authority?.host ?? '',
       port: authority?.port ?? 0,
       address: this.address,
@@ -779,7 +776,12 @@ export class ClientConn implements UpstreamOwner, Closable {
   }
 }
 
-function safeMethod(parser: HeadParser): string {
+/** Log names of the methods the scanner knows (METHOD_* order); others are sliced from the head. */
+const METHOD_NAMES = ['', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
+function methodForLog(parser: HeadParser): string {
+  const m = parser.method;
+  if (m > 0 && m < METHOD_NAMES.length) return METHOD_NAMES[m]!;
   return parser.methodEnd > parser.methodStart ? parser.methodName() : '';
 }
 

@@ -36,6 +36,8 @@ export interface ProxyContext {
   /** IP literals already classified (bounded). */
   readonly literals: Map<string, readonly ResolvedAddress[] | Error>;
   readonly connections: Set<Closable>;
+  /** One catch-all DynamicForwardProxy route without a rewrite header: route matching can be skipped. */
+  readonly routesAreDefault: boolean;
   /** Request parsers of closed connections and of tunnels (which need none), reused by new connections. */
   readonly spareParsers: HeadParser[];
   draining: boolean;

@@ -6,10 +6,9 @@
  * resolution (destination.ts).
  */
 import { ProxyError } from '../errors.js';
-import { FORM_ABSOLUTE, H_VIA, METHOD_CONNECT, type HeadParser } from '../http/index.js';
-import type { HostTarget } from '../dns/name.js';
+import { FORM_ABSOLUTE, H_VIA, HEADER_STRIDE, METHOD_CONNECT, type HeadParser } from '../http/index.js';
+import { normalizeHost, type HostTarget } from '../dns/name.js';
 import type { ProxyContext } from './context.js';
-import { targetOf } from './destination.js';
 import type { ProxyMode } from './metrics-hooks.js';
 import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
 import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
@@ -55,14 +54,12 @@ export function chooseDestination(ctx: ProxyContext, p: HeadParser, d: Destinati
       const hostIndex = p.hostIndex;
       if (hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
       const h = p.headers;
-      authority = parseHostPort(p.buf, h[hostIndex * 5 + 2]!, h[hostIndex * 5 + 3]!, 80, false);
+      authority = parseHostPort(p.buf, h[hostIndex * HEADER_STRIDE + 2]!, h[hostIndex * HEADER_STRIDE + 3]!, 80, false);
     }
-    const routes = ctx.config.routes;
-    const isDefaultRoute = routes.length === 1 && routes[0]!.match.hosts.length === 0 && routes[0]!.backend.type === 'DynamicForwardProxy' && routes[0]!.backend.hostRewriteHeader === null;
-    d.authority = isDefaultRoute ? authority : applyRoute(ctx, p, authority, d);
+    d.authority = ctx.routesAreDefault ? authority : applyRoute(ctx, p, authority, d);
   }
   checkVia(ctx, p);
-  d.host = targetOf(d.authority.host);
+  d.host = normalizeHost(d.authority.host);
 }
 
 /** Route matching for configured routes; may move the destination to a rewrite header. */
@@ -77,7 +74,7 @@ function applyRoute(ctx: ProxyContext, p: HeadParser, authority: Authority, d: D
     const i = findHeaderByName(p, backend.hostRewriteHeader);
     if (i >= 0) {
       const h = p.headers;
-      const rewritten = parseHostPort(p.buf, h[i * 5 + 2]!, h[i * 5 + 3]!, 80, false);
+      const rewritten = parseHostPort(p.buf, h[i * HEADER_STRIDE + 2]!, h[i * HEADER_STRIDE + 3]!, 80, false);
       rewritten.pathStart = authority.pathStart;
       d.rewriteHost = true;
       return rewritten;
@@ -90,7 +87,7 @@ function applyRoute(ctx: ProxyContext, p: HeadParser, authority: Authority, d: D
 function checkVia(ctx: ProxyContext, p: HeadParser): void {
   const h = p.headers;
   for (let i = p.findHeader(H_VIA); i >= 0; i = p.findHeader(H_VIA, i + 1)) {
-    if (viaNamesProxy(p.buf, h[i * 5 + 2]!, h[i * 5 + 3]!, ctx.pseudonym)) {
+    if (viaNamesProxy(p.buf, h[i * HEADER_STRIDE + 2]!, h[i * HEADER_STRIDE + 3]!, ctx.pseudonym)) {
       throw new ProxyError('LOOP_DETECTED', 'request already passed through this proxy');
     }
   }

@@ -4,17 +4,12 @@
  * addresses. The addresses returned are exactly the ones that were checked.
  */
 import { ProxyError } from '../errors.js';
-import { normalizeHost, type HostTarget } from '../dns/name.js';
+import type { HostTarget } from '../dns/name.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import { classifyAddress, isAlwaysDeniedClass, isPrivateClass } from '../policy/address.js';
 import type { ProxyContext } from './context.js';
 
 const MAX_LITERALS = 4096;
-
-/** Normalise a request's host; throws REQUEST_MALFORMED. */
-export function targetOf(host: string): HostTarget {
-  return normalizeHost(host);
-}
 
 /**
  * Checked addresses for an IP literal or a cached name, synchronously; undefined

@@ -4,7 +4,7 @@
  * lines left out) plus a few lines of ours, copied into one Buffer by
  * HeadBuilder.
  */
-import { FORM_ABSOLUTE, H_HOST, H_TRANSFER_ENCODING, H_UPGRADE, METHOD_OPTIONS, type HeadParser } from '../http/index.js';
+import { FORM_ABSOLUTE, H_HOST, H_TRANSFER_ENCODING, H_UPGRADE, HEADER_STRIDE, METHOD_OPTIONS, type HeadParser } from '../http/index.js';
 import type { HeadBuilder } from './head-builder.js';
 import type { Authority } from './target.js';
 
@@ -34,14 +34,14 @@ function addKeptLines(out: HeadBuilder, p: HeadParser, dropId: number): void {
   for (let i = 0; i < n; i++) {
     if (hop[i] === 1 || ids[i] === dropId) {
       if (runStart >= 0) {
-        out.add(buf, runStart, h[i * 5]!);
+        out.add(buf, runStart, h[i * HEADER_STRIDE]!);
         runStart = -1;
       }
     } else if (runStart < 0) {
-      runStart = h[i * 5]!;
+      runStart = h[i * HEADER_STRIDE]!;
     }
   }
-  if (runStart >= 0) out.add(buf, runStart, h[(n - 1) * 5 + 4]!);
+  if (runStart >= 0) out.add(buf, runStart, h[(n - 1) * HEADER_STRIDE + 4]!);
 }
 
 /** End of the start line (before its CRLF). */
@@ -74,7 +74,7 @@ export function buildRequestHead(out: HeadBuilder, p: HeadParser, authority: Aut
   if (isUpgrade) {
     const u = p.findHeader(H_UPGRADE);
     const h = p.headers;
-    if (u >= 0) out.add(buf, h[u * 5]!, h[u * 5 + 4]!);
+    if (u >= 0) out.add(buf, h[u * HEADER_STRIDE]!, h[u * HEADER_STRIDE + 4]!);
     out.addAll(CONNECTION_UPGRADE);
   }
   out.addAll(p.versionMinor === 1 ? via.viaLine11 : via.viaLine10);

@@ -2,7 +2,7 @@
  * Route matching (first match wins) and the loop checks that go with choosing a
  * destination. Everything here is byte or char loops: no RegExp per request.
  */
-import type { HeadParser } from '../http/index.js';
+import { HEADER_STRIDE, type HeadParser } from '../http/index.js';
 import type { RouteConfig } from '../config/types.js';
 
 /** `*.example.com` matches any name below example.com (not example.com itself); others match exactly. */
@@ -36,8 +36,8 @@ function headersMatch(parser: HeadParser, wanted: Record<string, string>): boole
 /** Header i's name equals `lowerName` (already lower-case), case-insensitively. */
 export function equalsFolded(parser: HeadParser, i: number, lowerName: string): boolean {
   const h = parser.headers;
-  const start = h[i * 5]!;
-  const len = h[i * 5 + 1]! - start;
+  const start = h[i * HEADER_STRIDE]!;
+  const len = h[i * HEADER_STRIDE + 1]! - start;
   if (len !== lowerName.length) return false;
   const buf = parser.buf;
   for (let k = 0; k < len; k++) if ((buf[start + k]! | 0x20) !== lowerName.charCodeAt(k)) return false;

@@ -49,6 +49,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     checked: new WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Error>(),
     literals: new Map(),
     connections: new Set(),
+    routesAreDefault: isDefaultRouting(config),
     spareParsers: [],
     draining: false,
   };
@@ -89,6 +90,13 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
       return closing;
     },
   };
+}
+
+function isDefaultRouting(config: Config): boolean {
+  const routes = config.routes;
+  if (routes.length !== 1) return false;
+  const r = routes[0]!;
+  return r.match.hosts.length === 0 && (r.match.pathPrefix === '/' || r.match.pathPrefix === '') && Object.keys(r.match.headers).length === 0 && r.backend.type === 'DynamicForwardProxy' && r.backend.hostRewriteHeader === null;
 }
 
 function onConnection(ctx: ProxyContext, socket: net.Socket): void {

@@ -49,7 +49,6 @@ export class UpstreamConn implements Poolable {
     this.body = new BodyParser();
     const s = socket as UpstreamSocket;
     s.dfpUpstream = this;
-    s.on('data', onUpstreamData);
     s.on('end', onUpstreamEnd);
     s.on('close', onUpstreamClose);
     s.on('drain', onUpstreamDrain);
@@ -67,7 +66,8 @@ export function poolKey(address: string, port: number): string {
 }
 
 /**
- * onread callback of an HTTP upstream socket (see read-buffer.ts). After a 101
+ * onread callback of an HTTP upstream socket (see read-buffer.ts); these sockets are
+ * always made with UPSTREAM_ONREAD, so they never emit 'data'. After a 101
  * the same socket is spliced and its reads go the tunnel's way.
  */
 function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
@@ -91,18 +91,6 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
 
 /** `onread` options for HTTP upstream sockets. */
 export const UPSTREAM_ONREAD: net.OnReadOpts = { buffer: takeReadBuffer, callback: onUpstreamRead as (n: number, buf: Uint8Array) => boolean };
-
-function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
-  const up = this.dfpUpstream;
-  if (up.owner !== null) {
-    try {
-      up.owner.onUpstreamData(chunk);
-    } catch (err) {
-      up.owner.crashed(err);
-    }
-  }
-  else up.pool?.evict(up); // unsolicited bytes while idle: never reuse
-}
 
 function onUpstreamEnd(this: UpstreamSocket): void {
   const up = this.dfpUpstream;

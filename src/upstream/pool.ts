@@ -28,8 +28,6 @@ export class UpstreamPool<T extends Poolable> {
   private idleCount = 0;
   /** Coarse clock for idle stamps, advanced by the sweeper. */
   private now = Date.now();
-  hits = 0;
-  misses = 0;
 
   constructor(maxIdlePerHost: number, idleTimeoutMs: number) {
     this.maxIdlePerHost = maxIdlePerHost;
@@ -54,11 +52,9 @@ export class UpstreamPool<T extends Poolable> {
           entry.conn.destroy();
           continue;
         }
-        this.hits++;
         return entry.conn;
       }
     }
-    this.misses++;
     return undefined;
   }
 

@@ -139,6 +139,25 @@ describe('gateway mode: routes', () => {
   });
 });
 
+describe('gateway mode: a single route that matches on path or headers alone', () => {
+  // One route with no host list used to be taken for the catch-all default and its path and
+  // header conditions skipped.
+  for (const [what, match, denied] of [
+    ['path prefix', { pathPrefix: '/api' }, 'GET /web HTTP/1.1'],
+    ['header', { headers: { 'x-team': 'blue' } }, 'GET /api HTTP/1.1'],
+  ] as const) {
+    it(`denies a request that misses the route's ${what} with 403`, async () => {
+      const h = await startHarness(withRoutes(dfpRoute(match)));
+      const origin = await startRecordingOrigin();
+      const res = await rawRequest(h.port, `${denied}\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`);
+      expect(res.responses[0]?.status).toBe(403);
+      const ok = await rawRequest(h.port, `GET /api HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nX-Team: blue\r\n\r\n`);
+      expect(ok.responses[0]?.status).toBe(200);
+      expect(origin.allRequests().length).toBe(1);
+    });
+  }
+});
+
 describe('gateway mode: interim, bodiless and upgrade responses', () => {
   it('relays 100 Continue, then the final response', async () => {
     const h = await startHarness();

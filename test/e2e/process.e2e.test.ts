@@ -72,6 +72,18 @@ describe('dfp process', () => {
     expect(line).toMatchObject({ mode: 'forward', method: 'GET', host: 'svc.test', port: origin.port, status: 200, address: '127.0.0.1' });
   });
 
+  it('writes no access log at --log-level warn', async () => {
+    const origin = await startEchoOrigin();
+    const port = await freePort();
+    const run = runDfp(['--listen', `127.0.0.1:${port}`, '--admin', 'off', '--allow-private', '--log-level', 'warn']);
+    await waitListening(run);
+    const res = await rawRequest(port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(res.responses[0]?.status).toBe(200);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.stdout()).toBe('');
+  });
+
   it('lets an in-flight request finish when SIGTERM arrives, then exits 0', async () => {
     const origin = await startEchoOrigin((_req, res) => setTimeout(() => res.end('late'), 400));
     const port = await freePort();
