@@ -50,6 +50,15 @@ const IDLE_PARSER = new HeadParser('request');
 const MAX_SPARE_PARSERS = 1024;
 /** How long a closing connection keeps reading before it is destroyed. */
 const LINGER_MS = 2_000;
+
+/** Placeholder until a connection's first HTTP exchange (never reset or fed). */
+const NO_BODY_YET = new BodyParser();
+
+// What the connection's timer is for (ClientConn.timerKind).
+const T_NONE = 0;
+const T_IDLE = 1;
+const T_HEAD = 2;
+const T_LINGER = 3;
 const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n');
 
 interface ClientSocket extends net.Socket {
@@ -60,7 +69,8 @@ export class ClientConn implements UpstreamOwner, Closable {
   readonly ctx: ProxyContext;
   readonly socket: net.Socket;
   private parser: HeadParser;
-  private readonly reqBody: BodyParser;
+  /** Made on the first HTTP exchange: a CONNECT tunnel never needs one. */
+  private reqBody: BodyParser = NO_BODY_YET;
   private state = S_HEAD;
 
   /** Bytes read but not processed yet (after a head during setup, or pipelined). */
@@ -69,8 +79,17 @@ export class ClientConn implements UpstreamOwner, Closable {
 
   private upstream: UpstreamConn | null = null;
   private splice: Splice | null = null;
-  private headTimer: NodeJS.Timeout | null = null;
-  private headTimerArmed = false;
+  /**
+   * One timer per connection, for whichever limit applies now: idleTimeout
+   * between requests, headerTimeout while a head arrives, the linger after our
+   * FIN. Not the socket's own setTimeout: that refreshes on every read and
+   * write and keeps a Timeout and a bound function per socket for good.
+   */
+  private timer: NodeJS.Timeout | null = null;
+  private timerMs = 0;
+  private timerKind = T_NONE;
+  /** Some bytes of the next head have arrived, not all. */
+  private partialHead = false;
   /** A paused side is waiting for the other to drain. */
   private clientPausedForUpstream = false;
   private upstreamPausedForClient = false;
@@ -104,7 +123,6 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.ctx = ctx;
     this.socket = socket;
     this.parser = ctx.spareParsers.pop() ?? new HeadParser('request', { maxHeadBytes: ctx.config.limits.maxHeaderBytes });
-    this.reqBody = new BodyParser();
     const s = socket as ClientSocket;
     s.dfpClient = this;
     s.on('data', onClientData);
@@ -112,8 +130,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     s.on('close', onClientClose);
     s.on('drain', onClientDrain);
     s.on('error', onClientError);
-    s.on('timeout', onClientTimeout);
-    if (ctx.config.limits.idleTimeoutMs > 0) s.setTimeout(ctx.config.limits.idleTimeoutMs);
+    this.armTimer(T_IDLE, ctx.config.limits.idleTimeoutMs);
     ctx.connections.add(this);
     ctx.metrics.connectionOpened();
   }
@@ -144,10 +161,16 @@ export class ClientConn implements UpstreamOwner, Closable {
     const parser = this.parser;
     const r = parser.execute(buf, start, buf.length);
     if (r === NEED_MORE) {
-      if (!this.headTimerArmed) this.armHeadTimer();
+      if (!this.partialHead) {
+        this.partialHead = true;
+        // headerTimeout counts from the first byte; without one, the idle timer keeps running.
+        const ms = this.ctx.config.limits.headerTimeoutMs;
+        if (ms > 0) this.armTimer(T_HEAD, ms);
+      }
       return;
     }
-    this.headTimerArmed = false;
+    // A head timer still running is ignored when it fires (the state has changed by then).
+    this.partialHead = false;
     if (r === ERROR) {
       this.rejectHead();
       return;
@@ -155,21 +178,40 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.startExchange(buf, r);
   }
 
-  private armHeadTimer(): void {
-    const ms = this.ctx.config.limits.headerTimeoutMs;
-    if (ms <= 0) return;
-    this.headTimerArmed = true;
-    if (this.headTimer === null) {
-      this.headTimer = setTimeout(onHeadTimeout, ms, this);
-      this.headTimer.unref();
-    } else {
-      this.headTimer.refresh();
+  /** (Re)start the connection's timer for `kind`; a limit of 0 means none. */
+  private armTimer(kind: number, ms: number): void {
+    if (ms <= 0) {
+      this.stopTimer();
+      return;
     }
+    this.timerKind = kind;
+    if (this.timer !== null && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(onConnTimer, ms, this);
+    this.timer.unref();
+    this.timerMs = ms;
   }
 
-  headTimedOut(): void {
-    if (!this.headTimerArmed || this.state !== S_HEAD) return;
-    this.headTimerArmed = false;
+  private stopTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.timerKind = T_NONE;
+  }
+
+  timerFired(): void {
+    const kind = this.timerKind;
+    this.timerKind = T_NONE;
+    if (kind === T_HEAD) this.headTimedOut();
+    else if (kind === T_LINGER || (kind === T_IDLE && this.state === S_HEAD)) this.socket.destroy();
+  }
+
+  private headTimedOut(): void {
+    if (this.state !== S_HEAD) return;
     this.dest.mode = 'forward';
     this.replyError(new ProxyError('REQUEST_TIMEOUT', `no complete head within ${this.ctx.config.limits.headerTimeoutMs} ms`));
   }
@@ -293,6 +335,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.state = S_EXCHANGE;
     const sock = up.socket;
     const p = this.parser;
+    if (this.reqBody === NO_BODY_YET) this.reqBody = new BodyParser();
     this.reqBody.reset(p.bodyKind, p.contentLength);
     if (this.reqBody.done) this.requestDone = true;
     const d = this.dest;
@@ -411,7 +454,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       // HTTP/1.0 clients cannot read chunked: decode and delimit by close.
       this.dechunk = true;
       this.keepAlive = false;
-      up.body.onData = this.writeDecoded;
+      up.body.onData = this.decodedWriter ??= (buf, start, end) => this.writeClient(buf.subarray(start, end));
     } else {
       up.body.onData = null;
     }
@@ -419,10 +462,8 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.bytesOut += p.headEnd - p.headStart;
   }
 
-  /** BodyParser onData for HTTP/1.0 clients of a chunked response (this = the BodyParser's owner via bind). */
-  private readonly writeDecoded = (buf: Buffer, start: number, end: number): void => {
-    this.writeClient(buf.subarray(start, end));
-  };
+  /** BodyParser onData for HTTP/1.0 clients of a chunked response; made the first time one is needed. */
+  private decodedWriter: ((buf: Buffer, start: number, end: number) => void) | null = null;
 
   /** Body bytes chunk[pos..] to the client; with `withHead`, the head waiting in HEAD_BUILDER goes first, in the same write when the body part is small. */
   private forwardResponseBody(up: UpstreamConn, chunk: Buffer, pos: number, withHead: boolean): void {
@@ -540,6 +581,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.state = S_HEAD;
     this.parser.reset();
     this.clientPausedForUpstream = false;
+    this.armTimer(T_IDLE, this.ctx.config.limits.idleTimeoutMs);
     const stash = this.stash;
     if (stash !== null) {
       this.stash = null;
@@ -582,14 +624,13 @@ export class ClientConn implements UpstreamOwner, Closable {
     client.removeListener('data', onClientData);
     client.removeListener('end', onClientEnd);
     client.removeListener('drain', onClientDrain);
-    client.removeListener('timeout', onClientTimeout);
     client.removeListener('error', onClientError); // the splice handles errors from here on
     // An upgraded pooled-style connection sheds its HTTP handlers; a fresh CONNECT socket has none.
     upstreamSocket.removeAllListeners('data');
     upstreamSocket.removeAllListeners('end');
     upstreamSocket.removeAllListeners('drain');
     upstreamSocket.removeAllListeners('close');
-    this.releaseHeadTimer();
+    this.stopTimer(); // the splice's idle timer covers both sides
     this.clientAddress(); // logged when the tunnel closes
     this.method = methodForLog(this.parser);
     this.releaseParser();
@@ -634,20 +675,12 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (this.state === S_CLOSED) return;
     this.state = S_CLOSED;
     this.stash = null;
-    this.releaseHeadTimer();
     const s = this.socket;
     s.end();
     // Keep reading (and discarding) so unread request bytes do not turn our FIN into a reset.
     if (s.isPaused()) s.resume();
-    s.setTimeout(LINGER_MS);
-  }
-
-  private releaseHeadTimer(): void {
-    if (this.headTimer !== null) {
-      clearTimeout(this.headTimer);
-      this.headTimer = null;
-    }
-    this.headTimerArmed = false;
+    // A fixed linger: a client trickling bytes cannot keep a closing connection open.
+    this.armTimer(T_LINGER, LINGER_MS);
   }
 
   /**
@@ -686,7 +719,7 @@ export class ClientConn implements UpstreamOwner, Closable {
   onClientClose(): void {
     const previous = this.state;
     this.state = S_CLOSED;
-    this.releaseHeadTimer();
+    this.stopTimer();
     const up = this.upstream;
     if (up !== null) {
       this.upstream = null;
@@ -728,12 +761,8 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.destroy();
   }
 
-  onTimeout(): void {
-    if (this.state === S_HEAD || this.state === S_CLOSED) this.socket.destroy();
-  }
-
   drain(): void {
-    if (this.state === S_HEAD && !this.headTimerArmed && this.stash === null) this.closeGracefully();
+    if (this.state === S_HEAD && !this.partialHead && this.stash === null) this.closeGracefully();
     else this.keepAlive = false;
   }
 
@@ -805,9 +834,6 @@ function onClientDrain(this: ClientSocket): void {
 function onClientError(this: ClientSocket): void {
   // 'close' follows; nothing to do here but keep the error from being thrown.
 }
-function onClientTimeout(this: ClientSocket): void {
-  this.dfpClient.onTimeout();
-}
 let lastCrashReport = 0;
 
 function reportCrash(err: unknown): void {
@@ -817,7 +843,7 @@ function reportCrash(err: unknown): void {
   process.stderr.write(`dfp: internal error, connection dropped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 }
 
-function onHeadTimeout(conn: ClientConn): void {
-  conn.headTimedOut();
+function onConnTimer(conn: ClientConn): void {
+  conn.timerFired();
 }
 

@@ -298,6 +298,56 @@ describe('timeouts', () => {
     await waitFor(() => originClosed, 3_000);
   });
 
+  it('counts idleTimeout from the end of the last response, not from the connection start', async () => {
+    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 400));
+    const origin = await startRawOrigin((s) => {
+      // Each answer takes 250 ms: three requests outlast one idleTimeout.
+      s.on('data', () => setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), 250));
+    });
+    const client = await connectRaw(h.port);
+    for (let i = 1; i <= 3; i++) {
+      client.send(`GET http://127.0.0.1:${origin.port}/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await client.responses(i);
+      await sleep(250); // idle, but less than idleTimeout
+    }
+    expect(client.socket.destroyed).toBe(false);
+    const start = Date.now();
+    const res = await client.closed(3_000);
+    expect(res.responses.map((r) => r.status)).toEqual([200, 200, 200]);
+    // 250 ms of the 400 were already spent idle before `start`.
+    expect(Date.now() - start).toBeGreaterThanOrEqual(80);
+  });
+
+  it('with headerTimeout off, a head that stops half-way is still closed by idleTimeout', async () => {
+    const h = await startHarness((c) => {
+      c.limits.headerTimeoutMs = 0;
+      c.limits.idleTimeoutMs = 300;
+    });
+    const client = await connectRaw(h.port);
+    client.send('GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: x\r\n');
+    const res = await client.closed(3_000);
+    expect(res.closed).toBe(true);
+    expect(res.responses).toEqual([]);
+  });
+
+  it('closes a connection it ended within the linger time even if the client keeps sending', async () => {
+    const h = await startHarness();
+    const client = await connectRaw(h.port);
+    // A malformed head: 400, then our FIN; the client ignores it and keeps trickling bytes.
+    client.send('GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    const res0 = await client.responses(1);
+    expect(res0.responses[0]?.status).toBe(400);
+    const start = Date.now();
+    const trickle = setInterval(() => {
+      if (!client.socket.destroyed) client.send('x');
+    }, 100);
+    onTestFinished(() => clearInterval(trickle));
+    const res = await client.closed(6_000);
+    clearInterval(trickle);
+    expect(res.closed).toBe(true);
+    expect(Date.now() - start).toBeLessThan(4_000);
+  });
+
   it('closes an idle tunnel (both sides) after idleTimeout but keeps one with one-way traffic open', async () => {
     const h = await startHarness((c) => (c.limits.idleTimeoutMs = 300));
     const originSockets: net.Socket[] = [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatAccessRecord, type AccessRecord } from '../../../src/observability/access-log.js';
+import { Writable } from 'node:stream';
+import { formatAccessRecord, StreamAccessLog, type AccessRecord } from '../../../src/observability/access-log.js';
 
 const RECORD: AccessRecord = {
   client: '127.0.0.1',
@@ -50,5 +51,70 @@ describe('access log line', () => {
     expect(parsed.method).toBe(nasty);
     expect(parsed.host).toBe(nasty);
     expect(parsed.error).toBe('REQUEST_MALFORMED');
+  });
+});
+
+describe('access log number and string encoding', () => {
+  it('writes durations exactly as toFixed(3) would, for the values a proxy sees', () => {
+    const values = [0, 0.0004, 0.0006, 0.001, 0.5, 0.999, 0.9996, 1, 1.23456, 9.9999, 10, 99.5, 1234.5678, 65_432.1, 3_600_000.25];
+    for (const v of values) {
+      const line = formatAccessRecord({ ...RECORD, durationMs: v, dnsMs: v, connectMs: v }, 0);
+      const text = /"duration_ms":([0-9.]+)/.exec(line)![1];
+      expect(text, String(v)).toBe(v.toFixed(3));
+      expect(/"dns_ms":([0-9.]+)/.exec(line)![1]).toBe(v.toFixed(3));
+    }
+  });
+
+  it('writes integers of every width, up to byte counts past 4 GiB', () => {
+    for (const n of [0, 7, 10, 99, 100, 65_535, 2 ** 31, 2 ** 32 + 5, 123_456_789_012]) {
+      const parsed = JSON.parse(formatAccessRecord({ ...RECORD, bytesIn: n, bytesOut: n, port: n }, 0));
+      expect(parsed.bytes_in).toBe(n);
+      expect(parsed.bytes_out).toBe(n);
+    }
+  });
+
+  it('grows past its initial size for long, escaped fields', () => {
+    const long = 'x'.repeat(5000) + '"\u00e9\u2603' + '\\'.repeat(300);
+    const parsed = JSON.parse(formatAccessRecord({ ...RECORD, host: long, error: long }, 0));
+    expect(parsed.host).toBe(long);
+    expect(parsed.error).toBe(long);
+  });
+});
+
+describe('batched access log stream', () => {
+  it('writes whole lines in order, batched, and keeps earlier chunks intact after reuse', async () => {
+    const chunks: Buffer[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const log = new StreamAccessLog(out);
+    for (let i = 0; i < 2000; i++) log.write({ ...RECORD, bytesOut: i });
+    log.flush();
+    log.write({ ...RECORD, bytesOut: 2000 });
+    log.flush();
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(chunks.length).toBeLessThan(20);
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((l) => JSON.parse(l).bytes_out)).toEqual(Array.from({ length: 2001 }, (_, i) => i));
+  });
+
+  it('flushes by itself within the batching delay', async () => {
+    const chunks: Buffer[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const log = new StreamAccessLog(out);
+    log.write(RECORD);
+    expect(chunks.length).toBe(0);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(chunks.length).toBe(1);
+    expect(JSON.parse(chunks[0]!.toString()).host).toBe('example.com');
   });
 });
