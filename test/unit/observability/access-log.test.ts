@@ -73,7 +73,7 @@ describe('access log number and string encoding', () => {
     }
   });
 
-  it('grows past its initial size for long, escaped fields', () => {
+  it('keeps long fields with quotes, backslashes and non-ASCII characters intact', () => {
     const long = 'x'.repeat(5000) + '"\u00e9\u2603' + '\\'.repeat(300);
     const parsed = JSON.parse(formatAccessRecord({ ...RECORD, host: long, error: long }, 0));
     expect(parsed.host).toBe(long);
@@ -81,15 +81,21 @@ describe('access log number and string encoding', () => {
   });
 });
 
+/** A stream that keeps every chunk written to it. */
+function collector(): { chunks: Buffer[]; out: Writable } {
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return { chunks, out };
+}
+
 describe('batched access log stream', () => {
-  it('writes whole lines in order, batched, and keeps earlier chunks intact after reuse', async () => {
-    const chunks: Buffer[] = [];
-    const out = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        chunks.push(chunk);
-        done();
-      },
-    });
+  it('writes whole lines in order, in a few batched writes', async () => {
+    const { chunks, out } = collector();
     const log = new StreamAccessLog(out);
     for (let i = 0; i < 2000; i++) log.write({ ...RECORD, bytesOut: i });
     log.flush();
@@ -103,13 +109,7 @@ describe('batched access log stream', () => {
   });
 
   it('flushes by itself within the batching delay', async () => {
-    const chunks: Buffer[] = [];
-    const out = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        chunks.push(chunk);
-        done();
-      },
-    });
+    const { chunks, out } = collector();
     const log = new StreamAccessLog(out);
     log.write(RECORD);
     expect(chunks.length).toBe(0);
