@@ -31,6 +31,7 @@ import type { Closable, ProxyContext } from './context.js';
 import { chooseDestination, newDestination, type Destination } from './destination-choice.js';
 import { checkedAddressesNow, resolveAndCheck } from './destination.js';
 import { HeadBuilder } from './head-builder.js';
+import { piece } from './read-buffer.js';
 import { buildRequestHead, buildResponseHead } from './rewrite.js';
 import { Splice, TUNNEL_ONREAD } from './splice.js';
 import { UPSTREAM_ONREAD, UpstreamConn, poolKey, type UpstreamOwner } from './upstream-conn.js';
@@ -369,8 +370,8 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     if (i > start) {
       this.bytesIn += i - start;
-      const piece = start === 0 && i === buf.length ? buf : buf.subarray(start, i);
-      if (!this.upstream!.socket.write(piece)) {
+      const part = start === 0 && i === buf.length ? buf : buf.subarray(start, i);
+      if (!this.upstream!.socket.write(part)) {
         this.clientPausedForUpstream = true;
         this.socket.pause();
       }
@@ -421,7 +422,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       const status = parser.statusCode;
       if (status >= 100 && status < 200 && status !== 101) {
         // Interim response: pass it on (not to HTTP/1.0 clients) and read the final one.
-        if (this.parser.versionMinor === 1) this.writeClient(parser.buf.subarray(parser.headStart, parser.headEnd));
+        if (this.parser.versionMinor === 1) this.writeClient(parser.buf, parser.headStart, parser.headEnd);
         parser.reset();
         parser.requestMethod = this.parser.method;
         pos = r;
@@ -433,7 +434,7 @@ export class ClientConn implements UpstreamOwner, Closable {
           return -1;
         }
         this.status = 101;
-        this.writeClient(parser.buf.subarray(parser.headStart, parser.headEnd));
+        this.writeClient(parser.buf, parser.headStart, parser.headEnd);
         this.startUpgradeTunnel(up, chunk, r);
         return -1;
       }
@@ -454,7 +455,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       // HTTP/1.0 clients cannot read chunked: decode and delimit by close.
       this.dechunk = true;
       this.keepAlive = false;
-      up.body.onData = this.decodedWriter ??= (buf, start, end) => this.writeClient(buf.subarray(start, end));
+      up.body.onData = this.decodedWriter ??= (buf, start, end) => this.writeClient(buf, start, end);
     } else {
       up.body.onData = null;
     }
@@ -484,13 +485,13 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (!this.dechunk) {
       this.bytesOut += i - pos;
       if (!withHead) {
-        if (i > pos) sock.write(pos === 0 && i === chunk.length ? chunk : chunk.subarray(pos, i));
+        if (i > pos) sock.write(piece(chunk, pos, i));
       } else if (i - pos <= INLINE_BODY_BYTES) {
         sock.write(HEAD_BUILDER.build(chunk, pos, i));
       } else {
         sock.cork();
         sock.write(HEAD_BUILDER.build(null, 0, 0));
-        sock.write(chunk.subarray(pos, i));
+        sock.write(piece(chunk, pos, i));
         sock.uncork();
       }
     }
@@ -507,9 +508,10 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
   }
 
-  private writeClient(piece: Buffer): void {
-    this.bytesOut += piece.length;
-    if (!this.socket.write(piece) && this.upstream !== null) {
+  /** Response bytes that are not body (interim heads, a 101) or decoded body: buf is the upstream read buffer, hence the copy. */
+  private writeClient(buf: Buffer, start: number, end: number): void {
+    this.bytesOut += end - start;
+    if (!this.socket.write(piece(buf, start, end)) && this.upstream !== null) {
       this.upstreamPausedForClient = true;
       this.upstream.socket.pause();
     }
@@ -613,7 +615,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     up.owner = null;
     this.beginSplice(up.socket);
     const splice = this.splice!;
-    if (after < chunk.length) splice.writeEarly(false, chunk.subarray(after));
+    if (after < chunk.length) splice.writeEarly(false, piece(chunk, after, chunk.length));
     const stash = this.stash;
     this.stash = null;
     if (stash !== null) splice.writeEarly(true, stash.subarray(this.stashStart));

@@ -1,30 +1,78 @@
 /**
- * Upstream sockets read into one shared buffer (net.connect `onread`) instead
- * of a fresh Buffer per read, in 256 KiB steps instead of 64 KiB. libuv asks
- * for a buffer and delivers the read one socket at a time, so one buffer
- * serves every socket, as long as nothing still refers to it when the next
- * read comes: whoever writes bytes from it calls `releaseReadBuffer`, and if
- * the write did not complete synchronously (the writer still holds bytes),
- * the shared buffer is handed over to that write and a new one takes its place.
+ * Read buffers of upstream sockets (net.connect `onread`): reads of up to
+ * 256 KiB instead of 64 KiB, no fresh Buffer per read, and no buffer held by
+ * an idle socket.
  *
- * libuv also asks for a buffer before a read that turns out to be EOF or an
- * error, and then no callback runs; that is why the buffer is not "taken" and
- * "given back" but stays shared until a pending write claims it.
+ * libuv reads into whatever buffer a socket was last given, without asking
+ * again. So a buffer that several sockets point at must never be referred to
+ * once a read callback returns: a queued write from it would be overwritten
+ * by the next read of any of them. (An earlier version handed the shared
+ * buffer to such a write and gave out a new one; sockets that had not read
+ * since kept the old pointer and corrupted the queued bytes. The tests
+ * "several tunnels with slow readers" and "several large responses at once"
+ * cover it.)
  *
- * Readers must not keep references into it past the callback: the HTTP scanner
- * copies a partial head, and heads are written through HeadBuilder (a copy).
+ * Hence two kinds of buffer:
+ * - the shared one, which every socket starts with and returns to after a
+ *   read that did not fill its buffer (the socket is likely to go quiet).
+ *   Bytes read into it leave only as copies (`piece`), or through the HTTP
+ *   scanner and HeadBuilder, which copy.
+ * - a socket's own buffer, which it gets after a read that filled its buffer
+ *   (more is waiting: a body or a bulk tunnel streams). Bytes read into it are
+ *   written without a copy. If such a write is still queued when the callback
+ *   ends, the buffer now belongs to that write and the socket's next full read
+ *   gets a new one; no other socket ever points at it.
+ *
+ * The `onread.buffer` generator gets no arguments, so the read callback leaves
+ * its choice in `nextBuffer` as the very last thing it does (nothing can run
+ * between the callback and the generator: both are called by Node's
+ * onStreamRead, one after the other). A socket being set up takes the shared
+ * buffer (the generator's default).
  */
-const READ_BUFFER_BYTES = 256 * 1024;
-let shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+import type net from 'node:net';
 
-export function takeReadBuffer(): Buffer {
-  return shared;
+const READ_BUFFER_BYTES = 256 * 1024;
+const shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+
+export interface ReadingSocket extends net.Socket {
+  /** This socket's own read buffer while it streams; null otherwise. */
+  dfpOwnBuffer?: Buffer | null;
+}
+
+let nextBuffer: Buffer = shared;
+
+/** `onread.buffer`: the choice the read callback just made, or the shared buffer for a new socket. */
+export function readBufferFor(): Buffer {
+  const b = nextBuffer;
+  nextBuffer = shared;
+  return b;
+}
+
+/** Whether bytes in `buf` must be copied to outlive the read callback. */
+export function isShared(buf: Buffer): boolean {
+  return buf.buffer === shared.buffer;
+}
+
+/** buf[start..end) as a Buffer that may outlive the read callback: a copy if buf is the shared buffer. */
+export function piece(buf: Buffer, start: number, end: number): Buffer {
+  if (buf.buffer !== shared.buffer) return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+  const out = Buffer.allocUnsafe(end - start);
+  buf.copy(out, 0, start, end);
+  return out;
 }
 
 /**
- * After writing bytes read into `buf`: `writerPending` is true when the writer
- * still holds unwritten data (its writableLength is not 0), which may point into `buf`.
+ * Last call of a read callback: picks the buffer of `socket`'s next read.
+ * `buf` is the buffer this read went into (n bytes); `writerPending` is true
+ * when the socket its bytes were written to still has bytes queued.
  */
-export function releaseReadBuffer(buf: Buffer, writerPending: boolean): void {
-  if (writerPending && buf === shared) shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+export function chooseNextBuffer(socket: ReadingSocket, n: number, buf: Buffer, writerPending: boolean): void {
+  const own = socket.dfpOwnBuffer ?? null;
+  if (own !== null && writerPending && buf === own) socket.dfpOwnBuffer = null; // now the queued write's
+  if (n < buf.length) {
+    socket.dfpOwnBuffer = null;
+    nextBuffer = shared;
+    return;
+  }
+  nextBuffer = socket.dfpOwnBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 }

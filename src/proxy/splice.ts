@@ -5,9 +5,9 @@
  * Handlers are module-level; state lives on the Splice object.
  */
 import type net from 'node:net';
-import { releaseReadBuffer, takeReadBuffer } from './read-buffer.js';
+import { chooseNextBuffer, piece, readBufferFor, type ReadingSocket } from './read-buffer.js';
 
-export interface SpliceSocket extends net.Socket {
+export interface SpliceSocket extends ReadingSocket {
   dfpSplice: Splice | null;
   /** Bytes read (onread mode) before the splice was attached: copies, sent first. */
   dfpEarly?: Buffer[];
@@ -17,7 +17,8 @@ export interface SpliceSocket extends net.Socket {
 export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   const splice = this.dfpSplice;
   if (splice === undefined || splice === null) {
-    (this.dfpEarly ??= []).push(Buffer.from(buf.subarray(0, n)));
+    (this.dfpEarly ??= []).push(piece(buf, 0, n));
+    chooseNextBuffer(this, n, buf, false);
     return;
   }
   splice.idleTimer?.refresh();
@@ -25,13 +26,12 @@ export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   if (isClient) splice.bytesUp += n;
   else splice.bytesDown += n;
   const peer = isClient ? splice.upstream : splice.client;
-  const ok = peer.write(buf.subarray(0, n));
-  releaseReadBuffer(buf, peer.writableLength > 0);
-  if (!ok) this.pause();
+  if (!peer.write(piece(buf, 0, n))) this.pause();
+  chooseNextBuffer(this, n, buf, peer.writableLength > 0);
 }
 
 /** `onread` options for the upstream socket of a CONNECT tunnel. */
-export const TUNNEL_ONREAD: net.OnReadOpts = { buffer: takeReadBuffer, callback: onTunnelRead as (n: number, buf: Uint8Array) => boolean };
+export const TUNNEL_ONREAD: net.OnReadOpts = { buffer: readBufferFor, callback: onTunnelRead as (n: number, buf: Uint8Array) => boolean };
 
 export type SpliceDone = (splice: Splice) => void;
 

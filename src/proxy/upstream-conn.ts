@@ -7,12 +7,12 @@ import type net from 'node:net';
 import { BodyParser, HeadParser } from '../http/index.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Poolable, UpstreamPool } from '../upstream/pool.js';
-import { releaseReadBuffer, takeReadBuffer } from './read-buffer.js';
+import { chooseNextBuffer, readBufferFor, type ReadingSocket } from './read-buffer.js';
 import { onTunnelRead, type SpliceSocket } from './splice.js';
 
 /** What an owning client connection implements. */
 export interface UpstreamOwner {
-  /** The client socket the response goes to (to know when a read buffer is free again). */
+  /** The client socket the response goes to (bytes still queued on it may point into the read buffer). */
   readonly socket: net.Socket;
   onUpstreamData(chunk: Buffer): void;
   /** An exception escaped onUpstreamData: drop the exchange, keep the process. */
@@ -22,7 +22,7 @@ export interface UpstreamOwner {
   onUpstreamDrain(): void;
 }
 
-interface UpstreamSocket extends net.Socket {
+interface UpstreamSocket extends ReadingSocket {
   dfpUpstream: UpstreamConn;
 }
 
@@ -78,19 +78,19 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
   const owner = this.dfpUpstream.owner;
   if (owner === null) {
     this.dfpUpstream.pool?.evict(this.dfpUpstream); // unsolicited bytes while idle: never reuse
+    chooseNextBuffer(this, n, buf, false);
     return;
   }
-  const client = owner.socket;
   try {
     owner.onUpstreamData(buf.subarray(0, n));
   } catch (err) {
     owner.crashed(err);
   }
-  releaseReadBuffer(buf, client.writableLength > 0);
+  chooseNextBuffer(this, n, buf, owner.socket.writableLength > 0);
 }
 
 /** `onread` options for HTTP upstream sockets. */
-export const UPSTREAM_ONREAD: net.OnReadOpts = { buffer: takeReadBuffer, callback: onUpstreamRead as (n: number, buf: Uint8Array) => boolean };
+export const UPSTREAM_ONREAD: net.OnReadOpts = { buffer: readBufferFor, callback: onUpstreamRead as (n: number, buf: Uint8Array) => boolean };
 
 function onUpstreamEnd(this: UpstreamSocket): void {
   const up = this.dfpUpstream;

@@ -3,7 +3,7 @@
  * timeouts for keep-alive and tunnels, connect timeout, maxConnections, memory
  * bounded by backpressure for large bodies both ways, and graceful shutdown.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -203,6 +203,52 @@ function hashBodySlowly(socket: net.Socket, what: string, headEnd: (head: Buffer
     });
   });
 }
+
+describe('concurrent responses share no read memory', () => {
+  // Regression: upstream sockets read into one shared buffer; a body write still queued
+  // from it was overwritten by the next read of another upstream (read-buffer.ts).
+  it('delivers every body intact when several large responses stream at once to fast and slow clients', async () => {
+    const h = await startHarness();
+    const size = 12 * MiB;
+    const bodies = Array.from({ length: 6 }, () => randomBytes(size));
+    const origin = await startRawOrigin((s) => {
+      s.once('data', (c: Buffer) => {
+        const i = Number(/GET \/(\d+)/.exec(c.toString('latin1'))![1]);
+        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+        s.write(bodies[i]!);
+      });
+    });
+    const results = bodies.map((_, i) => {
+      const socket = net.connect({ port: h.port, host: '127.0.0.1' });
+      onTestFinished(() => {
+        socket.destroy();
+      });
+      let head: Buffer | null = Buffer.alloc(0);
+      const body: Buffer[] = [];
+      let bodyBytes = 0;
+      const done = new Promise<Buffer>((resolve) => {
+        const onChunk = (c: Buffer) => {
+          if (head !== null) {
+            head = Buffer.concat([head, c]);
+            const end = head.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            c = head.subarray(end + 4);
+            head = null;
+          }
+          body.push(c);
+          bodyBytes += c.length;
+          if (bodyBytes >= size) resolve(Buffer.concat(body));
+        };
+        if (i % 2 === 0) readSlowly(socket, onChunk, 256 * 1024, 20);
+        else socket.on('data', onChunk);
+      });
+      socket.write(`GET http://127.0.0.1:${origin.port}/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      return done;
+    });
+    const got = await Promise.all(results);
+    for (let i = 0; i < bodies.length; i++) expect(got[i]!.equals(bodies[i]!), `response ${i}`).toBe(true);
+  }, 30_000);
+});
 
 describe('tunnels are streamed with backpressure', () => {
   it('carries 32 MiB from an origin to a slowly reading client through CONNECT intact, holding far less than that', async () => {

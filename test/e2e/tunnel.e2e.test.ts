@@ -186,6 +186,47 @@ describe('CONNECT tunnels', () => {
     expect(Buffer.concat(clientGot).equals(down)).toBe(true);
   }, 20_000);
 
+  // Regression: upstream sockets read into one shared buffer; a write still queued
+  // from it was overwritten by the next read of another tunnel (read-buffer.ts).
+  it('keeps every tunnel’s bytes intact when several tunnels run at once and some readers are slow', async () => {
+    const h = await startHarness();
+    const size = 12 << 20;
+    const downs: Buffer[] = [];
+    const origin = await startRawOrigin((s) => {
+      s.once('data', (c: Buffer) => s.end(downs[c[0]!]));
+    });
+    const got: Buffer[][] = [];
+    const counts: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      downs.push(randomBytes(size));
+      got.push([]);
+      counts.push(0);
+      const client = await connectRaw(h.port);
+      const sock = client.socket;
+      sock.removeAllListeners('data');
+      let headSkipped = false;
+      let since = 0;
+      sock.on('data', (c: Buffer) => {
+        if (!headSkipped) {
+          headSkipped = true;
+          c = c.subarray(ESTABLISHED.length);
+        }
+        got[i]!.push(Buffer.from(c));
+        counts[i]! += c.length;
+        since += c.length;
+        if (i % 2 === 0 && since > 256 * 1024) {
+          since = 0;
+          sock.pause();
+          setTimeout(() => sock.resume(), 20);
+        }
+      });
+      client.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+      sock.write(Buffer.from([i]));
+    }
+    await waitFor(() => counts.every((n) => n === size), 20_000);
+    for (let i = 0; i < downs.length; i++) expect(Buffer.concat(got[i]!).equals(downs[i]!), `tunnel ${i}`).toBe(true);
+  }, 30_000);
+
   it('logs one connect entry per tunnel with the bytes carried each way, early data included', async () => {
     const h = await startHarness();
     h.dns.set('tunnel.test', { a: ['127.0.0.1'] });
