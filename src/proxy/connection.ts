@@ -8,7 +8,7 @@
  * nothing is allocated per request on the keep-alive path apart from the
  * slices written out.
  */
-import type net from 'node:net';
+import type { Conn, ReadInto } from '../io/conn.js';
 import { performance } from 'node:perf_hooks';
 import {
   BODY_CHUNKED,
@@ -62,13 +62,13 @@ const T_HEAD = 2;
 const T_LINGER = 3;
 const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n');
 
-interface ClientSocket extends net.Socket {
+interface ClientSocket extends Conn {
   dfpClient: ClientConn;
 }
 
 export class ClientConn implements UpstreamOwner, Closable {
   readonly ctx: ProxyContext;
-  readonly socket: net.Socket;
+  readonly socket: Conn;
   private parser: HeadParser;
   /** Made on the first HTTP exchange: a CONNECT tunnel never needs one. */
   private reqBody: BodyParser = NO_BODY_YET;
@@ -120,7 +120,7 @@ export class ClientConn implements UpstreamOwner, Closable {
   /** The address dialled for this exchange (for the log). */
   private address: string | null = null;
 
-  constructor(ctx: ProxyContext, socket: net.Socket) {
+  constructor(ctx: ProxyContext, socket: Conn) {
     this.ctx = ctx;
     this.socket = socket;
     this.parser = ctx.spareParsers.pop() ?? new HeadParser('request', { maxHeadBytes: ctx.config.limits.maxHeaderBytes });
@@ -597,7 +597,7 @@ export class ClientConn implements UpstreamOwner, Closable {
 
   // ------------------------------------------------------------ tunnels
 
-  private startTunnel(upstreamSocket: net.Socket): void {
+  private startTunnel(upstreamSocket: Conn): void {
     this.state = S_TUNNEL;
     this.status = 200;
     this.socket.write(CONNECT_ESTABLISHED);
@@ -621,7 +621,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (stash !== null) splice.writeEarly(true, stash.subarray(this.stashStart));
   }
 
-  private beginSplice(upstreamSocket: net.Socket): void {
+  private beginSplice(upstreamSocket: Conn): void {
     const client = this.socket;
     client.removeListener('data', onClientData);
     client.removeListener('end', onClientEnd);

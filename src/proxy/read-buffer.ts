@@ -29,12 +29,12 @@
  * onStreamRead, one after the other). A socket being set up takes the shared
  * buffer (the generator's default).
  */
-import type net from 'node:net';
+import type { Conn, ReadInto } from '../io/conn.js';
 
 const READ_BUFFER_BYTES = 256 * 1024;
 const shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 
-export interface ReadingSocket extends net.Socket {
+export interface ReadingSocket extends Conn {
   /** This socket's own read buffer while it streams; null otherwise. */
   dfpOwnBuffer?: Buffer | null;
 }

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Config, HostPort } from '../config/types.js';
 import { DnsCache, type ResolvedAddress } from '../dns/cache.js';
 import type { AccessLogSink } from '../observability/access-log.js';
+import { acceptRaw, type Conn } from '../io/conn.js';
 import { UpstreamPool } from '../upstream/pool.js';
 import { ClientConn } from './connection.js';
 import type { ProxyContext } from './context.js';
@@ -60,12 +61,17 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
       if (listener.mode !== 'http' || listener.tls !== null || listener.proxyProtocol) {
         throw new Error(`listener ${listener.address.host}:${listener.address.port}: only plain HTTP listeners are supported yet`);
       }
-      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => onConnection(ctx, socket));
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true });
       server.maxConnections = config.limits.maxConnections;
       await listen(server, listener.address);
       // After listen, errors come from accept() (EMFILE, ENFILE, ENOBUFS): the listener keeps
       // going and the connection waits in the backlog; without a handler they would crash dfp.
       server.on('error', onAcceptError);
+      // Accepted connections are RawConns where that layer is available (src/io/conn.ts),
+      // net.Sockets through the 'connection' event otherwise.
+      if (!acceptRaw(server, (conn) => onConnection(ctx, conn), onAcceptError)) {
+        server.on('connection', (socket: net.Socket) => onConnection(ctx, socket as unknown as Conn));
+      }
       servers.push(server);
       const bound = server.address() as net.AddressInfo;
       ctx.listenAddresses.push({ host: bound.address, port: bound.port });
@@ -99,8 +105,9 @@ function isDefaultRouting(config: Config): boolean {
   return r.match.hosts.length === 0 && (r.match.pathPrefix === '/' || r.match.pathPrefix === '') && Object.keys(r.match.headers).length === 0 && r.backend.type === 'DynamicForwardProxy' && r.backend.hostRewriteHeader === null;
 }
 
-function onConnection(ctx: ProxyContext, socket: net.Socket): void {
-  if (ctx.draining) {
+function onConnection(ctx: ProxyContext, socket: Conn): void {
+  // maxConnections is enforced here for RawConns (net.Server counts only its own sockets).
+  if (ctx.draining || ctx.connections.size >= ctx.config.limits.maxConnections) {
     socket.destroy();
     return;
   }

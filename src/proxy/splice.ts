@@ -4,7 +4,7 @@
  * (half-close), a reset or error on one side destroys the other.
  * Handlers are module-level; state lives on the Splice object.
  */
-import type net from 'node:net';
+import type { Conn, ReadInto } from '../io/conn.js';
 import { chooseNextBuffer, piece, readBufferFor, type ReadingSocket } from './read-buffer.js';
 
 export interface SpliceSocket extends ReadingSocket {
@@ -31,13 +31,13 @@ export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
 }
 
 /** `onread` options for the upstream socket of a CONNECT tunnel. */
-export const TUNNEL_ONREAD: net.OnReadOpts = { buffer: readBufferFor, callback: onTunnelRead as (n: number, buf: Uint8Array) => boolean };
+export const TUNNEL_ONREAD: ReadInto = { buffer: readBufferFor, callback: onTunnelRead as (n: number, buf: Uint8Array) => boolean };
 
 export type SpliceDone = (splice: Splice) => void;
 
 export class Splice {
-  readonly client: net.Socket;
-  readonly upstream: net.Socket;
+  readonly client: Conn;
+  readonly upstream: Conn;
   /** Bytes client → upstream. */
   bytesUp = 0;
   /** Bytes upstream → client. */
@@ -47,7 +47,7 @@ export class Splice {
   /** One idle timer for both directions (not one per socket), refreshed by traffic either way. */
   readonly idleTimer: NodeJS.Timeout | null;
 
-  constructor(client: net.Socket, upstream: net.Socket, idleTimeoutMs: number, onDone: SpliceDone | null) {
+  constructor(client: Conn, upstream: Conn, idleTimeoutMs: number, onDone: SpliceDone | null) {
     this.client = client;
     this.upstream = upstream;
     this.onDone = onDone;
@@ -73,7 +73,7 @@ export class Splice {
     }
   }
 
-  peerOf(socket: net.Socket): net.Socket {
+  peerOf(socket: Conn): Conn {
     return socket === this.client ? this.upstream : this.client;
   }
 
@@ -90,7 +90,7 @@ export class Splice {
   }
 }
 
-function attach(socket: net.Socket, splice: Splice): void {
+function attach(socket: Conn, splice: Splice): void {
   const s = socket as SpliceSocket;
   s.dfpSplice = splice;
   s.setTimeout(0); // the splice's own idle timer covers both sockets

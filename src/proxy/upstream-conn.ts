@@ -3,7 +3,7 @@
  * socket handlers are installed once and forward to the client connection that
  * currently owns it (null while idle in the pool).
  */
-import type net from 'node:net';
+import type { Conn, ReadInto } from '../io/conn.js';
 import { BodyParser, HeadParser } from '../http/index.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Poolable, UpstreamPool } from '../upstream/pool.js';
@@ -13,7 +13,7 @@ import { onTunnelRead, type SpliceSocket } from './splice.js';
 /** What an owning client connection implements. */
 export interface UpstreamOwner {
   /** The client socket the response goes to (bytes still queued on it may point into the read buffer). */
-  readonly socket: net.Socket;
+  readonly socket: Conn;
   onUpstreamData(chunk: Buffer): void;
   /** An exception escaped onUpstreamData: drop the exchange, keep the process. */
   crashed(err: unknown): void;
@@ -27,7 +27,7 @@ interface UpstreamSocket extends ReadingSocket {
 }
 
 export class UpstreamConn implements Poolable {
-  readonly socket: net.Socket;
+  readonly socket: Conn;
   readonly key: string;
   readonly address: ResolvedAddress;
   readonly parser: HeadParser;
@@ -40,7 +40,7 @@ export class UpstreamConn implements Poolable {
   /** Last socket error, for the reply when it dies mid-exchange. */
   lastError: NodeJS.ErrnoException | null = null;
 
-  constructor(socket: net.Socket, address: ResolvedAddress, port: number, maxHeadBytes: number, pool: UpstreamPool<UpstreamConn>) {
+  constructor(socket: Conn, address: ResolvedAddress, port: number, maxHeadBytes: number, pool: UpstreamPool<UpstreamConn>) {
     this.socket = socket;
     this.pool = pool;
     this.address = address;
@@ -90,7 +90,7 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
 }
 
 /** `onread` options for HTTP upstream sockets. */
-export const UPSTREAM_ONREAD: net.OnReadOpts = { buffer: readBufferFor, callback: onUpstreamRead as (n: number, buf: Uint8Array) => boolean };
+export const UPSTREAM_ONREAD: ReadInto = { buffer: readBufferFor, callback: onUpstreamRead as (n: number, buf: Uint8Array) => boolean };
 
 function onUpstreamEnd(this: UpstreamSocket): void {
   const up = this.dfpUpstream;

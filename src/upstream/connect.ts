@@ -15,12 +15,12 @@
  * With several failed attempts, refused beats timeout beats unreachable: the
  * most specific thing we learnt about the destination.
  */
-import net from 'node:net';
+import { openConn, type Conn, type ReadInto } from '../io/conn.js';
 import { ProxyError, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/family.js';
 
 export interface ConnectResult {
-  socket: net.Socket;
+  socket: Conn;
   address: ResolvedAddress;
   /** From the first attempt's start to the winner's connect. */
   connectMs: number;
@@ -33,11 +33,8 @@ export interface ConnectOptions {
   attemptDelayMs?: number;
   /** Abort (the client went away): every attempt is destroyed and the promise rejects with signal.reason. */
   signal?: AbortSignal;
-  /**
-   * Read into caller-supplied buffers instead of a new Buffer per 'data' event
-   * (net.connect's `onread`): for tunnels, which move bytes without keeping them.
-   */
-  onread?: net.OnReadOpts;
+  /** Read into caller-supplied buffers instead of a new Buffer per 'data' event (see proxy/read-buffer.ts). */
+  onread?: ReadInto;
 }
 
 export const DEFAULT_ATTEMPT_DELAY_MS = 250;
@@ -69,7 +66,7 @@ function endpointText(address: ResolvedAddress, port: number): string {
 }
 
 interface Attempt {
-  socket: net.Socket;
+  socket: Conn;
   address: ResolvedAddress;
   onConnect: () => void;
   onError: (err: Error) => void;
@@ -96,7 +93,7 @@ class ConnectRace {
   readonly #timeoutMs: number;
   readonly #attemptDelayMs: number;
   readonly #signal: AbortSignal | undefined;
-  readonly #onread: net.OnReadOpts | undefined;
+  readonly #onread: ReadInto | undefined;
   readonly #resolve: (result: ConnectResult) => void;
   readonly #reject: (err: unknown) => void;
   readonly #attempts: Attempt[];
@@ -147,7 +144,7 @@ class ConnectRace {
     const address = this.#addresses[this.#next++]!;
     // allowHalfOpen: the upstream's FIN must not end our side by itself (tunnels and
     // responses delimited by close forward it to the client first).
-    const socket = net.connect({ host: address.address, port: this.#port, noDelay: true, allowHalfOpen: true, onread: this.#onread });
+    const socket = openConn(address.address, address.family, this.#port, this.#onread ?? null);
     const attempt: Attempt = {
       socket,
       address,

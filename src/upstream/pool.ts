@@ -5,10 +5,10 @@
  * pooled connection watches its own socket and calls `evict` when bytes or a
  * close arrive while it is idle.
  */
-import type net from 'node:net';
+import type { Conn } from '../io/conn.js';
 
 export interface Poolable {
-  socket: net.Socket;
+  socket: Conn;
   /** Pool key, set when the connection is made. */
   key: string;
   /** Called when the pool drops the connection (idle timeout, peer closed, over capacity). */

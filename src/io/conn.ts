@@ -1,0 +1,621 @@
+/**
+ * The TCP connections of the data path.
+ *
+ * `Conn` is the part of a socket the proxy uses: byte writes with a
+ * backpressure signal, half-close, pause and resume, and five events. A
+ * `net.Socket` has that shape, and so does `RawConn`, a thin layer over the
+ * libuv TCP handle that `net.Socket` itself is built on, without the stream
+ * machinery around it (no Readable/Writable state, no nextTick per write, no
+ * timers, no buffered chunk list): on this machine it costs about a fifth of
+ * the CPU per CONNECT setup of net.Socket (bench/README.md).
+ *
+ * The handle classes are Node internals (`process.binding('tcp_wrap')`,
+ * unchanged in substance since Node 12), so `RawConn` is used only when they
+ * are there and look as expected, and never when DFP_IO=net; otherwise every
+ * connection is a plain net.Socket and the rest of dfp does not notice. TLS
+ * upstreams will be TLSSockets (also a `Conn`).
+ *
+ * Semantics, as the proxy relies on them:
+ * - Always half-open: an EOF from the peer emits 'end' and nothing else; the
+ *   connection closes by itself once both our `end()` has completed and the
+ *   peer's EOF was seen, or on `destroy()`.
+ * - `write()` hands bytes to libuv at once (a write libuv cannot finish now
+ *   stays queued there, in order); it returns false once more than
+ *   HIGH_WATER bytes are queued, and 'drain' follows when the queue is empty.
+ *   `writableLength` is the number of queued bytes (0 after a write the kernel
+ *   took whole).
+ * - Errors emit 'error' (with the errno `code`) and then destroy; 'close'
+ *   follows every destroy, once, from libuv's close callback.
+ */
+import net from 'node:net';
+import util from 'node:util';
+
+export type ConnEvent = 'data' | 'end' | 'close' | 'drain' | 'error' | 'connect';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Listener = (...args: any[]) => void;
+
+export interface Conn {
+  write(buf: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): void;
+  destroy(): void;
+  resetAndDestroy(): void;
+  pause(): void;
+  resume(): void;
+  isPaused(): boolean;
+  setNoDelay(noDelay?: boolean): void;
+  setTimeout(ms: number): void;
+  readonly writableLength: number;
+  readonly writableNeedDrain: boolean;
+  readonly writableCorked: number;
+  readonly readableEnded: boolean;
+  /** False once end() was called or the connection is gone. */
+  readonly writable: boolean;
+  readonly destroyed: boolean;
+  readonly remoteAddress: string | undefined;
+  on(event: ConnEvent, listener: Listener): unknown;
+  once(event: ConnEvent, listener: Listener): unknown;
+  off(event: ConnEvent, listener: Listener): unknown;
+  removeListener(event: ConnEvent, listener: Listener): unknown;
+  removeAllListeners(event: ConnEvent): unknown;
+  listenerCount(event: ConnEvent): number;
+}
+
+/** Read into caller-supplied buffers (net's `onread` option, same contract). */
+export interface ReadInto {
+  buffer: () => Buffer;
+  callback: (this: Conn, n: number, buf: Buffer) => void;
+}
+
+// ------------------------------------------------------------ the internals used
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+interface Internals {
+  TCP: any;
+  TCPConnectWrap: any;
+  SOCKET: number;
+  WriteWrap: any;
+  ShutdownWrap: any;
+  state: Int32Array;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
+}
+
+function loadInternals(): Internals | null {
+  if (process.env.DFP_IO === 'net') return null;
+  try {
+    const binding = (process as unknown as { binding(name: string): any }).binding;
+    const tcp = binding('tcp_wrap');
+    const stream = binding('stream_wrap');
+    const proto = tcp.TCP.prototype;
+    for (const m of ['readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close', 'reset', 'useUserBuffer', 'getpeername', 'setNoDelay', 'connect', 'connect6']) {
+      if (typeof proto[m] !== 'function') return null;
+    }
+    if (typeof tcp.TCPConnectWrap !== 'function' || typeof stream.WriteWrap !== 'function' || typeof stream.ShutdownWrap !== 'function') return null;
+    if (!(stream.streamBaseState instanceof Int32Array) || typeof stream.kReadBytesOrError !== 'number') return null;
+    return {
+      TCP: tcp.TCP,
+      TCPConnectWrap: tcp.TCPConnectWrap,
+      SOCKET: tcp.constants.SOCKET,
+      WriteWrap: stream.WriteWrap,
+      ShutdownWrap: stream.ShutdownWrap,
+      state: stream.streamBaseState,
+      kReadBytesOrError: stream.kReadBytesOrError,
+      kArrayBufferOffset: stream.kArrayBufferOffset,
+      kLastWriteWasAsync: stream.kLastWriteWasAsync,
+    };
+  } catch {
+    return null;
+  }
+}
+
+const I = loadInternals();
+let rawEnabled = I !== null;
+
+/** Whether new connections are RawConns (false: net.Socket). */
+export function usingRawConns(): boolean {
+  return rawEnabled;
+}
+
+/** Tests of the fallback: make every new connection a net.Socket. */
+export function useNetSockets(): void {
+  rawEnabled = false;
+}
+
+const UV_EOF = errnoOf('EOF') ?? -4095;
+const UV_ENOTCONN = errnoOf('ENOTCONN') ?? -107;
+
+function errnoOf(name: string): number | undefined {
+  for (const [errno, [n]] of util.getSystemErrorMap()) if (n === name) return errno;
+  return undefined;
+}
+
+export function uvError(errno: number, syscall: string, detail?: string): NodeJS.ErrnoException {
+  let code: string;
+  try {
+    code = util.getSystemErrorName(errno);
+  } catch {
+    code = `E${-errno}`;
+  }
+  const err: NodeJS.ErrnoException = new Error(`${syscall} ${code}${detail ? ' ' + detail : ''}`);
+  err.code = code;
+  err.errno = errno;
+  err.syscall = syscall;
+  return err;
+}
+
+// ------------------------------------------------------------ RawConn
+
+/** Bytes queued in libuv before write() says "stop" (net.Socket's default highWaterMark). */
+const HIGH_WATER = 16 * 1024;
+
+const F_CONNECTING = 1;
+const F_PAUSED = 2;
+const F_EOF = 4; // peer's FIN seen
+const F_ENDING = 8; // our end() called
+const F_FINISHED = 16; // our shutdown completed
+const F_CLOSED = 32; // destroy() called
+const F_NEED_DRAIN = 64;
+const F_READING = 128; // readStart in effect
+
+interface RawHandle {
+  dfpConn: RawConn | null;
+  onread: (arrayBuffer: ArrayBuffer | undefined) => Buffer | undefined;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: unknown, buf: Buffer): number;
+  writev(req: unknown, chunks: Buffer[], allBuffers: boolean): number;
+  shutdown(req: unknown): number;
+  close(cb: () => void): void;
+  reset(cb: () => void): number;
+  useUserBuffer(buf: Buffer): void;
+  getpeername(out: { address?: string }): number;
+  setNoDelay(on: boolean): number;
+  connect(req: unknown, address: string, port: number): number;
+  connect6(req: unknown, address: string, port: number): number;
+}
+
+export class RawConn implements Conn {
+  private handle: RawHandle;
+  private flags = 0;
+  private queued = 0;
+  private corks = 0;
+  private corked: Buffer[] | null = null;
+  private peer: string | undefined = undefined;
+  private readInto: ReadInto | null;
+  /** The buffer of the next read, in ReadInto mode. */
+  private readBuf: Buffer | null = null;
+  private readonly listeners: Record<ConnEvent, Listener | Listener[] | null> = { data: null, end: null, close: null, drain: null, error: null, connect: null };
+
+  constructor(handle: RawHandle, readInto: ReadInto | null, connecting: boolean) {
+    this.handle = handle;
+    this.readInto = readInto;
+    handle.dfpConn = this;
+    if (readInto !== null) {
+      this.readBuf = readInto.buffer();
+      handle.useUserBuffer(this.readBuf);
+    }
+    handle.onread = readInto !== null ? onReadInto : onReadFresh;
+    if (connecting) this.flags = F_CONNECTING;
+    else this.startReading();
+  }
+
+  // ------------------------------------------------------------ state
+
+  get destroyed(): boolean {
+    return (this.flags & F_CLOSED) !== 0;
+  }
+
+  get readableEnded(): boolean {
+    return (this.flags & F_EOF) !== 0;
+  }
+
+  get writable(): boolean {
+    return (this.flags & (F_ENDING | F_CLOSED)) === 0;
+  }
+
+  get writableLength(): number {
+    return this.queued;
+  }
+
+  get writableNeedDrain(): boolean {
+    return (this.flags & F_NEED_DRAIN) !== 0;
+  }
+
+  get writableCorked(): number {
+    return this.corks;
+  }
+
+  get remoteAddress(): string | undefined {
+    if (this.peer === undefined && (this.flags & (F_CLOSED | F_CONNECTING)) === 0) {
+      const out: { address?: string } = {};
+      if (this.handle.getpeername(out) === 0) this.peer = out.address;
+    }
+    return this.peer;
+  }
+
+  setNoDelay(): void {
+    if ((this.flags & F_CLOSED) === 0) this.handle.setNoDelay(true);
+  }
+
+  /** The proxy keeps its own timers; here for net.Socket's shape. */
+  setTimeout(): void {}
+
+  // ------------------------------------------------------------ events
+
+  on(event: ConnEvent, listener: Listener): this {
+    const cur = this.listeners[event];
+    this.listeners[event] = cur === null ? listener : Array.isArray(cur) ? [...cur, listener] : [cur, listener];
+    return this;
+  }
+
+  once(event: ConnEvent, listener: Listener): this {
+    const wrapper: Listener & { inner?: Listener } = (...args: unknown[]) => {
+      this.removeListener(event, wrapper);
+      listener.apply(this, args);
+    };
+    wrapper.inner = listener;
+    return this.on(event, wrapper);
+  }
+
+  off(event: ConnEvent, listener: Listener): this {
+    return this.removeListener(event, listener);
+  }
+
+  removeListener(event: ConnEvent, listener: Listener): this {
+    const cur = this.listeners[event];
+    const matches = (l: Listener) => l === listener || (l as { inner?: Listener }).inner === listener;
+    if (cur === null) return this;
+    if (!Array.isArray(cur)) {
+      if (matches(cur)) this.listeners[event] = null;
+      return this;
+    }
+    const i = cur.findIndex(matches);
+    if (i < 0) return this;
+    const rest = cur.filter((_, k) => k !== i);
+    this.listeners[event] = rest.length === 1 ? rest[0]! : rest;
+    return this;
+  }
+
+  listenerCount(event: ConnEvent): number {
+    const cur = this.listeners[event];
+    return cur === null ? 0 : Array.isArray(cur) ? cur.length : 1;
+  }
+
+  removeAllListeners(event: ConnEvent): this {
+    this.listeners[event] = null;
+    return this;
+  }
+
+  private emit(event: ConnEvent, arg?: unknown): void {
+    const l = this.listeners[event];
+    if (l === null) return;
+    if (!Array.isArray(l)) {
+      l.call(this, arg);
+      return;
+    }
+    for (const f of l.slice()) f.call(this, arg);
+  }
+
+  // ------------------------------------------------------------ reading
+
+  pause(): void {
+    if ((this.flags & F_PAUSED) !== 0) return;
+    this.flags |= F_PAUSED;
+    if ((this.flags & F_READING) !== 0) {
+      this.flags &= ~F_READING;
+      this.handle.readStop();
+    }
+  }
+
+  resume(): void {
+    if ((this.flags & F_PAUSED) === 0) return;
+    this.flags &= ~F_PAUSED;
+    this.startReading();
+  }
+
+  isPaused(): boolean {
+    return (this.flags & F_PAUSED) !== 0;
+  }
+
+  private startReading(): void {
+    if ((this.flags & (F_READING | F_PAUSED | F_EOF | F_CLOSED | F_CONNECTING)) !== 0) return;
+    const err = this.handle.readStart();
+    if (err !== 0) this.fail(err, 'read');
+    else this.flags |= F_READING;
+  }
+
+  /** A read result: n > 0 bytes are in `buf` (fresh mode) or in readBuf (ReadInto mode). */
+  onRead(n: number, buf: Buffer | null): Buffer | undefined {
+    if ((this.flags & F_CLOSED) !== 0) return undefined;
+    if (n > 0) {
+      if (buf !== null) {
+        this.emit('data', buf);
+        return undefined;
+      }
+      const into = this.readInto!;
+      into.callback.call(this, n, this.readBuf!);
+      this.readBuf = into.buffer();
+      return this.readBuf;
+    }
+    if (n === 0) return undefined;
+    if (n === UV_EOF) {
+      this.flags = (this.flags | F_EOF) & ~F_READING;
+      this.handle.readStop();
+      this.emit('end');
+      if ((this.flags & F_FINISHED) !== 0) this.destroy();
+      return undefined;
+    }
+    this.fail(n, 'read');
+    return undefined;
+  }
+
+  // ------------------------------------------------------------ writing
+
+  write(buf: Buffer): boolean {
+    if ((this.flags & (F_CLOSED | F_ENDING)) !== 0) return false;
+    if (buf.length === 0) return true;
+    if (this.corks > 0 || (this.flags & F_CONNECTING) !== 0) {
+      (this.corked ??= []).push(buf);
+      this.queued += buf.length;
+    } else {
+      this.send(buf);
+    }
+    return this.queued < HIGH_WATER || this.needDrain();
+  }
+
+  /** One write to libuv; what it cannot send now stays queued there and counts in `queued`. */
+  private send(buf: Buffer): void {
+    const req = new I!.WriteWrap();
+    req.handle = this.handle;
+    req.oncomplete = onWriteDone;
+    req.dfpConn = this;
+    req.dfpBytes = 0;
+    const err = this.handle.writeBuffer(req, buf);
+    if (err !== 0) {
+      this.fail(err, 'write');
+      return;
+    }
+    if (I!.state[I!.kLastWriteWasAsync] === 0) return;
+    req.buffer = buf; // kept alive while libuv holds a pointer into it
+    req.dfpBytes = buf.length;
+    this.queued += buf.length;
+  }
+
+  private needDrain(): false {
+    this.flags |= F_NEED_DRAIN;
+    return false;
+  }
+
+  cork(): void {
+    this.corks++;
+  }
+
+  uncork(): void {
+    if (this.corks === 0) return;
+    if (--this.corks > 0) return;
+    this.flushCorked();
+  }
+
+  /** Hand the corked buffers to libuv in one writev. */
+  private flushCorked(): void {
+    const chunks = this.corked;
+    if (chunks === null || (this.flags & (F_CLOSED | F_CONNECTING)) !== 0) return;
+    this.corked = null;
+    let bytes = 0;
+    for (const c of chunks) bytes += c.length;
+    this.queued -= bytes;
+    if (chunks.length === 1) {
+      this.send(chunks[0]!);
+    } else {
+      const req = new I!.WriteWrap();
+      req.handle = this.handle;
+      req.oncomplete = onWriteDone;
+      req.dfpConn = this;
+      req.dfpBytes = 0;
+      const err = this.handle.writev(req, chunks, true);
+      if (err !== 0) {
+        this.fail(err, 'write');
+        return;
+      }
+      if (I!.state[I!.kLastWriteWasAsync] !== 0) {
+        req.buffer = chunks;
+        req.dfpBytes = bytes;
+        this.queued += bytes;
+      }
+    }
+    if ((this.flags & F_CLOSED) !== 0) return;
+    if ((this.flags & F_ENDING) !== 0 && (this.flags & F_FINISHED) === 0) this.shutdown();
+    else if (this.queued === 0) this.drained();
+  }
+
+  writeDone(status: number, bytes: number): void {
+    this.queued -= bytes;
+    if ((this.flags & F_CLOSED) !== 0) return;
+    if (status < 0) {
+      this.fail(status, 'write');
+      return;
+    }
+    if (this.queued === 0) this.drained();
+  }
+
+  private drained(): void {
+    if ((this.flags & F_NEED_DRAIN) === 0) return;
+    this.flags &= ~F_NEED_DRAIN;
+    this.emit('drain');
+  }
+
+  /** Send our FIN once everything written so far is out. */
+  end(): void {
+    if ((this.flags & (F_ENDING | F_CLOSED)) !== 0) return;
+    this.flags |= F_ENDING;
+    this.corks = 0;
+    if (this.corked !== null) {
+      if ((this.flags & F_CONNECTING) !== 0) return; // connected() flushes, then shuts down
+      this.flushCorked();
+      return;
+    }
+    this.shutdown();
+  }
+
+  private shutdown(): void {
+    if ((this.flags & (F_CLOSED | F_CONNECTING)) !== 0) return;
+    const req = new I!.ShutdownWrap();
+    req.handle = this.handle;
+    req.oncomplete = onShutdownDone;
+    req.dfpConn = this;
+    const err = this.handle.shutdown(req);
+    if (err === 1 || err === UV_ENOTCONN) this.shutdownDone(0);
+    else if (err !== 0) this.fail(err, 'shutdown');
+  }
+
+  shutdownDone(status: number): void {
+    if ((this.flags & F_CLOSED) !== 0) return;
+    if (status < 0 && status !== UV_ENOTCONN) {
+      this.fail(status, 'shutdown');
+      return;
+    }
+    this.flags |= F_FINISHED;
+    if ((this.flags & F_EOF) !== 0) this.destroy();
+  }
+
+  // ------------------------------------------------------------ closing
+
+  destroy(): void {
+    if ((this.flags & F_CLOSED) !== 0) return;
+    this.flags = (this.flags | F_CLOSED) & ~F_READING;
+    this.corked = null;
+    this.handle.onread = noRead;
+    this.handle.close(() => this.closed());
+  }
+
+  /** Close with a TCP reset (RST) instead of a FIN. */
+  resetAndDestroy(): void {
+    if ((this.flags & F_CLOSED) !== 0) return;
+    if ((this.flags & F_CONNECTING) !== 0) {
+      this.destroy();
+      return;
+    }
+    this.flags = (this.flags | F_CLOSED) & ~F_READING;
+    this.corked = null;
+    this.handle.onread = noRead;
+    if (this.handle.reset(() => this.closed()) !== 0) this.handle.close(() => this.closed());
+  }
+
+  private closed(): void {
+    this.handle.dfpConn = null;
+    this.emit('close');
+  }
+
+  private fail(errno: number, syscall: string): void {
+    if ((this.flags & F_CLOSED) !== 0) return;
+    const err = uvError(errno, syscall);
+    this.destroy();
+    this.emit('error', err);
+  }
+
+  // ------------------------------------------------------------ connecting
+
+  connectDone(status: number, address: string, port: number): void {
+    if ((this.flags & F_CLOSED) !== 0) return;
+    if (status < 0) {
+      const err = uvError(status, 'connect', `${address}:${port}`);
+      this.destroy();
+      this.emit('error', err);
+      return;
+    }
+    this.flags &= ~F_CONNECTING;
+    this.emit('connect');
+    if ((this.flags & F_CLOSED) !== 0) return;
+    if (this.corked !== null) this.flushCorked();
+    else if ((this.flags & F_ENDING) !== 0) this.shutdown();
+    this.startReading();
+  }
+
+  /** Start a connection to address:port; 'connect' or 'error' follows. */
+  static connect(address: string, family: 4 | 6, port: number, readInto: ReadInto | null): RawConn {
+    const handle = new I!.TCP(I!.SOCKET) as RawHandle;
+    const conn = new RawConn(handle, readInto, true);
+    const req = new I!.TCPConnectWrap();
+    req.oncomplete = onConnectDone;
+    req.address = address;
+    req.port = port;
+    req.dfpConn = conn;
+    const err = family === 6 ? handle.connect6(req, address, port) : handle.connect(req, address, port);
+    if (err !== 0) process.nextTick(() => conn.connectDone(err, address, port));
+    return conn;
+  }
+}
+
+/* Callbacks called by the handles and requests (`this` is the handle or request). */
+
+function noRead(): undefined {
+  return undefined;
+}
+
+function onReadFresh(this: RawHandle, arrayBuffer: ArrayBuffer | undefined): undefined {
+  const conn = this.dfpConn;
+  if (conn === null) return undefined;
+  const n = I!.state[I!.kReadBytesOrError]!;
+  conn.onRead(n, n > 0 ? Buffer.from(arrayBuffer!, I!.state[I!.kArrayBufferOffset]!, n) : null);
+  return undefined;
+}
+
+function onReadInto(this: RawHandle): Buffer | undefined {
+  const conn = this.dfpConn;
+  if (conn === null) return undefined;
+  return conn.onRead(I!.state[I!.kReadBytesOrError]!, null);
+}
+
+function onWriteDone(this: { dfpConn: RawConn; dfpBytes: number; buffer: unknown }, status: number): void {
+  this.buffer = null;
+  this.dfpConn.writeDone(status, this.dfpBytes);
+}
+
+function onShutdownDone(this: { dfpConn: RawConn }, status: number): void {
+  this.dfpConn.shutdownDone(status);
+}
+
+function onConnectDone(this: unknown, status: number, _handle: unknown, req: { dfpConn: RawConn; address: string; port: number }): void {
+  req.dfpConn.connectDone(status, req.address, req.port);
+}
+
+// ------------------------------------------------------------ making connections
+
+/** An outgoing connection (no-delay, half-open); 'connect' or 'error' follows. */
+export function openConn(address: string, family: 4 | 6, port: number, readInto: ReadInto | null): Conn {
+  if (rawEnabled) return RawConn.connect(address, family, port, readInto);
+  return net.connect({
+    host: address,
+    port,
+    noDelay: true,
+    allowHalfOpen: true,
+    onread: readInto === null ? undefined : { buffer: readInto.buffer, callback: readInto.callback as unknown as (n: number, buf: Uint8Array) => boolean },
+  }) as unknown as Conn;
+}
+
+/**
+ * Take over accepting on a listening net.Server: each accepted connection
+ * becomes a RawConn passed to `onConn` (the server's 'connection' event is not
+ * emitted). Works for cluster workers too (their handle gets connections from
+ * the primary through the same callback). Returns false, changing nothing,
+ * when raw connections are off or the server's handle is not as expected;
+ * the caller then keeps the 'connection' event.
+ */
+export function acceptRaw(server: net.Server, onConn: (conn: Conn) => void, onError: (err: NodeJS.ErrnoException) => void): boolean {
+  if (!rawEnabled) return false;
+  const handle = (server as unknown as { _handle?: { onconnection?: unknown } })._handle;
+  if (handle === undefined || handle === null || typeof handle.onconnection !== 'function') return false;
+  handle.onconnection = (err: number, clientHandle: RawHandle | undefined) => {
+    if (err) {
+      onError(uvError(err, 'accept'));
+      return;
+    }
+    if (clientHandle === undefined) return;
+    clientHandle.setNoDelay(true);
+    onConn(new RawConn(clientHandle, null, false));
+  };
+  return true;
+}
