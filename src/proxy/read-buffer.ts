@@ -14,14 +14,16 @@
  *
  * Hence two kinds of buffer:
  * - the shared one, which every socket starts with and returns to after a
- *   read that did not fill its buffer (the socket is likely to go quiet).
+ *   short read (one that did not fill its buffer: the socket is likely to go
+ *   quiet), unless the caller knows more is coming (an HTTP response not done).
  *   Bytes read into it leave only as copies (`piece`), or through the HTTP
  *   scanner and HeadBuilder, which copy.
  * - a socket's own buffer, which it gets after a read that filled its buffer
- *   (more is waiting: a body or a bulk tunnel streams). Bytes read into it are
- *   written without a copy. If such a write is still queued when the callback
- *   ends, the buffer now belongs to that write and the socket's next full read
- *   gets a new one; no other socket ever points at it.
+ *   (a body or a bulk tunnel streams). Bytes read into it are written without
+ *   a copy. If such a write is still queued when the callback ends, the buffer
+ *   now belongs to that write and the socket's next read gets another; no other
+ *   socket ever points at it. A socket going quiet hands its own buffer, if no
+ *   write holds it, to a short list of spares taken before allocating.
  *
  * The `onread.buffer` generator gets no arguments, so the read callback leaves
  * its choice in `nextBuffer` as the very last thing it does (nothing can run
@@ -61,18 +63,28 @@ export function piece(buf: Buffer, start: number, end: number): Buffer {
   return out;
 }
 
+/** Own buffers no socket points at and no write holds: taken before allocating a new one. */
+const spare: Buffer[] = [];
+const MAX_SPARE = 16;
+
 /**
  * Last call of a read callback: picks the buffer of `socket`'s next read.
  * `buf` is the buffer this read went into (n bytes); `writerPending` is true
- * when the socket its bytes were written to still has bytes queued.
+ * when the socket its bytes were written to still has bytes queued;
+ * `streaming` is true when the caller knows more is coming (an HTTP response
+ * not complete yet): a socket keeps its own buffer then even after a short
+ * read, instead of going back to the shared one and copying the next full read.
  */
-export function chooseNextBuffer(socket: ReadingSocket, n: number, buf: Buffer, writerPending: boolean): void {
-  const own = socket.dfpOwnBuffer ?? null;
-  if (own !== null && writerPending && buf === own) socket.dfpOwnBuffer = null; // now the queued write's
-  if (n < buf.length) {
-    socket.dfpOwnBuffer = null;
+export function chooseNextBuffer(socket: ReadingSocket, n: number, buf: Buffer, writerPending: boolean, streaming = false): void {
+  let own = socket.dfpOwnBuffer ?? null;
+  if (own !== null && writerPending && buf === own) own = socket.dfpOwnBuffer = null; // now the queued write's
+  if (n < buf.length && !streaming) {
+    if (own !== null) {
+      socket.dfpOwnBuffer = null;
+      if (spare.length < MAX_SPARE) spare.push(own);
+    }
     nextBuffer = shared;
     return;
   }
-  nextBuffer = socket.dfpOwnBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  nextBuffer = socket.dfpOwnBuffer = own ?? spare.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 }

@@ -86,7 +86,8 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
   } catch (err) {
     owner.crashed(err);
   }
-  chooseNextBuffer(this, n, buf, owner.socket.writableLength > 0);
+  // Still owned after the data: the response goes on, so this socket keeps its own buffer.
+  chooseNextBuffer(this, n, buf, owner.socket.writableLength > 0, this.dfpUpstream.owner === owner);
 }
 
 /** `onread` options for HTTP upstream sockets. */

@@ -250,6 +250,59 @@ describe('concurrent responses share no read memory', () => {
   }, 30_000);
 });
 
+describe('a response that turns from bulk into a trickle', () => {
+  // The upstream socket reads into a buffer of its own once a read fills it and keeps it while
+  // the response goes on, through the short reads of the trickle (read-buffer.ts; the rules
+  // themselves are unit-tested in test/unit/proxy/read-buffer.test.ts).
+  it('reaches a slow client intact: 8 MiB at once, then 4 KiB pieces', async () => {
+    const h = await startHarness();
+    const bulk = randomBytes(8 * MiB);
+    const pieces = Array.from({ length: 256 }, () => randomBytes(4096));
+    const size = bulk.length + pieces.length * 4096;
+    const origin = await startRawOrigin((s) => {
+      s.once('data', () => {
+        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+        s.write(bulk);
+        let k = 0;
+        const timer = setInterval(() => {
+          if (s.destroyed) return clearInterval(timer);
+          s.write(pieces[k++]!);
+          if (k === pieces.length) clearInterval(timer);
+        }, 1);
+      });
+    });
+    const socket = net.connect({ port: h.port, host: '127.0.0.1' });
+    onTestFinished(() => {
+      socket.destroy();
+    });
+    let head: Buffer | null = Buffer.alloc(0);
+    const body: Buffer[] = [];
+    let bodyBytes = 0;
+    const done = new Promise<void>((resolve) => {
+      readSlowly(
+        socket,
+        (c) => {
+          if (head !== null) {
+            head = Buffer.concat([head, c]);
+            const end = head.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            c = head.subarray(end + 4);
+            head = null;
+          }
+          body.push(c);
+          bodyBytes += c.length;
+          if (bodyBytes >= size) resolve();
+        },
+        128 * 1024,
+        15,
+      );
+    });
+    socket.write(`GET http://127.0.0.1:${origin.port}/trickle HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await done;
+    expect(Buffer.concat(body).equals(Buffer.concat([bulk, ...pieces]))).toBe(true);
+  }, 30_000);
+});
+
 describe('tunnels are streamed with backpressure', () => {
   it('carries 32 MiB from an origin to a slowly reading client through CONNECT intact, holding far less than that', async () => {
     const h = await startHarness();

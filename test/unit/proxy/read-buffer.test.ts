@@ -1,0 +1,69 @@
+/**
+ * The read-buffer rules (src/proxy/read-buffer.ts): which buffer a socket's
+ * next read goes into. A socket here is any object (the rules only keep their
+ * state on it); `readBufferFor()` is what Node or RawConn asks right after the
+ * read callback.
+ */
+import { describe, expect, it } from 'vitest';
+import { chooseNextBuffer, isShared, piece, readBufferFor, type ReadingSocket } from '../../../src/proxy/read-buffer.js';
+
+const FULL = 256 * 1024;
+const sock = () => ({}) as ReadingSocket;
+
+/** One read of n bytes into buf, then the choice, as a read callback ends. */
+function read(socket: ReadingSocket, buf: Buffer, n: number, writerPending = false, streaming = false): Buffer {
+  chooseNextBuffer(socket, n, buf, writerPending, streaming);
+  return readBufferFor();
+}
+
+describe('read buffers', () => {
+  it('a new socket reads into the shared buffer, and copies leave it', () => {
+    const first = readBufferFor();
+    expect(isShared(first)).toBe(true);
+    expect(first.length).toBe(FULL);
+    first.write('abcdef', 0, 'latin1');
+    const copy = piece(first, 1, 4);
+    first.write('XXXXXX', 0, 'latin1');
+    expect(copy.toString('latin1')).toBe('bcd');
+    expect(isShared(copy)).toBe(false);
+  });
+
+  it('a read that fills the buffer moves the socket to a buffer of its own, written without a copy', () => {
+    const s = sock();
+    const own = read(s, readBufferFor(), FULL);
+    expect(isShared(own)).toBe(false);
+    expect(piece(own, 10, 20).buffer).toBe(own.buffer); // a view, no copy
+    expect(read(s, own, FULL) === own).toBe(true); // still streaming: same buffer
+  });
+
+  it('a buffer a queued write still points into is never read into again', () => {
+    const s = sock();
+    const own = read(s, readBufferFor(), FULL);
+    const next = read(s, own, FULL, true);
+    expect(next === own).toBe(false);
+    expect(isShared(next)).toBe(false);
+    // Nor does it go to the spares when the socket goes quiet.
+    const other = sock();
+    const quiet = read(s, next, 10);
+    expect(isShared(quiet)).toBe(true);
+    const otherOwn = read(other, readBufferFor(), FULL);
+    expect(otherOwn === own).toBe(false);
+  });
+
+  it('a short read sends the socket back to the shared buffer and its own buffer to the spares', () => {
+    const a = sock();
+    const b = sock();
+    const ownA = read(a, readBufferFor(), FULL);
+    expect(isShared(read(a, ownA, 100))).toBe(true);
+    expect(a.dfpOwnBuffer).toBeNull();
+    expect(read(b, readBufferFor(), FULL) === ownA).toBe(true); // reused, not allocated
+  });
+
+  it('while the caller says more is coming, a short read keeps the socket on its own buffer', () => {
+    const s = sock();
+    const own = read(s, readBufferFor(), FULL);
+    expect(read(s, own, 100, false, true) === own).toBe(true);
+    // ...unless a write still holds it.
+    expect(read(s, own, 100, true, true) === own).toBe(false);
+  });
+});
