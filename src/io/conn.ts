@@ -31,7 +31,6 @@ import net from 'node:net';
 import util from 'node:util';
 
 export type ConnEvent = 'data' | 'end' | 'close' | 'drain' | 'error' | 'connect';
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Listener = (...args: any[]) => void;
 
 export interface Conn {
@@ -70,7 +69,6 @@ export interface ReadInto {
 
 // ------------------------------------------------------------ the internals used
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 interface Internals {
   TCP: any;
   TCPConnectWrap: any;
