@@ -204,6 +204,38 @@ function hashBodySlowly(socket: net.Socket, what: string, headEnd: (head: Buffer
   });
 }
 
+/**
+ * GET `url` through the proxy on a connection of its own and collect `size` body bytes after
+ * the response head; with `slow`, read with pauses (readSlowly) so that writes queue up.
+ */
+function getBody(proxyPort: number, url: string, size: number, slow: { stepBytes: number; pauseMs: number } | null): Promise<Buffer> {
+  const socket = net.connect({ port: proxyPort, host: '127.0.0.1' });
+  onTestFinished(() => {
+    socket.destroy();
+  });
+  let head: Buffer | null = Buffer.alloc(0);
+  const body: Buffer[] = [];
+  let bodyBytes = 0;
+  const done = new Promise<Buffer>((resolve) => {
+    const onChunk = (c: Buffer) => {
+      if (head !== null) {
+        head = Buffer.concat([head, c]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        c = head.subarray(end + 4);
+        head = null;
+      }
+      body.push(c);
+      bodyBytes += c.length;
+      if (bodyBytes >= size) resolve(Buffer.concat(body));
+    };
+    if (slow !== null) readSlowly(socket, onChunk, slow.stepBytes, slow.pauseMs);
+    else socket.on('data', onChunk);
+  });
+  socket.write(`GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  return done;
+}
+
 describe('concurrent responses share no read memory', () => {
   // Regression: upstream sockets read into one shared buffer; a body write still queued
   // from it was overwritten by the next read of another upstream (read-buffer.ts).
@@ -218,33 +250,9 @@ describe('concurrent responses share no read memory', () => {
         s.write(bodies[i]!);
       });
     });
-    const results = bodies.map((_, i) => {
-      const socket = net.connect({ port: h.port, host: '127.0.0.1' });
-      onTestFinished(() => {
-        socket.destroy();
-      });
-      let head: Buffer | null = Buffer.alloc(0);
-      const body: Buffer[] = [];
-      let bodyBytes = 0;
-      const done = new Promise<Buffer>((resolve) => {
-        const onChunk = (c: Buffer) => {
-          if (head !== null) {
-            head = Buffer.concat([head, c]);
-            const end = head.indexOf('\r\n\r\n');
-            if (end < 0) return;
-            c = head.subarray(end + 4);
-            head = null;
-          }
-          body.push(c);
-          bodyBytes += c.length;
-          if (bodyBytes >= size) resolve(Buffer.concat(body));
-        };
-        if (i % 2 === 0) readSlowly(socket, onChunk, 256 * 1024, 20);
-        else socket.on('data', onChunk);
-      });
-      socket.write(`GET http://127.0.0.1:${origin.port}/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
-      return done;
-    });
+    const results = bodies.map((_, i) =>
+      getBody(h.port, `http://127.0.0.1:${origin.port}/${i}`, size, i % 2 === 0 ? { stepBytes: 256 * 1024, pauseMs: 20 } : null),
+    );
     const got = await Promise.all(results);
     for (let i = 0; i < bodies.length; i++) expect(got[i]!.equals(bodies[i]!), `response ${i}`).toBe(true);
   }, 30_000);
@@ -271,35 +279,8 @@ describe('a response that turns from bulk into a trickle', () => {
         }, 1);
       });
     });
-    const socket = net.connect({ port: h.port, host: '127.0.0.1' });
-    onTestFinished(() => {
-      socket.destroy();
-    });
-    let head: Buffer | null = Buffer.alloc(0);
-    const body: Buffer[] = [];
-    let bodyBytes = 0;
-    const done = new Promise<void>((resolve) => {
-      readSlowly(
-        socket,
-        (c) => {
-          if (head !== null) {
-            head = Buffer.concat([head, c]);
-            const end = head.indexOf('\r\n\r\n');
-            if (end < 0) return;
-            c = head.subarray(end + 4);
-            head = null;
-          }
-          body.push(c);
-          bodyBytes += c.length;
-          if (bodyBytes >= size) resolve();
-        },
-        128 * 1024,
-        15,
-      );
-    });
-    socket.write(`GET http://127.0.0.1:${origin.port}/trickle HTTP/1.1\r\nHost: x\r\n\r\n`);
-    await done;
-    expect(Buffer.concat(body).equals(Buffer.concat([bulk, ...pieces]))).toBe(true);
+    const body = await getBody(h.port, `http://127.0.0.1:${origin.port}/trickle`, size, { stepBytes: 128 * 1024, pauseMs: 15 });
+    expect(body.equals(Buffer.concat([bulk, ...pieces]))).toBe(true);
   }, 30_000);
 });
 
