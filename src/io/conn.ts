@@ -185,7 +185,13 @@ export class RawConn implements Conn {
   private readInto: ReadInto | null;
   /** The buffer of the next read, in ReadInto mode. */
   private readBuf: Buffer | null = null;
-  private readonly listeners: Record<ConnEvent, Listener | Listener[] | null> = { data: null, end: null, close: null, drain: null, error: null, connect: null };
+  // Listeners, one field per event (a keyed record made every lookup a megamorphic load).
+  private onData: Listener | Listener[] | null = null;
+  private onEnd: Listener | Listener[] | null = null;
+  private onClose: Listener | Listener[] | null = null;
+  private onDrain: Listener | Listener[] | null = null;
+  private onError: Listener | Listener[] | null = null;
+  private onConnect: Listener | Listener[] | null = null;
 
   constructor(handle: RawHandle, readInto: ReadInto | null, connecting: boolean) {
     this.handle = handle;
@@ -243,9 +249,48 @@ export class RawConn implements Conn {
 
   // ------------------------------------------------------------ events
 
+  private listenersOf(event: ConnEvent): Listener | Listener[] | null {
+    switch (event) {
+      case 'data':
+        return this.onData;
+      case 'end':
+        return this.onEnd;
+      case 'close':
+        return this.onClose;
+      case 'drain':
+        return this.onDrain;
+      case 'error':
+        return this.onError;
+      default:
+        return this.onConnect;
+    }
+  }
+
+  private setListeners(event: ConnEvent, l: Listener | Listener[] | null): void {
+    switch (event) {
+      case 'data':
+        this.onData = l;
+        break;
+      case 'end':
+        this.onEnd = l;
+        break;
+      case 'close':
+        this.onClose = l;
+        break;
+      case 'drain':
+        this.onDrain = l;
+        break;
+      case 'error':
+        this.onError = l;
+        break;
+      default:
+        this.onConnect = l;
+    }
+  }
+
   on(event: ConnEvent, listener: Listener): this {
-    const cur = this.listeners[event];
-    this.listeners[event] = cur === null ? listener : Array.isArray(cur) ? [...cur, listener] : [cur, listener];
+    const cur = this.listenersOf(event);
+    this.setListeners(event, cur === null ? listener : Array.isArray(cur) ? [...cur, listener] : [cur, listener]);
     return this;
   }
 
@@ -263,32 +308,31 @@ export class RawConn implements Conn {
   }
 
   removeListener(event: ConnEvent, listener: Listener): this {
-    const cur = this.listeners[event];
+    const cur = this.listenersOf(event);
     const matches = (l: Listener) => l === listener || (l as { inner?: Listener }).inner === listener;
     if (cur === null) return this;
     if (!Array.isArray(cur)) {
-      if (matches(cur)) this.listeners[event] = null;
+      if (matches(cur)) this.setListeners(event, null);
       return this;
     }
     const i = cur.findIndex(matches);
     if (i < 0) return this;
     const rest = cur.filter((_, k) => k !== i);
-    this.listeners[event] = rest.length === 1 ? rest[0]! : rest;
+    this.setListeners(event, rest.length === 1 ? rest[0]! : rest);
     return this;
   }
 
   listenerCount(event: ConnEvent): number {
-    const cur = this.listeners[event];
+    const cur = this.listenersOf(event);
     return cur === null ? 0 : Array.isArray(cur) ? cur.length : 1;
   }
 
   removeAllListeners(event: ConnEvent): this {
-    this.listeners[event] = null;
+    this.setListeners(event, null);
     return this;
   }
 
-  private emit(event: ConnEvent, arg?: unknown): void {
-    const l = this.listeners[event];
+  private emit(l: Listener | Listener[] | null, arg?: unknown): void {
     if (l === null) return;
     if (!Array.isArray(l)) {
       l.call(this, arg);
@@ -330,7 +374,7 @@ export class RawConn implements Conn {
     if ((this.flags & F_CLOSED) !== 0) return undefined;
     if (n > 0) {
       if (buf !== null) {
-        this.emit('data', buf);
+        this.emit(this.onData, buf);
         return undefined;
       }
       const into = this.readInto!;
@@ -342,7 +386,7 @@ export class RawConn implements Conn {
     if (n === UV_EOF) {
       this.flags = (this.flags | F_EOF) & ~F_READING;
       this.handle.readStop();
-      this.emit('end');
+      this.emit(this.onEnd);
       if ((this.flags & F_FINISHED) !== 0) this.destroy();
       return undefined;
     }
@@ -366,17 +410,16 @@ export class RawConn implements Conn {
 
   /** One write to libuv; what it cannot send now stays queued there and counts in `queued`. */
   private send(buf: Buffer): void {
-    const req = new I!.WriteWrap();
-    req.handle = this.handle;
-    req.oncomplete = onWriteDone;
-    req.dfpConn = this;
-    req.dfpBytes = 0;
+    const req = takeWriteReq(this);
     const err = this.handle.writeBuffer(req, buf);
     if (err !== 0) {
       this.fail(err, 'write');
       return;
     }
-    if (I!.state[I!.kLastWriteWasAsync] === 0) return;
+    if (I!.state[I!.kLastWriteWasAsync] === 0) {
+      spareWriteReq = req; // a write done at once leaves the request object untouched
+      return;
+    }
     req.buffer = buf; // kept alive while libuv holds a pointer into it
     req.dfpBytes = buf.length;
     this.queued += buf.length;
@@ -408,17 +451,14 @@ export class RawConn implements Conn {
     if (chunks.length === 1) {
       this.send(chunks[0]!);
     } else {
-      const req = new I!.WriteWrap();
-      req.handle = this.handle;
-      req.oncomplete = onWriteDone;
-      req.dfpConn = this;
-      req.dfpBytes = 0;
+      const req = takeWriteReq(this);
       const err = this.handle.writev(req, chunks, true);
       if (err !== 0) {
         this.fail(err, 'write');
         return;
       }
-      if (I!.state[I!.kLastWriteWasAsync] !== 0) {
+      if (I!.state[I!.kLastWriteWasAsync] === 0) spareWriteReq = req;
+      else {
         req.buffer = chunks;
         req.dfpBytes = bytes;
         this.queued += bytes;
@@ -442,7 +482,7 @@ export class RawConn implements Conn {
   private drained(): void {
     if ((this.flags & F_NEED_DRAIN) === 0) return;
     this.flags &= ~F_NEED_DRAIN;
-    this.emit('drain');
+    this.emit(this.onDrain);
   }
 
   /** Send our FIN once everything written so far is out. */
@@ -504,14 +544,14 @@ export class RawConn implements Conn {
 
   private closed(): void {
     this.handle.dfpConn = null;
-    this.emit('close');
+    this.emit(this.onClose);
   }
 
   private fail(errno: number, syscall: string): void {
     if ((this.flags & F_CLOSED) !== 0) return;
     const err = uvError(errno, syscall);
     this.destroy();
-    this.emit('error', err);
+    this.emit(this.onError, err);
   }
 
   // ------------------------------------------------------------ connecting
@@ -521,11 +561,11 @@ export class RawConn implements Conn {
     if (status < 0) {
       const err = uvError(status, 'connect', `${address}:${port}`);
       this.destroy();
-      this.emit('error', err);
+      this.emit(this.onError, err);
       return;
     }
     this.flags &= ~F_CONNECTING;
-    this.emit('connect');
+    this.emit(this.onConnect);
     if ((this.flags & F_CLOSED) !== 0) return;
     if (this.corked !== null) this.flushCorked();
     else if ((this.flags & F_ENDING) !== 0) this.shutdown();
@@ -548,6 +588,33 @@ export class RawConn implements Conn {
 }
 
 /* Callbacks called by the handles and requests (`this` is the handle or request). */
+
+interface WriteReq {
+  oncomplete: typeof onWriteDone;
+  dfpConn: RawConn;
+  dfpBytes: number;
+  buffer: unknown;
+}
+
+/**
+ * A write request object not in use. Node attaches its C++ request to the
+ * object only when a write cannot finish at once, so the object of a write
+ * that did is reused for the next one instead of making one per write.
+ */
+let spareWriteReq: WriteReq | null = null;
+
+function takeWriteReq(conn: RawConn): WriteReq {
+  let req = spareWriteReq;
+  spareWriteReq = null;
+  if (req === null) {
+    req = new I!.WriteWrap() as WriteReq;
+    req.oncomplete = onWriteDone;
+    req.buffer = null;
+  }
+  req.dfpConn = conn;
+  req.dfpBytes = 0;
+  return req;
+}
 
 function noRead(): undefined {
   return undefined;
