@@ -488,6 +488,14 @@ export class RawConn implements Conn {
   /** Send our FIN once everything written so far is out. */
   end(): void {
     if ((this.flags & (F_ENDING | F_CLOSED)) !== 0) return;
+    if ((this.flags & (F_EOF | F_CONNECTING)) === F_EOF && this.queued === 0) {
+      // The peer has ended and nothing is queued: closing sends our FIN as a shutdown
+      // would (there is nothing unread to turn it into a reset), one system call and one
+      // callback fewer.
+      this.flags |= F_ENDING | F_FINISHED;
+      this.destroy();
+      return;
+    }
     this.flags |= F_ENDING;
     this.corks = 0;
     if (this.corked !== null) {

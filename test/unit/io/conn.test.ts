@@ -137,6 +137,24 @@ describe.runIf(usingRawConns())('RawConn', () => {
     await waitFor(() => got === 'still here');
   });
 
+  it('end() after the peer’s FIN delivers what was written, then a clean FIN, and closes', async () => {
+    const { conn, peer, events } = await connected((s) => s.end());
+    const s = await peer;
+    let got = '';
+    let peerError = '';
+    let peerEnded = false;
+    s.on('data', (c: Buffer) => (got += c.toString()));
+    s.on('error', (e: NodeJS.ErrnoException) => (peerError = e.code ?? ''));
+    s.on('end', () => (peerEnded = true));
+    await waitFor(() => events.includes('end'));
+    conn.write(Buffer.from('last words'));
+    conn.end();
+    await waitFor(() => peerEnded && events.includes('close'));
+    expect(got).toBe('last words');
+    expect(peerError).toBe('');
+    expect(events).toEqual(['end', 'close']);
+  });
+
   it('resetAndDestroy() resets the connection: the peer sees ECONNRESET', async () => {
     const { conn, peer, events } = await connected();
     const s = await peer;
