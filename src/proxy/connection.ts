@@ -8,7 +8,7 @@
  * nothing is allocated per request on the keep-alive path apart from the
  * slices written out.
  */
-import type { Conn, ReadInto } from '../io/conn.js';
+import type { Conn } from '../io/conn.js';
 import { performance } from 'node:perf_hooks';
 import {
   BODY_CHUNKED,

@@ -1,5 +1,6 @@
 /**
- * Read buffers of upstream sockets (net.connect `onread`): reads of up to
+ * Read buffers of upstream sockets (RawConn's ReadInto, or net.connect's
+ * `onread` on the net.Socket fallback; same contract): reads of up to
  * 256 KiB instead of 64 KiB, no fresh Buffer per read, and no buffer held by
  * an idle socket.
  *
@@ -27,11 +28,11 @@
  *
  * The `onread.buffer` generator gets no arguments, so the read callback leaves
  * its choice in `nextBuffer` as the very last thing it does (nothing can run
- * between the callback and the generator: both are called by Node's
- * onStreamRead, one after the other). A socket being set up takes the shared
+ * between the callback and the generator: both are called one after the
+ * other, by RawConn.onRead or Node's onStreamRead). A socket being set up takes the shared
  * buffer (the generator's default).
  */
-import type { Conn, ReadInto } from '../io/conn.js';
+import type { Conn } from '../io/conn.js';
 
 const READ_BUFFER_BYTES = 256 * 1024;
 const shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);

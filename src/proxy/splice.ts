@@ -31,7 +31,7 @@ export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
 }
 
 /** `onread` options for the upstream socket of a CONNECT tunnel. */
-export const TUNNEL_ONREAD: ReadInto = { buffer: readBufferFor, callback: onTunnelRead as (n: number, buf: Uint8Array) => boolean };
+export const TUNNEL_ONREAD: ReadInto = { buffer: readBufferFor, callback: onTunnelRead as ReadInto['callback'] };
 
 export type SpliceDone = (splice: Splice) => void;
 

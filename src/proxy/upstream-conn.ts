@@ -91,7 +91,7 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
 }
 
 /** `onread` options for HTTP upstream sockets. */
-export const UPSTREAM_ONREAD: ReadInto = { buffer: readBufferFor, callback: onUpstreamRead as (n: number, buf: Uint8Array) => boolean };
+export const UPSTREAM_ONREAD: ReadInto = { buffer: readBufferFor, callback: onUpstreamRead as ReadInto['callback'] };
 
 function onUpstreamEnd(this: UpstreamSocket): void {
   const up = this.dfpUpstream;
