@@ -44,7 +44,6 @@ export interface Conn {
   resume(): void;
   isPaused(): boolean;
   setNoDelay(noDelay?: boolean): void;
-  setTimeout(ms: number): void;
   readonly writableLength: number;
   readonly writableNeedDrain: boolean;
   readonly writableCorked: number;
@@ -130,7 +129,7 @@ function errnoOf(name: string): number | undefined {
   return undefined;
 }
 
-export function uvError(errno: number, syscall: string, detail?: string): NodeJS.ErrnoException {
+function uvError(errno: number, syscall: string, detail?: string): NodeJS.ErrnoException {
   let code: string;
   try {
     code = util.getSystemErrorName(errno);
@@ -243,9 +242,6 @@ export class RawConn implements Conn {
   setNoDelay(): void {
     if ((this.flags & F_CLOSED) === 0) this.handle.setNoDelay(true);
   }
-
-  /** The proxy keeps its own timers; here for net.Socket's shape. */
-  setTimeout(): void {}
 
   // ------------------------------------------------------------ events
 
@@ -583,6 +579,7 @@ export class RawConn implements Conn {
   /** Start a connection to address:port; 'connect' or 'error' follows. */
   static connect(address: string, family: 4 | 6, port: number, readInto: ReadInto | null): RawConn {
     const handle = new I!.TCP(I!.SOCKET) as RawHandle;
+    handle.setNoDelay(true); // libuv applies it to the socket it makes for the connect
     const conn = new RawConn(handle, readInto, true);
     const req = new I!.TCPConnectWrap();
     req.oncomplete = onConnectDone;

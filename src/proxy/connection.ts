@@ -34,7 +34,7 @@ import { HeadBuilder } from './head-builder.js';
 import { piece } from './read-buffer.js';
 import { buildRequestHead, buildResponseHead } from './rewrite.js';
 import { Splice, TUNNEL_ONREAD } from './splice.js';
-import { UPSTREAM_ONREAD, UpstreamConn, poolKey, type UpstreamOwner } from './upstream-conn.js';
+import { UPSTREAM_ONREAD, UpstreamConn, type UpstreamOwner } from './upstream-conn.js';
 
 const S_HEAD = 0; // waiting for / reading a request head
 const S_SETUP = 1; // head read; resolving and connecting (client paused)
@@ -231,7 +231,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     // No pause here: bytes that arrive before the upstream is ready go to keep(),
     // which pauses only then (a pause/resume pair costs two epoll_ctl calls).
     this.state = S_SETUP;
-    if (this.peer === null) this.clientAddress(); // once per connection; the log may be written after a close
+    this.clientAddress(); // read while the socket is open: the log may be written after a close
     this.stash = afterHead < buf.length ? buf : null;
     this.stashStart = afterHead;
     this.startMs = performance.now();
@@ -289,7 +289,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (this.dest.mode !== 'connect') {
       const pool = this.ctx.pool;
       for (let i = 0; i < addresses.length; i++) {
-        const up = pool.take(poolKey(addresses[i]!.address, port));
+        const up = pool.take(addresses[i]!.address, port);
         if (up !== undefined) {
           this.attach(up);
           return;
@@ -633,7 +633,6 @@ export class ClientConn implements UpstreamOwner, Closable {
     upstreamSocket.removeAllListeners('drain');
     upstreamSocket.removeAllListeners('close');
     this.stopTimer(); // the splice's idle timer covers both sides
-    this.clientAddress(); // logged when the tunnel closes
     this.method = methodForLog(this.parser);
     this.releaseParser();
     this.ctx.metrics.tunnelOpened();
@@ -657,7 +656,6 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     this.replyError(isProxyError(err) ? err : new ProxyError('UPSTREAM_PROTOCOL_ERROR', 'internal error', { cause: err }));
   }
-
 
   private replyError(err: ProxyError): void {
     if (this.state === S_CLOSED) return;
@@ -752,7 +750,6 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (this.ctx.spareParsers.length < MAX_SPARE_PARSERS) this.ctx.spareParsers.push(parser);
   }
 
-  /** idleTimeout covers idle keep-alive connections (and tunnels, in splice.ts); a request in flight is not idle. */
   /**
    * A bug surfaced as an exception on this connection's data path: drop this
    * connection (both sides) and keep serving the others.

@@ -62,7 +62,6 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
         throw new Error(`listener ${listener.address.host}:${listener.address.port}: only plain HTTP listeners are supported yet`);
       }
       const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-      server.maxConnections = config.limits.maxConnections;
       await listen(server, listener.address);
       // After listen, errors come from accept() (EMFILE, ENFILE, ENOBUFS): the listener keeps
       // going and the connection waits in the backlog; without a handler they would crash dfp.
@@ -106,7 +105,7 @@ function isDefaultRouting(config: Config): boolean {
 }
 
 function onConnection(ctx: ProxyContext, socket: Conn): void {
-  // maxConnections is enforced here for RawConns (net.Server counts only its own sockets).
+  // limits.maxConnections counts client connections over all listeners, whichever kind of socket.
   if (ctx.draining || ctx.connections.size >= ctx.config.limits.maxConnections) {
     socket.destroy();
     return;

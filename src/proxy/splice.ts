@@ -93,7 +93,6 @@ export class Splice {
 function attach(socket: Conn, splice: Splice): void {
   const s = socket as SpliceSocket;
   s.dfpSplice = splice;
-  s.setTimeout(0); // the splice's own idle timer covers both sockets
   s.on('data', onSpliceData);
   s.on('drain', onSpliceDrain);
   s.on('end', onSpliceEnd);

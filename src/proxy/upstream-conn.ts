@@ -28,8 +28,9 @@ interface UpstreamSocket extends ReadingSocket {
 
 export class UpstreamConn implements Poolable {
   readonly socket: Conn;
-  readonly key: string;
   readonly address: ResolvedAddress;
+  readonly poolAddress: string;
+  readonly poolPort: number;
   readonly parser: HeadParser;
   readonly body: BodyParser;
   owner: UpstreamOwner | null = null;
@@ -44,7 +45,8 @@ export class UpstreamConn implements Poolable {
     this.socket = socket;
     this.pool = pool;
     this.address = address;
-    this.key = poolKey(address.address, port);
+    this.poolAddress = address.address;
+    this.poolPort = port;
     this.parser = new HeadParser('response', { maxHeadBytes });
     this.body = new BodyParser();
     const s = socket as UpstreamSocket;
@@ -59,10 +61,6 @@ export class UpstreamConn implements Poolable {
     this.owner = null;
     this.socket.destroy();
   }
-}
-
-export function poolKey(address: string, port: number): string {
-  return address + ' ' + port;
 }
 
 /**

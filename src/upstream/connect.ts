@@ -186,7 +186,6 @@ class ConnectRace {
     const socket = winner.socket;
     socket.off('connect', winner.onConnect);
     socket.off('error', winner.onError);
-    socket.setNoDelay(true);
     this.#resolve({ socket, address: winner.address, connectMs: performance.now() - this.#startedAt });
   }
 
