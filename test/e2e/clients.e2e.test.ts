@@ -4,12 +4,12 @@
  * header), and undici's ProxyAgent with and without tunnelling.
  */
 import { execFile, spawnSync } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ProxyAgent, request } from 'undici';
 import { startHarness } from '../helpers/harness.js';
 import { startEchoOrigin } from '../helpers/origin.js';
 import { waitFor } from '../helpers/wait.js';
-import { Readable } from 'node:stream';
 
 const hasCurl = spawnSync('curl', ['--version']).status === 0;
 if (!hasCurl) console.warn('clients.e2e: curl is not installed; the curl cases are skipped (CI installs curl)');

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startHarness } from '../helpers/harness.js';
-import { startRawOrigin } from '../helpers/origin.js';
+import { freePort, startRawOrigin } from '../helpers/origin.js';
 import { connectRaw } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -54,12 +54,7 @@ describe('CONNECT', () => {
 
   it('answers 502 connection_refused when nothing listens', async () => {
     const h = await startHarness();
-    const closedPort = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const closedPort = await freePort();
     const client = await connectRaw(h.port);
     client.send(`CONNECT 127.0.0.1:${closedPort} HTTP/1.1\r\n\r\n`);
     const res = await client.responses(1);

@@ -22,8 +22,6 @@ const withRoutes = (...routes: RouteConfig[]) => (c: Config) => {
   c.routes = routes;
 };
 
-/** A raw origin answering each bodiless request head via `answer`. */
-
 describe('gateway mode: routing by Host', () => {
   it('routes each origin-form request by its own Host, keeping the request line and Host as sent', async () => {
     const h = await startHarness();

@@ -2,11 +2,11 @@
  * The error replies of DESIGN.md's table, end to end: status, one-line body, Proxy-Status,
  * and that nothing after a rejection reaches the origin.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ParsedMessage } from '../../src/http/index.js';
-import { startHarness } from '../helpers/harness.js';
-import { startHeadOrigin, startRecordingOrigin } from '../helpers/origin.js';
+import { startHarness, type ConfigTweak } from '../helpers/harness.js';
+import { freePort, startHeadOrigin, startRecordingOrigin } from '../helpers/origin.js';
 import { connectRaw, rawRequest } from '../helpers/raw-client.js';
 import { header, waitFor } from '../helpers/wait.js';
 
@@ -18,6 +18,15 @@ describe('error replies (DESIGN.md table)', () => {
     const body = msg!.body.toString('latin1');
     expect(body.length).toBeGreaterThan(0);
     expect(body.replace(/\n$/, '')).not.toMatch(/[\r\n]/);
+  }
+
+  /** One GET through a fresh proxy to an origin that answers it with `answer`; resolves once the proxy closes the client connection. */
+  async function getUntilClosed(answer: (s: net.Socket) => void, tweak?: ConfigTweak) {
+    const h = await startHarness(tweak);
+    const origin = await startHeadOrigin((_h, s) => answer(s));
+    const client = await connectRaw(h.port);
+    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    return { h, res: await client.closed() };
   }
 
   it('answers a malformed request with 400, closes, and forwards neither it nor what was pipelined after it', async () => {
@@ -97,12 +106,9 @@ describe('error replies (DESIGN.md table)', () => {
   });
 
   it('answers 502 http_protocol_error when the origin sends garbage', async () => {
-    const h = await startHarness();
-    const origin = await startHeadOrigin((_h, s) => s.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
-    const client = await connectRaw(h.port);
-    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const res = await client.closed();
+    const { h, res } = await getUntilClosed((s) => s.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
     expectErrorReply(res.responses[0], 502, 'http_protocol_error');
+    await waitFor(() => h.log.records.length > 0);
     expect(h.log.records[0]).toMatchObject({ status: 502, error: 'UPSTREAM_PROTOCOL_ERROR' });
   });
 
@@ -112,43 +118,29 @@ describe('error replies (DESIGN.md table)', () => {
     ['a bare LF in the head', 'HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n'],
     ['a head larger than maxHeaderBytes', `HTTP/1.1 200 OK\r\nX-Big: ${'h'.repeat(10_000)}\r\nContent-Length: 0\r\n\r\n`],
   ])('answers 502 http_protocol_error to a response with %s', async (_name, response) => {
-    const h = await startHarness((c) => (c.limits.maxHeaderBytes = 8192));
-    const origin = await startHeadOrigin((_h, s) => s.write(response));
-    const client = await connectRaw(h.port);
-    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const res = await client.closed();
+    const { res } = await getUntilClosed((s) => s.write(response), (c) => (c.limits.maxHeaderBytes = 8192));
     expectErrorReply(res.responses[0], 502, 'http_protocol_error');
     expect(res.responses.length).toBe(1);
   });
 
   it('answers 502 http_protocol_error to a 101 for a request that did not ask to upgrade', async () => {
-    const h = await startHarness();
-    const origin = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nraw-bytes'));
-    const client = await connectRaw(h.port);
-    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const res = await client.closed();
+    const { res } = await getUntilClosed((s) => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nraw-bytes'));
     expectErrorReply(res.responses[0], 502, 'http_protocol_error');
     expect(res.raw.toString('latin1')).not.toContain('raw-bytes');
   });
 
-  // BUG: see notes/bugs.md #8
+  // Regression for notes/bugs.md #8 (fixed in 782784d). The head and the invalid chunk size arrive in one write.
+  const HEAD_WITH_BAD_BODY = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Bad: 1\r\n\r\nzz\r\nboom\r\n';
+
   it('answers 502 http_protocol_error when a response head arrives together with an invalid body', async () => {
-    const h = await startHarness();
-    const bad = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Bad: 1\r\n\r\nzz\r\nboom\r\n'));
-    const client = await connectRaw(h.port);
-    client.send(`GET http://127.0.0.1:${bad.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const res = await client.closed();
+    const { res } = await getUntilClosed((s) => s.write(HEAD_WITH_BAD_BODY));
     // Nothing of the response had left the proxy yet, so the client can still be told.
     expectErrorReply(res.responses[0], 502, 'http_protocol_error');
   });
 
   it('keeps no trace of an abandoned response head: the next request on another connection goes out clean', async () => {
-    const h = await startHarness();
-    const bad = await startHeadOrigin((_h, s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Bad: 1\r\n\r\nzz\r\nboom\r\n'));
+    const { h, res } = await getUntilClosed((s) => s.write(HEAD_WITH_BAD_BODY));
     const good = await startRecordingOrigin();
-    const client = await connectRaw(h.port);
-    client.send(`GET http://127.0.0.1:${bad.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const res = await client.closed();
     expect(res.raw.toString('latin1')).not.toContain('X-Bad');
     const next = await rawRequest(h.port, `GET http://127.0.0.1:${good.port}/next HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(next.responses[0]?.status).toBe(200);
@@ -157,20 +149,12 @@ describe('error replies (DESIGN.md table)', () => {
   });
 
   it('answers 502 http_response_incomplete when the origin closes before the response head', async () => {
-    const h = await startHarness();
-    const origin = await startHeadOrigin((_h, s) => s.end('HTTP/1.1 200 O'));
-    const client = await connectRaw(h.port);
-    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const res = await client.closed();
+    const { res } = await getUntilClosed((s) => s.end('HTTP/1.1 200 O'));
     expectErrorReply(res.responses[0], 502, 'http_response_incomplete');
   });
 
   it('closes the client connection (no second response) when the origin dies in the middle of a body', async () => {
-    const h = await startHarness();
-    const origin = await startHeadOrigin((_h, s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'));
-    const client = await connectRaw(h.port);
-    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const res = await client.closed();
+    const { h, res } = await getUntilClosed((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'));
     expect(res.responses.length).toBe(0);
     expect(res.raw.toString('latin1').endsWith('\r\n\r\npartial')).toBe(true);
     await waitFor(() => h.log.records.length > 0);
@@ -237,13 +221,7 @@ describe('error replies (DESIGN.md table)', () => {
 
   it('answers 502 connection_refused when nothing listens at the destination', async () => {
     const h = await startHarness();
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const res = await rawRequest(h.port, `GET http://127.0.0.1:${port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const res = await rawRequest(h.port, `GET http://127.0.0.1:${await freePort()}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
     expectErrorReply(res.responses[0], 502, 'connection_refused');
   });
 });

@@ -156,17 +156,14 @@ describe('large bodies are streamed with backpressure', () => {
       socket.destroy();
     });
     socket.on('error', () => {});
-    const { result, arrayBuffers, rss } = await measurePeakGrowth(
-      () =>
-        {
-          const body = hashBodySlowly(socket, 'download', (head) => {
-            const i = head.indexOf('\r\n\r\n');
-            return i < 0 ? -1 : i + 4;
-          });
-          socket.write(`GET http://127.0.0.1:${origin.port}/down HTTP/1.1\r\nHost: x\r\n\r\n`);
-          return body;
-        },
-    );
+    const { result, arrayBuffers, rss } = await measurePeakGrowth(() => {
+      const body = hashBodySlowly(socket, 'download', (head) => {
+        const i = head.indexOf('\r\n\r\n');
+        return i < 0 ? -1 : i + 4;
+      });
+      socket.write(`GET http://127.0.0.1:${origin.port}/down HTTP/1.1\r\nHost: x\r\n\r\n`);
+      return body;
+    });
     expect(result.bytes).toBe(BODY_BYTES);
     await waitFor(() => originHash !== '');
     expect(result.hash).toBe(originHash);
@@ -297,18 +294,15 @@ describe('tunnels are streamed with backpressure', () => {
     });
     socket.on('error', () => {});
     const established = 'HTTP/1.1 200 Connection Established\r\n\r\n';
-    const { result, arrayBuffers } = await measurePeakGrowth(
-      () =>
-        {
-          const body = hashBodySlowly(socket, 'tunnel', (head) => {
-            if (head.length < established.length) return -1;
-            expect(head.subarray(0, established.length).toString()).toBe(established);
-            return established.length;
-          });
-          socket.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
-          return body;
-        },
-    );
+    const { result, arrayBuffers } = await measurePeakGrowth(() => {
+      const body = hashBodySlowly(socket, 'tunnel', (head) => {
+        if (head.length < established.length) return -1;
+        expect(head.subarray(0, established.length).toString()).toBe(established);
+        return established.length;
+      });
+      socket.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+      return body;
+    });
     expect(result.bytes).toBe(BODY_BYTES);
     await waitFor(() => originHash !== '');
     expect(result.hash).toBe(originHash);

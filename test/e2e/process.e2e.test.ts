@@ -3,23 +3,13 @@
  * exits 2 naming the key on bad input.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startDnsServer } from '../helpers/dns-server.js';
-import { startEchoOrigin } from '../helpers/origin.js';
+import { freePort, startEchoOrigin } from '../helpers/origin.js';
 import { connectRaw, rawRequest } from '../helpers/raw-client.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 interface Running {
   child: ChildProcess;

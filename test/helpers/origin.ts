@@ -1,8 +1,9 @@
 /**
- * Origins for end-to-end tests, all on 127.0.0.1 (port 0, or port 80 on a random
- * 127.x address): an http-module origin that echoes what it got, a raw origin that
- * records the exact bytes of every connection and answers each complete request,
- * a raw origin handed each request head, and one driven by the test.
+ * Origins for end-to-end tests, on 127.0.0.1 (port 0, or port 80 on a random
+ * 127.x address; the raw ones on ::1 when asked): an http-module origin that echoes
+ * what it got, a raw origin that records the exact bytes of every connection and
+ * answers each complete request, a raw origin handed each request head, and one
+ * driven by the test. Also a free port that nothing listens on.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -139,8 +140,8 @@ export async function startRecordingOrigin(): Promise<RecordingOrigin> {
   return origin;
 }
 
-/** A raw origin driven by the test: gets each connection's socket. */
-export async function startRawOrigin(onSocket: (socket: net.Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
+/** A raw origin driven by the test (on 127.0.0.1 unless `host` says otherwise): gets each connection's socket. */
+export async function startRawOrigin(onSocket: (socket: net.Socket) => void, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
@@ -148,7 +149,7 @@ export async function startRawOrigin(onSocket: (socket: net.Socket) => void): Pr
     socket.on('error', () => {});
     onSocket(socket);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const origin = {
     port: (server.address() as net.AddressInfo).port,
     close: () =>
@@ -165,7 +166,7 @@ export async function startRawOrigin(onSocket: (socket: net.Socket) => void): Pr
  * A raw origin that hands each bodiless request head (as a string) to `answer`.
  * Heads are split on the blank line; good enough for GET/HEAD requests.
  */
-export async function startHeadOrigin(answer: (head: string, socket: net.Socket, index: number) => void) {
+export async function startHeadOrigin(answer: (head: string, socket: net.Socket, index: number) => void, host = '127.0.0.1') {
   const heads: string[] = [];
   let connections = 0;
   const origin = await startRawOrigin((socket) => {
@@ -180,7 +181,7 @@ export async function startHeadOrigin(answer: (head: string, socket: net.Socket,
         answer(head, socket, heads.length - 1);
       }
     });
-  });
+  }, host);
   return { ...origin, heads, connections: () => connections };
 }
 
@@ -199,4 +200,14 @@ export async function listenOnPort80(onSocket: (s: net.Socket) => void): Promise
     }
   }
   return null;
+}
+
+/** A 127.0.0.1 port that was listening a moment ago and is closed now: free to listen on, refused to connect to. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
 }

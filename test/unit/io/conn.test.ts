@@ -6,32 +6,14 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { acceptRaw, openConn, RawConn, usingRawConns, type Conn } from '../../../src/io/conn.js';
+import { freePort, startRawOrigin } from '../../helpers/origin.js';
 import { waitFor } from '../../helpers/wait.js';
-
-/** A net.Server whose sockets are handed to the test; returns its port. */
-async function peerServer(onSocket: (s: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    onSocket(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onTestFinished(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return (server.address() as net.AddressInfo).port;
-}
 
 /** A RawConn connected to a fresh peer server. */
 async function connected(onPeer: (s: net.Socket) => void = () => {}): Promise<{ conn: Conn; peer: Promise<net.Socket>; events: string[] }> {
   let gotPeer!: (s: net.Socket) => void;
   const peer = new Promise<net.Socket>((r) => (gotPeer = r));
-  const port = await peerServer((s) => {
+  const { port } = await startRawOrigin((s) => {
     onPeer(s);
     gotPeer(s);
   });
@@ -179,14 +161,7 @@ describe.runIf(usingRawConns())('RawConn', () => {
   });
 
   it('a refused connect emits an error with code ECONNREFUSED, then close', async () => {
-    const port = await peerServer(() => {});
-    // A port that was listening a moment ago and is closed now.
-    const probe = net.createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const closedPort = (probe.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
-    expect(closedPort).not.toBe(port);
-    const conn = openConn('127.0.0.1', 4, closedPort, null);
+    const conn = openConn('127.0.0.1', 4, await freePort(), null);
     const events: string[] = [];
     conn.on('error', (e: NodeJS.ErrnoException) => events.push(`error:${e.code}`));
     conn.on('close', () => events.push('close'));
@@ -196,7 +171,7 @@ describe.runIf(usingRawConns())('RawConn', () => {
 
   it('writes queued before the connect completes go out once it does, in order', async () => {
     let got = '';
-    const port = await peerServer((s) => s.on('data', (c: Buffer) => (got += c.toString())));
+    const { port } = await startRawOrigin((s) => s.on('data', (c: Buffer) => (got += c.toString())));
     const conn = openConn('127.0.0.1', 4, port, null);
     onTestFinished(() => conn.destroy());
     conn.write(Buffer.from('one,'));
@@ -204,13 +179,15 @@ describe.runIf(usingRawConns())('RawConn', () => {
     await waitFor(() => got === 'one,two');
   });
 
-  it('cork/uncork sends the pieces together, in order', async () => {
+  it('cork() holds writes until uncork(), which sends them in order', async () => {
     let got = '';
     const { conn } = await connected((s) => s.on('data', (c: Buffer) => (got += c.toString())));
     conn.cork();
     conn.write(Buffer.from('head|'));
     conn.write(Buffer.from('body|'));
     conn.write(Buffer.from('tail'));
+    // Uncorked, these would be at the peer well within this time.
+    await new Promise((r) => setTimeout(r, 50));
     expect(got).toBe('');
     conn.uncork();
     await waitFor(() => got === 'head|body|tail');
@@ -236,7 +213,7 @@ describe.runIf(usingRawConns())('RawConn', () => {
     const reads: string[] = [];
     let gotPeer!: (s: net.Socket) => void;
     const peerP = new Promise<net.Socket>((r) => (gotPeer = r));
-    const port = await peerServer(gotPeer);
+    const { port } = await startRawOrigin(gotPeer);
     const conn = openConn('127.0.0.1', 4, port, {
       buffer: () => buffers[Math.min(asked++, buffers.length - 1)]!,
       callback(n, buf) {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectErrorCode, connectTo } from '../../../src/upstream/connect.js';
 import { ProxyError } from '../../../src/errors.js';
 import type { ResolvedAddress } from '../../../src/dns/family.js';
+import { startRawOrigin } from '../../helpers/origin.js';
 import { startUnansweredServer, type UnansweredServer } from './unanswered-server.js';
 
 const V4: ResolvedAddress = { address: '127.0.0.1', family: 4 };
@@ -88,26 +89,23 @@ describe('connectTo', () => {
   it('hands back a connected, half-open socket with none of the race’s listeners left attached', async () => {
     // The origin ends its side at once; our side must still be able to write after that FIN.
     let received = '';
-    const gotAll = new Promise<void>((resolve) => {
-      const server = net.createServer({ allowHalfOpen: true }, (s) => {
-        s.end();
-        s.on('data', (c: Buffer) => (received += c.toString()));
-        s.on('end', () => resolve());
-      });
-      server.listen(0, '127.0.0.1', () => {
-        void connectTo([V4], (server.address() as net.AddressInfo).port, { timeoutMs: 1_000 }).then((result) => {
-          const socket = result.socket;
-          expect(socket.listenerCount('connect')).toBe(0);
-          expect(socket.listenerCount('error')).toBe(0);
-          expect(socket.remoteAddress).toBe('127.0.0.1');
-          socket.on('error', () => {});
-          socket.on('end', () => {
-            socket.write(Buffer.from('after-fin'));
-            socket.end();
-          });
-        });
-      });
-      onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    let originEnded!: () => void;
+    const gotAll = new Promise<void>((r) => (originEnded = r));
+    const { port } = await startRawOrigin((s) => {
+      s.end();
+      s.on('data', (c: Buffer) => (received += c.toString()));
+      s.on('end', originEnded);
+    });
+    const result = await connectTo([V4], port, { timeoutMs: 1_000 });
+    track(result);
+    const socket = result.socket;
+    expect(socket.listenerCount('connect')).toBe(0);
+    expect(socket.listenerCount('error')).toBe(0);
+    expect(socket.remoteAddress).toBe('127.0.0.1');
+    socket.on('error', () => {});
+    socket.on('end', () => {
+      socket.write(Buffer.from('after-fin'));
+      socket.end();
     });
     await gotAll;
     expect(received).toBe('after-fin');
