@@ -359,7 +359,7 @@ export class RawConn implements Conn {
   }
 
   private startReading(): void {
-    if ((this.flags & (F_READING | F_PAUSED | F_EOF | F_CLOSED | F_CONNECTING)) !== 0) return;
+    if ((this.flags & (F_READING | F_PAUSED | F_EOF | F_CLOSED)) !== 0) return;
     const err = this.handle.readStart();
     if (err !== 0) this.fail(err, 'read');
     else this.flags |= F_READING;
@@ -588,6 +588,10 @@ export class RawConn implements Conn {
     req.dfpConn = conn;
     const err = family === 6 ? handle.connect6(req, address, port) : handle.connect(req, address, port);
     if (err !== 0) process.nextTick(() => conn.connectDone(err, address, port));
+    // Reading starts with the connect (libuv reports the connect first, so nothing is read before it):
+    // the socket is then registered with epoll once for both, instead of once for the connect and again,
+    // after libuv dropped it, for the reads (an EPOLL_CTL_ADD failing with EEXIST, then a MOD).
+    else conn.startReading();
     return conn;
   }
 }
@@ -676,15 +680,20 @@ export function openConn(address: string, family: 4 | 6, port: number, readInto:
  */
 export function acceptRaw(server: net.Server, onConn: (conn: Conn) => void, onError: (err: NodeJS.ErrnoException) => void): boolean {
   if (!rawEnabled) return false;
-  const handle = (server as unknown as { _handle?: { onconnection?: unknown } })._handle;
+  const handle = (server as unknown as { _handle?: { onconnection?: unknown; setNoDelay?: unknown } })._handle;
   if (handle === undefined || handle === null || typeof handle.onconnection !== 'function') return false;
+  // Linux copies TCP_NODELAY from the listening socket to each accepted one: set once here, it saves a
+  // setsockopt per connection. Cluster workers in round-robin mode have a stand-in handle without
+  // setNoDelay (the primary owns the socket), and other systems differ: those set it per connection.
+  const inherited = process.platform === 'linux' && typeof handle.setNoDelay === 'function' &&
+    (handle as { setNoDelay(on: boolean): number }).setNoDelay(true) === 0;
   handle.onconnection = (err: number, clientHandle: RawHandle | undefined) => {
     if (err) {
       onError(uvError(err, 'accept'));
       return;
     }
     if (clientHandle === undefined) return;
-    clientHandle.setNoDelay(true);
+    if (!inherited) clientHandle.setNoDelay(true);
     onConn(new RawConn(clientHandle, null, false));
   };
   return true;

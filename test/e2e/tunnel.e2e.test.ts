@@ -96,6 +96,24 @@ describe('CONNECT tunnels', () => {
     expect(origin.received[0]).toBe('request-then-fin');
   });
 
+  // Protocols where the server speaks first (SMTP, SSH, FTP banners): the proxy reads the upstream
+  // from the moment it connects, so the banner may be there before the tunnel is set up.
+  it('delivers bytes the origin sends the moment it accepts, after the 200 and before anything the client sends', async () => {
+    const h = await startHarness();
+    const origin = await startTunnelOrigin((s) => {
+      s.write('220 banner\r\n');
+      s.on('data', () => s.end('221 bye\r\n'));
+    });
+    for (let i = 0; i < 5; i++) {
+      const client = await openTunnel(h.port, origin.port);
+      await waitFor(() => tunnelBytes(client).length >= 12);
+      expect(tunnelBytes(client)).toBe('220 banner\r\n');
+      client.socket.end('QUIT\r\n');
+      await client.closed();
+      expect(tunnelBytes(client)).toBe('220 banner\r\n221 bye\r\n');
+    }
+  });
+
   // Regression for notes/bugs.md #1 (fixed in a89d69c: upstream sockets allow half-open).
   it('passes the origin FIN on and keeps carrying the client’s bytes until the client ends', async () => {
     const h = await startHarness((c) => (c.limits.drainTimeoutMs = 200)); // a failing run would leave the tunnel open
