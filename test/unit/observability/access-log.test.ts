@@ -108,6 +108,17 @@ describe('batched access log stream', () => {
     expect(lines.map((l) => JSON.parse(l).bytes_out)).toEqual(Array.from({ length: 2001 }, (_, i) => i));
   });
 
+  it('keeps text outside ASCII intact and in order, however long a line is', () => {
+    const { chunks, out } = collector();
+    const log = new StreamAccessLog(out);
+    const hosts = ['bücher.example', '例え.テスト', 'x'.repeat(30_000), 'ü'.repeat(20_000), 'plain.example'];
+    for (let round = 0; round < 4; round++) for (const host of hosts) log.write({ ...RECORD, host });
+    log.flush();
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((l) => JSON.parse(l).host)).toEqual([...hosts, ...hosts, ...hosts, ...hosts]);
+  });
+
   it('flushes by itself within the batching delay', async () => {
     const { chunks, out } = collector();
     const log = new StreamAccessLog(out);
