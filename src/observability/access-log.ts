@@ -83,19 +83,11 @@ export function formatAccessRecord(r: AccessRecord, now: number): string {
 
 /** Lines wait at most this long, so a busy proxy makes a few writes a second, not one per loop turn. */
 const FLUSH_DELAY_MS = 50;
-const BATCH_BYTES = 64 * 1024;
-/** UTF-8 bytes per UTF-16 unit at most (a lone surrogate or a character of the BMP above U+07FF). */
-const MAX_UTF8_PER_UNIT = 3;
+const FLUSH_BYTES = 64 * 1024;
 
-/**
- * Batched writer to a stream (stdout by default, or a file stream). Each line is
- * encoded into the batch Buffer as soon as it is made: the line's string pieces die
- * young, instead of a rope of a thousand lines surviving the young-generation
- * collections of a 50 ms batch and being flattened and encoded again at the write.
- */
+/** Batched writer to a stream (stdout by default, or a file stream). */
 export class StreamAccessLog implements AccessLogSink {
-  private batch: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
-  private used = 0;
+  private pending = '';
   private scheduled = false;
   private readonly out: NodeJS.WritableStream;
 
@@ -104,17 +96,9 @@ export class StreamAccessLog implements AccessLogSink {
   }
 
   write(record: AccessRecord): void {
-    const line = formatAccessRecord(record, Date.now());
-    const worst = line.length * MAX_UTF8_PER_UNIT;
-    if (this.used + worst > BATCH_BYTES) {
-      this.flush();
-      if (worst > BATCH_BYTES) {
-        this.out.write(line);
-        return;
-      }
-    }
-    this.used += this.batch.write(line, this.used);
-    if (!this.scheduled) {
+    this.pending += formatAccessRecord(record, Date.now());
+    if (this.pending.length > FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(flushLog, FLUSH_DELAY_MS, this).unref();
     }
@@ -122,12 +106,10 @@ export class StreamAccessLog implements AccessLogSink {
 
   flush(): void {
     this.scheduled = false;
-    if (this.used === 0) return;
-    // The stream may keep the chunk until it is written: the next lines go to a new batch.
-    const chunk = this.batch.subarray(0, this.used);
-    this.batch = Buffer.allocUnsafe(BATCH_BYTES);
-    this.used = 0;
-    this.out.write(chunk);
+    if (this.pending === '') return;
+    const text = this.pending;
+    this.pending = '';
+    this.out.write(text);
   }
 }
 
