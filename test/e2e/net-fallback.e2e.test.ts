@@ -17,3 +17,4 @@ await import('./tunnel.e2e.test.js');
 await import('./limits.e2e.test.js');
 await import('./http-messages.e2e.test.js');
 await import('./pool.e2e.test.js');
+await import('./churn.e2e.test.js');
