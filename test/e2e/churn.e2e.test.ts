@@ -31,15 +31,26 @@ function seeded(seed: number): () => number {
   };
 }
 
-/** Keeps every socket a server accepted, to take them all down at the end. */
-function track(server: net.Server): Set<net.Socket> {
+/**
+ * Keeps every socket a server accepted, to take them all down at the end, and closes
+ * the server after the test (its sockets first: close() alone waits for them).
+ */
+async function listenTracked(server: net.Server): Promise<{ port: number; sockets: Set<net.Socket> }> {
   const sockets = new Set<net.Socket>();
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
   });
-  return sockets;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  onTestFinished(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return { port: (server.address() as net.AddressInfo).port, sockets };
 }
 
 /**
@@ -98,10 +109,7 @@ async function startHttpOrigin(): Promise<{ port: number; sockets: Set<net.Socke
       }
     });
   });
-  const sockets = track(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
-  return { port: (server.address() as net.AddressInfo).port, sockets };
+  return listenTracked(server);
 }
 
 /** A tunnel origin: echoes; "RESET" makes it reset the connection; a FIN is answered with a FIN. */
@@ -113,10 +121,7 @@ async function startEchoTunnelOrigin(): Promise<{ port: number; sockets: Set<net
     });
     s.on('end', () => s.end());
   });
-  const sockets = track(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
-  return { port: (server.address() as net.AddressInfo).port, sockets };
+  return listenTracked(server);
 }
 
 interface Client {
