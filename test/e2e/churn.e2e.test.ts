@@ -12,8 +12,11 @@ import { waitFor } from '../helpers/wait.js';
 
 const BODY = Buffer.from('a'.repeat(2044) + 'END\n');
 const BIG = 4 * 1024 * 1024;
-const SCENARIOS = 260;
-const CONCURRENCY = 16;
+// Longer runs by hand (DFP_IO=net for the net.Socket fallback):
+//   DFP_CHURN_SCENARIOS=20000 DFP_CHURN_SEED=7 DFP_CHURN_CONCURRENCY=64 npx vitest run test/e2e/churn.e2e.test.ts
+const SCENARIOS = Number(process.env['DFP_CHURN_SCENARIOS'] ?? 260);
+const SEED = Number(process.env['DFP_CHURN_SEED'] ?? 0x5eed);
+const CONCURRENCY = Number(process.env['DFP_CHURN_CONCURRENCY'] ?? 16);
 
 function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
@@ -102,6 +105,13 @@ async function startHttpOrigin(): Promise<{ port: number; sockets: Set<net.Socke
           return;
         } else if (path === '/post') {
           bodyLeft = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        } else if (path === '/upgrade') {
+          // switch protocols, then echo whatever comes
+          s.removeAllListeners('data');
+          s.on('data', (c: Buffer) => s.write(c));
+          s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: churn\r\n\r\n');
+          if (pending.length > 0) s.write(pending);
+          return;
         } else {
           s.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
           return;
@@ -199,6 +209,7 @@ describe('connection churn', () => {
     const established = (got: Buffer) => got.includes('\r\n\r\n');
     const fdsBefore = openFds();
     const failures: string[] = [];
+    const random = seeded(SEED);
 
     const scenarios: Array<(c: Client) => Promise<void>> = [
       // three keep-alive requests, read completely
@@ -273,9 +284,24 @@ describe('connection churn', () => {
         if (!(await c.closed())) failures.push('ambiguous framing not closed');
         if (!c.received().toString('latin1').startsWith('HTTP/1.1 400')) failures.push('ambiguous framing not a 400');
       },
+      // pipelined: two answers in full, then the third is cut by the origin and the client is closed
+      async (c) => {
+        c.socket.write(get('/ok') + get('/ok') + get('/cut'));
+        if (!(await c.closed())) failures.push('pipelined: not closed after the cut response');
+        if (count(c.received(), 'END\n') !== 2) failures.push('pipelined: not two full responses first');
+      },
+      // an upgrade, echoed, then left by a reset or a FIN
+      async (c) => {
+        c.socket.write(get('/upgrade', 'Connection: Upgrade\r\nUpgrade: churn\r\n') + 'ping');
+        if (!(await c.until((g) => g.includes('ping')))) failures.push('upgrade: echo missing');
+        if (random() < 0.5) c.socket.resetAndDestroy();
+        else {
+          c.socket.end();
+          if (!(await c.closed())) failures.push('upgrade: not closed after both FINs');
+        }
+      },
     ];
 
-    const random = seeded(0x5eed);
     const order = Array.from({ length: SCENARIOS }, (_, i) => (i < scenarios.length ? i : Math.floor(random() * scenarios.length)));
     let next = 0;
     const worker = async () => {
@@ -312,5 +338,5 @@ describe('connection churn', () => {
     expect(await c.until((g) => g.includes('END\n'))).toBe(true);
     expect(c.received().toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
     c.socket.destroy();
-  }, 60_000);
+  }, 60_000 + SCENARIOS * 10);
 });
