@@ -484,8 +484,9 @@ export const DFP_MORE_PERMISSIVE: readonly Deviation[] = [
   },
   {
     id: 'HTAB_AROUND_FRAMING_VALUE',
-    example: { kind: 'request', input: 'POST / HTTP/1.1\r\nContent-Length:\t3\t\r\n\r\nabc' },
-    why: 'OWS (SP or HTAB) around a field value is not part of it (RFC 9110 §5.5); llhttp 9.3.1 rejects HTAB around Content-Length (fixed in 9.4, #810) and does not recognise "chunked<HTAB>", "keep-alive<HTAB>"',
+    // The example is one that llhttp 9.4.3 (Node 22, 24) still rejects, so the entry stays checked on every Node.
+    example: { kind: 'request', input: 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\t\r\n\r\n3\r\nabc\r\n0\r\n\r\n' },
+    why: 'OWS (SP or HTAB) around a field value is not part of it (RFC 9110 §5.5); llhttp 9.3.1 (Node 20) rejects HTAB around Content-Length (fixed in 9.4, #810) and does not recognise "keep-alive<HTAB>"; 9.4.3 still rejects "chunked<HTAB>"',
     rewrite(ctx) {
       const { ll, input } = ctx;
       if (ll.errorOffset === null) return null;
