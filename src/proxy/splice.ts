@@ -9,7 +9,7 @@ import { chooseNextBuffer, piece, readBufferFor, type ReadingSocket } from './re
 
 export interface SpliceSocket extends ReadingSocket {
   dfpSplice: Splice | null;
-  /** Bytes read (onread mode) before the splice was attached: copies, sent first. */
+  /** Bytes read (onread mode) before the splice was attached, sent first (see onTunnelRead). */
   dfpEarly?: Buffer[];
 }
 
@@ -17,8 +17,9 @@ export interface SpliceSocket extends ReadingSocket {
 export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   const splice = this.dfpSplice;
   if (splice === undefined || splice === null) {
+    // Kept until the splice sends them: like a queued write, they hold the buffer if it is the socket's own.
     (this.dfpEarly ??= []).push(piece(buf, 0, n));
-    chooseNextBuffer(this, n, buf, false);
+    chooseNextBuffer(this, n, buf, true);
     return;
   }
   splice.idleTimer?.refresh();

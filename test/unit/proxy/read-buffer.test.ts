@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chooseNextBuffer, isShared, piece, readBufferFor, type ReadingSocket } from '../../../src/proxy/read-buffer.js';
+import { onTunnelRead, type SpliceSocket } from '../../../src/proxy/splice.js';
 
 const FULL = 256 * 1024;
 const sock = () => ({}) as ReadingSocket;
@@ -65,5 +66,26 @@ describe('read buffers', () => {
     expect(read(s, own, 100, false, true) === own).toBe(true);
     // ...unless a write still holds it.
     expect(read(s, own, 100, true, true) === own).toBe(false);
+  });
+
+  it('bytes a tunnel socket reads before its splice is attached stay intact until they are sent', () => {
+    const s = {} as SpliceSocket;
+    const first = readBufferFor();
+    first.fill(0x41);
+    onTunnelRead.call(s, FULL, first); // a full read: the socket moves to a buffer of its own
+    const own = readBufferFor();
+    own.fill(0x42);
+    onTunnelRead.call(s, FULL, own); // kept in dfpEarly, not sent yet
+    const next = readBufferFor();
+    next.fill(0x43); // the next read, wherever it goes
+    onTunnelRead.call(s, 10, next);
+    readBufferFor();
+    for (let i = 0; i < 10; i++) read(sock(), readBufferFor(), FULL); // other sockets taking spares
+    const early = s.dfpEarly!;
+    expect(early.map((b) => [b.length, b[0], b[b.length - 1], b.every((x) => x === b[0])])).toEqual([
+      [FULL, 0x41, 0x41, true],
+      [FULL, 0x42, 0x42, true],
+      [10, 0x43, 0x43, true],
+    ]);
   });
 });
