@@ -165,8 +165,8 @@ interface RawHandle {
   writeBuffer(req: unknown, buf: Buffer): number;
   writev(req: unknown, chunks: Buffer[], allBuffers: boolean): number;
   shutdown(req: unknown): number;
-  close(cb: () => void): void;
-  reset(cb: () => void): number;
+  close(cb: (this: RawHandle) => void): void;
+  reset(cb: (this: RawHandle) => void): number;
   useUserBuffer(buf: Buffer): void;
   getpeername(out: { address?: string }): number;
   setNoDelay(on: boolean): number;
@@ -407,18 +407,22 @@ export class RawConn implements Conn {
   /** One write to libuv; what it cannot send now stays queued there and counts in `queued`. */
   private send(buf: Buffer): void {
     const req = takeWriteReq(this);
-    const err = this.handle.writeBuffer(req, buf);
+    this.submitted(req, this.handle.writeBuffer(req, buf), buf, buf.length);
+  }
+
+  /** After a write went to libuv: a write done at once leaves its request object free for the next; one libuv queued keeps `held` alive (libuv points into it) and counts as queued. */
+  private submitted(req: WriteReq, err: number, held: Buffer | Buffer[], bytes: number): void {
     if (err !== 0) {
       this.fail(err, 'write');
       return;
     }
     if (I!.state[I!.kLastWriteWasAsync] === 0) {
-      spareWriteReq = req; // a write done at once leaves the request object untouched
+      spareWriteReq = req;
       return;
     }
-    req.buffer = buf; // kept alive while libuv holds a pointer into it
-    req.dfpBytes = buf.length;
-    this.queued += buf.length;
+    req.buffer = held;
+    req.dfpBytes = bytes;
+    this.queued += bytes;
   }
 
   private needDrain(): false {
@@ -448,17 +452,7 @@ export class RawConn implements Conn {
       this.send(chunks[0]!);
     } else {
       const req = takeWriteReq(this);
-      const err = this.handle.writev(req, chunks, true);
-      if (err !== 0) {
-        this.fail(err, 'write');
-        return;
-      }
-      if (I!.state[I!.kLastWriteWasAsync] === 0) spareWriteReq = req;
-      else {
-        req.buffer = chunks;
-        req.dfpBytes = bytes;
-        this.queued += bytes;
-      }
+      this.submitted(req, this.handle.writev(req, chunks, true), chunks, bytes);
     }
     if ((this.flags & F_CLOSED) !== 0) return;
     if ((this.flags & F_ENDING) !== 0 && (this.flags & F_FINISHED) === 0) this.shutdown();
@@ -526,34 +520,30 @@ export class RawConn implements Conn {
   // ------------------------------------------------------------ closing
 
   destroy(): void {
-    if ((this.flags & F_CLOSED) !== 0) return;
-    this.flags = (this.flags | F_CLOSED) & ~F_READING;
-    this.corked = null;
-    this.handle.onread = noRead;
-    this.handle.close(() => this.closed());
+    if ((this.flags & F_CLOSED) === 0) this.closeHandle(false);
   }
 
-  /** Close with a TCP reset (RST) instead of a FIN. */
+  /** Close with a TCP reset (RST) instead of a FIN (a plain close while still connecting). */
   resetAndDestroy(): void {
-    if ((this.flags & F_CLOSED) !== 0) return;
-    if ((this.flags & F_CONNECTING) !== 0) {
-      this.destroy();
-      return;
-    }
+    if ((this.flags & F_CLOSED) === 0) this.closeHandle((this.flags & F_CONNECTING) === 0);
+  }
+
+  private closeHandle(reset: boolean): void {
     this.flags = (this.flags | F_CLOSED) & ~F_READING;
     this.corked = null;
     this.handle.onread = noRead;
-    if (this.handle.reset(() => this.closed()) !== 0) this.handle.close(() => this.closed());
+    if (!reset || this.handle.reset(onHandleClosed) !== 0) this.handle.close(onHandleClosed);
   }
 
-  private closed(): void {
+  /** The handle is closed (libuv's callback): 'close', once. */
+  closed(): void {
     this.handle.dfpConn = null;
     this.emit(this.onClose);
   }
 
-  private fail(errno: number, syscall: string): void {
+  private fail(errno: number, syscall: string, detail?: string): void {
     if ((this.flags & F_CLOSED) !== 0) return;
-    const err = uvError(errno, syscall);
+    const err = uvError(errno, syscall, detail);
     this.destroy();
     this.emit(this.onError, err);
   }
@@ -563,9 +553,7 @@ export class RawConn implements Conn {
   connectDone(status: number, address: string, port: number): void {
     if ((this.flags & F_CLOSED) !== 0) return;
     if (status < 0) {
-      const err = uvError(status, 'connect', `${address}:${port}`);
-      this.destroy();
-      this.emit(this.onError, err);
+      this.fail(status, 'connect', `${address}:${port}`);
       return;
     }
     this.flags &= ~F_CONNECTING;
@@ -646,6 +634,11 @@ function onReadInto(this: RawHandle): Buffer | undefined {
 function onWriteDone(this: { dfpConn: RawConn; dfpBytes: number; buffer: unknown }, status: number): void {
   this.buffer = null;
   this.dfpConn.writeDone(status, this.dfpBytes);
+}
+
+/** Close callback of a handle (`this`, as Node calls it); one function for all, not a closure per connection. */
+function onHandleClosed(this: RawHandle): void {
+  this.dfpConn?.closed();
 }
 
 function onShutdownDone(this: { dfpConn: RawConn }, status: number): void {

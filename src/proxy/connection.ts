@@ -113,8 +113,6 @@ export class ClientConn implements UpstreamOwner, Closable {
   private bytesIn = 0;
   private bytesOut = 0;
   private errorCode: ErrorCode | null = null;
-  /** Client address for the log (see clientAddress()). */
-  private peer: string | null = null;
   /** Method name kept for the log once the parser is gone (tunnels). */
   private method: string | null = null;
   /** The address dialled for this exchange (for the log). */
@@ -231,7 +229,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     // No pause here: bytes that arrive before the upstream is ready go to keep(),
     // which pauses only then (a pause/resume pair costs two epoll_ctl calls).
     this.state = S_SETUP;
-    this.clientAddress(); // read while the socket is open: the log may be written after a close
+    this.clientAddress(); // asked while the socket is open (it keeps the answer): the log may be written after a close
     this.stash = afterHead < buf.length ? buf : null;
     this.stashStart = afterHead;
     this.startMs = performance.now();
@@ -771,10 +769,9 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.socket.destroy();
   }
 
-  /** The client's address, read once while the socket is open (a closed socket no longer knows it). */
+  /** The client's address: both kinds of socket ask the kernel once and keep the answer, also after a close. */
   private clientAddress(): string {
-    if (this.peer === null) this.peer = this.socket.remoteAddress ?? '';
-    return this.peer;
+    return this.socket.remoteAddress ?? '';
   }
 
   private logExchange(): void {
