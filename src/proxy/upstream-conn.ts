@@ -29,8 +29,7 @@ interface UpstreamSocket extends ReadingSocket {
 export class UpstreamConn implements Poolable {
   readonly socket: Conn;
   readonly address: ResolvedAddress;
-  readonly poolAddress: string;
-  readonly poolPort: number;
+  readonly port: number;
   readonly parser: HeadParser;
   readonly body: BodyParser;
   owner: UpstreamOwner | null = null;
@@ -45,8 +44,7 @@ export class UpstreamConn implements Poolable {
     this.socket = socket;
     this.pool = pool;
     this.address = address;
-    this.poolAddress = address.address;
-    this.poolPort = port;
+    this.port = port;
     this.parser = new HeadParser('response', { maxHeadBytes });
     this.body = new BodyParser();
     const s = socket as UpstreamSocket;

@@ -11,9 +11,9 @@ import type { Conn } from '../io/conn.js';
 
 export interface Poolable {
   socket: Conn;
-  /** The address dialled, as text, and the port: the pool key. */
-  readonly poolAddress: string;
-  readonly poolPort: number;
+  /** The address dialled and the port: the pool's key (address.address, then port). */
+  readonly address: { readonly address: string };
+  readonly port: number;
   /** Called when the pool drops the connection (idle timeout, peer closed, over capacity). */
   destroy(): void;
 }
@@ -68,15 +68,15 @@ export class UpstreamPool<T extends Poolable> {
       conn.destroy();
       return;
     }
-    let ports = this.idle.get(conn.poolAddress);
+    let ports = this.idle.get(conn.address.address);
     if (ports === undefined) {
       ports = new Map();
-      this.idle.set(conn.poolAddress, ports);
+      this.idle.set(conn.address.address, ports);
     }
-    let list = ports.get(conn.poolPort);
+    let list = ports.get(conn.port);
     if (list === undefined) {
       list = [];
-      ports.set(conn.poolPort, list);
+      ports.set(conn.port, list);
     }
     if (list.length >= this.maxIdlePerHost) {
       const oldest = list.shift()!;
@@ -89,7 +89,7 @@ export class UpstreamPool<T extends Poolable> {
 
   /** Remove a connection that died or spoke while idle, and destroy it. */
   evict(conn: T): void {
-    const list = this.idle.get(conn.poolAddress)?.get(conn.poolPort);
+    const list = this.idle.get(conn.address.address)?.get(conn.port);
     if (list !== undefined) {
       for (let i = 0; i < list.length; i++) {
         if (list[i]!.conn === conn) {
@@ -106,21 +106,24 @@ export class UpstreamPool<T extends Poolable> {
   sweep(now: number): void {
     this.now = now;
     for (const [address, ports] of this.idle) {
-      for (const [port, list] of ports) {
-        let keep = 0;
-        for (const entry of list) {
-          if (now - entry.idleSince >= this.idleTimeoutMs) {
-            this.idleCount--;
-            entry.conn.destroy();
-          } else {
-            list[keep++] = entry;
-          }
-        }
-        list.length = keep;
-        if (keep === 0) ports.delete(port);
-      }
+      for (const [port, list] of ports) if (this.dropExpired(list, now) === 0) ports.delete(port);
       if (ports.size === 0) this.idle.delete(address);
     }
+  }
+
+  /** Destroy the entries of `list` idle for idleTimeoutMs or longer; returns how many are left. */
+  private dropExpired(list: PoolEntry<T>[], now: number): number {
+    let keep = 0;
+    for (const entry of list) {
+      if (now - entry.idleSince >= this.idleTimeoutMs) {
+        this.idleCount--;
+        entry.conn.destroy();
+      } else {
+        list[keep++] = entry;
+      }
+    }
+    list.length = keep;
+    return keep;
   }
 
   /** Close every idle connection (shutdown). */

@@ -71,6 +71,20 @@ describe('upstream keep-alive pool', () => {
     expect(h.proxy.context.pool.size).toBe(1);
   });
 
+  it('closes a pooled connection once it has been idle for the idle timeout, not before', async () => {
+    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 800));
+    const origin = await startPoolOrigin((_r, s) => ok(s));
+    const res = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(res.responses[0]?.status).toBe(200);
+    const pooledAt = Date.now();
+    expect(h.proxy.context.pool.size).toBe(1);
+    await waitFor(() => origin.ended.length > 0, 4_000);
+    // Idle stamps come from the sweeper's clock, which runs every 250 ms here: up to that much early.
+    expect(Date.now() - pooledAt).toBeGreaterThanOrEqual(800 - 250 - 50);
+    expect(origin.ended).toEqual([0]);
+    expect(h.proxy.context.pool.size).toBe(0);
+  });
+
   it('keeps at most maxIdlePerHost idle connections per destination and closes the rest', async () => {
     const h = await startHarness((c) => (c.upstream.maxIdlePerHost = 1));
     const origin = await startPoolOrigin((_r, s) => setTimeout(() => ok(s), 100));
