@@ -7,7 +7,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startHarness } from '../helpers/harness.js';
 import { freePort, startRawOrigin } from '../helpers/origin.js';
-import { connectRaw } from '../helpers/raw-client.js';
+import { afterHead, connectRaw } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('CONNECT', () => {
@@ -72,20 +72,12 @@ describe('CONNECT', () => {
     client.on('error', () => {});
     client.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
     const hash = createHash('sha256');
-    let head: Buffer | null = Buffer.alloc(0);
     let bodyBytes = 0;
     let reads = 0;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`stalled at ${bodyBytes} bytes`)), 30_000);
-      client.on('data', (chunk: Buffer) => {
-        if (head !== null) {
-          // Until the end of the 200 head: what follows it is tunnel payload.
-          head = Buffer.concat([head, chunk]);
-          const end = head.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          chunk = head.subarray(end + 4);
-          head = null;
-        }
+      // After the 200 head, everything is tunnel payload.
+      client.on('data', afterHead((chunk) => {
         bodyBytes += chunk.length;
         hash.update(chunk);
         // Read slowly at first, so the proxy's writes to us cannot complete at once.
@@ -93,7 +85,7 @@ describe('CONNECT', () => {
           client.pause();
           setTimeout(() => client.resume(), 5);
         }
-      });
+      }));
       client.on('end', () => {
         clearTimeout(timer);
         resolve();

@@ -95,6 +95,26 @@ export async function connectRaw(port: number, host = '127.0.0.1'): Promise<RawC
   };
 }
 
+/**
+ * A 'data' listener for a response read by hand: buffers up to the end of the first head
+ * (CRLF CRLF), gives the head to `onHead`, then passes every byte after it to `onBody`.
+ */
+export function afterHead(onBody: (chunk: Buffer) => void, onHead: (head: Buffer) => void = () => {}): (chunk: Buffer) => void {
+  let head: Buffer | null = Buffer.alloc(0);
+  return (chunk) => {
+    if (head !== null) {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      onHead(head.subarray(0, end + 4));
+      chunk = head.subarray(end + 4);
+      head = null;
+      if (chunk.length === 0) return;
+    }
+    onBody(chunk);
+  };
+}
+
 /** One connection, one request, wait for `count` responses or close. */
 export async function rawRequest(port: number, data: string | Buffer, count = 1): Promise<RawExchange> {
   const client = await connectRaw(port);
