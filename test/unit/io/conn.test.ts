@@ -179,6 +179,33 @@ describe.runIf(usingRawConns())('RawConn', () => {
     await waitFor(() => got === 'one,two');
   });
 
+  it('reads from the moment it connects: what the peer sends on accept comes after connect, whole', async () => {
+    const { port } = await startRawOrigin((s) => s.write('banner'));
+    const conn = openConn('127.0.0.1', 4, port, null);
+    onTestFinished(() => conn.destroy());
+    const events: string[] = [];
+    conn.on('connect', () => events.push('connect'));
+    conn.on('data', (c: Buffer) => events.push(`data:${c.toString()}`));
+    await waitFor(() => events.length === 2);
+    expect(events).toEqual(['connect', 'data:banner']);
+  });
+
+  it('paused before its connect completes, it reads nothing until resumed', async () => {
+    const { port } = await startRawOrigin((s) => s.write('banner'));
+    const conn = openConn('127.0.0.1', 4, port, null);
+    onTestFinished(() => conn.destroy());
+    conn.pause();
+    let got = '';
+    let connectedAt = false;
+    conn.on('connect', () => (connectedAt = true));
+    conn.on('data', (c: Buffer) => (got += c.toString()));
+    await waitFor(() => connectedAt);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toBe('');
+    conn.resume();
+    await waitFor(() => got === 'banner');
+  });
+
   it('cork() holds writes until uncork(), which sends them in order', async () => {
     let got = '';
     const { conn } = await connected((s) => s.on('data', (c: Buffer) => (got += c.toString())));
