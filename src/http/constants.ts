@@ -33,6 +33,7 @@ export const H_TE = 10;
 export const H_TRAILER = 11;
 export const H_VIA = 12;
 export const H_PROXY_AUTHENTICATE = 13;
+export const H_HTTP2_SETTINGS = 14;
 
 export const BODY_NONE = 0;
 export const BODY_LENGTH = 1;

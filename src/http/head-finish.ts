@@ -5,7 +5,7 @@
 import { asciiBytes, CHAR_CLASS, C_DIGIT, C_OWS, C_REG_NAME, C_HEXDIG, COMMA, COLON } from './chars.js';
 import {
   BODY_CHUNKED, BODY_EOF, BODY_LENGTH, BODY_NONE, FORM_ABSOLUTE, FORM_ASTERISK, FORM_AUTHORITY,
-  FORM_ORIGIN, H_CONNECTION, HEADER_STRIDE, METHOD_CONNECT, METHOD_HEAD, METHOD_OPTIONS,
+  FORM_ORIGIN, H_CONNECTION, H_OTHER, HEADER_STRIDE, METHOD_CONNECT, METHOD_HEAD, METHOD_OPTIONS,
 } from './constants.js';
 import type { HeadParser } from './head.js';
 
@@ -172,41 +172,80 @@ export function finishHead(p: HeadParser, buf: Buffer): number {
   return 0;
 }
 
-/** Rare path: mark as hop-by-hop every header whose name a Connection header lists (RFC 9110 §7.6.1). */
+/**
+ * Rare path: mark as hop-by-hop the fields a Connection header names (RFC 9110 §7.6.1), in both directions.
+ *
+ * Only fields the scanner does not know (H_OTHER) can be named. A field it knows keeps the status RFC 9110 gives
+ * it whatever Connection says: Host, Content-Length, Transfer-Encoding, Via, Trailer, Expect stay end-to-end, so
+ * the framing and routing a message was read with are the ones it is forwarded with. (`Connection:
+ * Content-Length` used to remove the length from the forwarded head while the body still went on: the origin
+ * read the body as a second request.) A sender must not name such fields (§7.6.1); the name is ignored rather
+ * than the message refused, as nginx and HAProxy, which only act on close / keep-alive / upgrade, do: nothing
+ * downstream sees the nomination, because the proxy writes its own Connection field.
+ *
+ * Cheap on any head: the unknown field names (at most maxHeaders) are sorted once, and each option is found by
+ * binary search. Matching every option against every name cost ~10 ms for a 60 KB head of options.
+ */
 function markConnectionListed(p: HeadParser, buf: Buffer): void {
   const h = p.headers;
   const n = p.headerCount;
+  const ids = p.headerIds;
+  const hop = p.hopByHop;
+  const names: number[] = [];
+  for (let k = 0; k < n; k++) if (ids[k] === H_OTHER && hop[k] === 0) names.push(k);
+  if (names.length === 0) return;
+  const cls = CHAR_CLASS;
+  const ows = C_OWS;
+  names.sort((a, b) => compareFolded(buf, h[a * HEADER_STRIDE], h[a * HEADER_STRIDE + 1], h[b * HEADER_STRIDE], h[b * HEADER_STRIDE + 1]));
   for (let c = 0; c < n; c++) {
-    if (p.headerIds[c] !== H_CONNECTION) continue;
+    if (ids[c] !== H_CONNECTION) continue;
     const ve = h[c * HEADER_STRIDE + 3];
     let i = h[c * HEADER_STRIDE + 2];
     while (i < ve) {
-      if (buf[i] === COMMA || (CHAR_CLASS[buf[i]] & C_OWS) !== 0) {
+      const c = buf[i];
+      if (c === 0x2c || (cls[c] & ows) !== 0) {
         i++;
         continue;
       }
       const ts = i;
-      while (i < ve && buf[i] !== COMMA) i++;
+      while (i < ve && buf[i] !== 0x2c) i++;
       let te = i;
-      while (te > ts && (CHAR_CLASS[buf[te - 1]] & C_OWS) !== 0) te--;
-      for (let k = 0; k < n; k++) {
-        const b = k * HEADER_STRIDE;
-        if (p.hopByHop[k] === 0 && sameFolded(buf, h[b], h[b + 1], ts, te)) p.hopByHop[k] = 1;
-      }
+      while (te > ts && (cls[buf[te - 1]] & ows) !== 0) te--;
+      markNamed(p, buf, names, ts, te);
     }
   }
 }
 
-function sameFolded(buf: Buffer, as: number, ae: number, bs: number, be: number): boolean {
-  if (ae - as !== be - bs) return false;
-  for (let j = 0; j < ae - as; j++) {
-    const x = buf[as + j];
-    const y = buf[bs + j];
-    if (x !== y && !(isLetter(x) && (x | 0x20) === (y | 0x20))) return false;
+/** Mark every field in `names` (sorted) whose name is buf[ts, te), folded. */
+function markNamed(p: HeadParser, buf: Buffer, names: number[], ts: number, te: number): void {
+  const h = p.headers;
+  let lo = 0;
+  let hi = names.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const b = names[mid] * HEADER_STRIDE;
+    const cmp = compareFolded(buf, h[b], h[b + 1], ts, te);
+    if (cmp < 0) lo = mid + 1;
+    else if (cmp > 0) hi = mid - 1;
+    else {
+      // equal names sit next to each other
+      for (let j = mid; j >= 0 && compareFolded(buf, h[names[j] * HEADER_STRIDE], h[names[j] * HEADER_STRIDE + 1], ts, te) === 0; j--) p.hopByHop[names[j]] = 1;
+      for (let j = mid + 1; j < names.length && compareFolded(buf, h[names[j] * HEADER_STRIDE], h[names[j] * HEADER_STRIDE + 1], ts, te) === 0; j++) p.hopByHop[names[j]] = 1;
+      return;
+    }
   }
-  return true;
 }
 
-function isLetter(b: number): boolean {
-  return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+/** Order of buf[as, ae) and buf[bs, be): by length, then by bytes with A-Z folded to a-z. */
+function compareFolded(buf: Buffer, as: number, ae: number, bs: number, be: number): number {
+  const n = ae - as;
+  if (n !== be - bs) return n - (be - bs);
+  for (let j = 0; j < n; j++) {
+    let x = buf[as + j];
+    let y = buf[bs + j];
+    if (x >= 0x41 && x <= 0x5a) x |= 0x20;
+    if (y >= 0x41 && y <= 0x5a) y |= 0x20;
+    if (x !== y) return x - y;
+  }
+  return 0;
 }

@@ -5,7 +5,7 @@
  */
 import { asciiBytes } from './chars.js';
 import {
-  H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_KEEP_ALIVE, H_OTHER, H_PROXY_AUTHENTICATE,
+  H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_HTTP2_SETTINGS, H_KEEP_ALIVE, H_OTHER, H_PROXY_AUTHENTICATE,
   H_PROXY_AUTHORIZATION, H_PROXY_CONNECTION, H_TE, H_TRAILER, H_TRANSFER_ENCODING, H_UPGRADE, H_VIA,
   METHOD_CONNECT, METHOD_DELETE, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, METHOD_OTHER, METHOD_PATCH,
   METHOD_POST, METHOD_PUT, METHOD_TRACE,
@@ -30,6 +30,7 @@ const KNOWN_HEADER_NAMES: ReadonlyArray<readonly [string, number]> = [
   ['trailer', H_TRAILER],
   ['via', H_VIA],
   ['proxy-authenticate', H_PROXY_AUTHENTICATE],
+  ['http2-settings', H_HTTP2_SETTINGS],
 ];
 
 const KNOWN_METHODS: ReadonlyArray<readonly [string, number]> = [
@@ -78,10 +79,14 @@ export function lookupMethod(buf: Buffer, start: number, end: number): number {
   return METHOD_OTHER;
 }
 
-/** 1 for headers a proxy never forwards (RFC 9110 §7.6.1), indexed by H_* id. */
+/**
+ * 1 for headers a proxy never forwards (RFC 9110 §7.6.1), indexed by H_* id. HTTP2-Settings belongs to an h2c
+ * upgrade (RFC 7540 §3.2.1), which is connection-specific. Trailer is end-to-end (RFC 9110 §6.6.2): it announces
+ * the trailer fields that travel with the body.
+ */
 export const HOP_BY_HOP_BY_ID: Uint8Array = (() => {
   const t = new Uint8Array(16);
-  for (const id of [H_CONNECTION, H_PROXY_CONNECTION, H_KEEP_ALIVE, H_TE, H_TRAILER, H_UPGRADE,
-    H_PROXY_AUTHORIZATION, H_PROXY_AUTHENTICATE]) t[id] = 1;
+  for (const id of [H_CONNECTION, H_PROXY_CONNECTION, H_KEEP_ALIVE, H_TE, H_UPGRADE,
+    H_PROXY_AUTHORIZATION, H_PROXY_AUTHENTICATE, H_HTTP2_SETTINGS]) t[id] = 1;
   return t;
 })();

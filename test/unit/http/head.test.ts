@@ -123,7 +123,37 @@ describe('header fields', () => {
   it('marks hop-by-hop headers, including names listed in Connection', () => {
     const { p } = parseHead('request', 'GET / HTTP/1.1\r\nHost: h\r\nConnection: X-Foo, keep-alive\r\nx-foo: 1\r\nX-Bar: 2\r\n' +
       'Keep-Alive: 5\r\nTE: trailers\r\nTrailer: t\r\nUpgrade: ws\r\nProxy-Authorization: b\r\nProxy-Connection: c\r\n\r\n');
-    expect(Array.from(p.hopByHop.subarray(0, p.headerCount))).toEqual([0, 1, 1, 0, 1, 1, 1, 1, 1, 1]);
+    // Trailer is end-to-end (RFC 9110 §6.6.2): it announces the trailer fields that travel with the body.
+    expect(Array.from(p.hopByHop.subarray(0, p.headerCount))).toEqual([0, 1, 1, 0, 1, 1, 0, 1, 1, 1]);
+  });
+
+  it('never lets Connection name away a field that frames or routes the message (both directions)', () => {
+    const named = 'Connection: Content-Length, HOST, transfer-encoding, Via, Trailer, Expect, HTTP2-Settings, x-a\r\n';
+    const req = parseHead('request', `POST / HTTP/1.1\r\nHost: h\r\n${named}Content-Length: 3\r\nVia: 1.1 a\r\n` +
+      'Trailer: x-t\r\nExpect: 100-continue\r\nHTTP2-Settings: AAA\r\nX-A: 1\r\nX-B: 2\r\n\r\n').p;
+    expect(req.bodyKind).toBe(BODY_LENGTH);
+    // Host, Connection, Content-Length, Via, Trailer, Expect stay as they are; HTTP2-Settings is always hop-by-hop;
+    // X-A is named, X-B is not.
+    expect(Array.from(req.hopByHop.subarray(0, req.headerCount))).toEqual([0, 1, 0, 0, 0, 0, 1, 1, 0]);
+    const res = parseHead('response', `HTTP/1.1 200 OK\r\n${named}Transfer-Encoding: chunked\r\nX-A: 1\r\n\r\n`).p;
+    expect(res.bodyKind).toBe(BODY_CHUNKED);
+    expect(Array.from(res.hopByHop.subarray(0, res.headerCount))).toEqual([1, 0, 1]);
+  });
+
+  it('marks every field a long list of connection options names, whatever its case, and no other', () => {
+    const options: string[] = [];
+    let fields = '';
+    for (let i = 0; i < 60; i++) {
+      options.push(i % 2 === 0 ? `X-Opt-${i}` : `x-OPT-${i}`);
+      fields += `x-opt-${i}: v\r\nX-Keep-${i}: v\r\n`;
+    }
+    // repeated names are all marked
+    fields += 'X-OPT-0: again\r\n';
+    const { p } = parseHead('request', `GET / HTTP/1.1\r\nHost: h\r\nConnection: ${options.reverse().join(' ,, ')}, unknown\r\n${fields}\r\n`);
+    const marked: string[] = [];
+    for (let k = 0; k < p.headerCount; k++) if (p.hopByHop[k] === 1 && p.headerIds[k] !== H_CONNECTION) marked.push(p.headerName(k).toLowerCase());
+    expect(marked.length).toBe(61);
+    expect(marked.every((n) => n.startsWith('x-opt-'))).toBe(true);
   });
 });
 
