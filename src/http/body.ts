@@ -1,12 +1,13 @@
 /**
  * BodyParser: message body framing (RFC 9112 §6.3, §7.1). Content-Length and close-delimited bodies are counted;
  * chunked bodies are validated as they stream (sizes, extensions, CRLFs, trailer fields) without re-encoding: the
- * caller forwards buf[start, i) as received. Decoded data, chunk headers and trailers are reported only when a
- * test or fuzzer sets the callbacks.
+ * caller forwards buf[start, forwardEnd) as received (forwardEnd === i unless filterTrailers holds a trailer
+ * section back). Decoded data, chunk headers and trailers are reported only when a test or fuzzer sets the
+ * callbacks.
  */
 import {
-  BACKSLASH, CHAR_CLASS, C_FIELD_CONTENT, C_OWS, C_QDTEXT, C_TCHAR, COLON, CR, DQUOTE, EQUALS, HEX_VALUE, HTAB,
-  LF, SEMI, SP,
+  asciiBytes, BACKSLASH, CHAR_CLASS, C_FIELD_CONTENT, C_OWS, C_QDTEXT, C_TCHAR, COLON, CR, DQUOTE, EQUALS,
+  HEX_VALUE, HTAB, LF, SEMI, SP,
 } from './chars.js';
 import { BODY_CHUNKED, BODY_EOF, BODY_LENGTH, ERROR } from './constants.js';
 import { statusOfReason } from './reasons.js';
@@ -20,6 +21,26 @@ export interface BodyLimits {
 
 /** 2^49 - 1: the largest chunk size that can take one more hex digit and stay <= 2^53 - 1. */
 const CHUNK_SHIFT_BOUND = 562949953421311;
+/**
+ * Hex digits in one chunk-size, leading zeros included, as Go's net/http (parseHexUint: "http chunk length too
+ * large" at the 17th). The value bound alone lets "000…0001" run on forever; this bounds the line.
+ */
+const MAX_CHUNK_SIZE_DIGITS = 16;
+
+/**
+ * Trailer fields that frame, route or authenticate (RFC 9110 §6.5.1: not allowed as trailers; a recipient that
+ * merges trailers into the header section could be misled). Dropped when filterTrailers is set.
+ */
+const DROPPED_TRAILER_NAMES = [
+  'content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
+  'upgrade', 'proxy-authorization', 'proxy-authenticate', 'via',
+];
+/** DROPPED_BY_LENGTH[n]: the dropped names of n bytes, lowercase (letters and '-' only: | 0x20 folding is safe). */
+const DROPPED_BY_LENGTH: Uint8Array[][] = [];
+for (const name of DROPPED_TRAILER_NAMES) {
+  while (DROPPED_BY_LENGTH.length <= name.length) DROPPED_BY_LENGTH.push([]);
+  DROPPED_BY_LENGTH[name.length].push(asciiBytes(name));
+}
 
 const B_DONE = 0;
 const B_LENGTH = 1;
@@ -55,14 +76,30 @@ export class BodyParser {
   onData: ((buf: Buffer, start: number, end: number) => void) | null;
   onTrailer: ((name: string, value: string) => void) | null;
   onChunk: ((size: number, extensions: string) => void) | null;
+  /**
+   * Hold the trailer section back and drop framing / routing fields from it (DROPPED_TRAILER_NAMES). Set by the
+   * caller; reset() keeps it (one setting per connection); read when the first trailer field starts.
+   */
+  filterTrailers: boolean;
+  /**
+   * After each execute(): forward buf[start, forwardEnd) of that call. Equal to execute()'s result (ERROR
+   * included) except with filterTrailers once a trailer field has started: from its first byte on, bytes are
+   * consumed and held (copied), not forwarded; when done, takeTrailerSection() gives what to send after them.
+   */
+  forwardEnd: number;
 
   private state: number;
   private chunkSize: number;
+  private sizeDigits: number;
   private extBytes: number;
   private trailerBytes: number;
   private extText: string;
   private trailerName: string;
   private trailerValue: string;
+  /** filterTrailers: copies of the trailer bytes held so far; null until the first trailer field starts */
+  private heldParts: Buffer[] | null;
+  /** filterTrailers: the filtered trailer section once done, until taken */
+  private trailerSection: Buffer | null;
 
   constructor(limits?: BodyLimits) {
     this.maxChunkExtBytes = limits?.maxChunkExtBytes ?? 4096;
@@ -74,26 +111,38 @@ export class BodyParser {
     this.onData = null;
     this.onTrailer = null;
     this.onChunk = null;
+    this.filterTrailers = false;
+    this.forwardEnd = 0;
     this.state = B_DONE;
     this.chunkSize = 0;
+    this.sizeDigits = 0;
     this.extBytes = 0;
     this.trailerBytes = 0;
     this.extText = '';
     this.trailerName = '';
     this.trailerValue = '';
+    this.heldParts = null;
+    this.trailerSection = null;
   }
 
-  /** Start a body of kind BODY_*; length is used for BODY_LENGTH. BODY_NONE and LENGTH 0 are done at once. */
+  /**
+   * Start a body of kind BODY_*; length is used for BODY_LENGTH. BODY_NONE and LENGTH 0 are done at once.
+   * Callbacks and filterTrailers are kept; a trailer section not taken is dropped.
+   */
   reset(kind: number, length: number): void {
     this.error = null;
     this.errorStatus = 0;
     this.remaining = 0;
+    this.forwardEnd = 0;
     this.chunkSize = 0;
+    this.sizeDigits = 0;
     this.extBytes = 0;
     this.trailerBytes = 0;
     this.extText = '';
     this.trailerName = '';
     this.trailerValue = '';
+    this.heldParts = null;
+    this.trailerSection = null;
     this.done = false;
     if (kind === BODY_LENGTH) {
       this.remaining = length > 0 ? length : 0;
@@ -118,7 +167,10 @@ export class BodyParser {
     return this.done;
   }
 
-  /** Scan body bytes buf[start, end). Returns the index just past this body's last byte in buf, or ERROR. */
+  /**
+   * Scan body bytes buf[start, end). Returns the index just past this body's last byte in buf, or ERROR; sets
+   * forwardEnd (the end of what to forward from this call).
+   */
   execute(buf: Buffer, start: number, end: number): number {
     const state = this.state;
     if (state === B_LENGTH) {
@@ -129,22 +181,32 @@ export class BodyParser {
         this.state = B_DONE;
         this.done = true;
       }
-      return start + n;
+      return (this.forwardEnd = start + n);
     }
     if (state === B_EOF) {
       if (this.onData !== null && end > start) this.onData(buf, start, end);
-      return end;
+      return (this.forwardEnd = end);
     }
-    if (state === B_DONE) return start;
-    if (state === B_FAILED) return ERROR;
+    if (state === B_DONE) return (this.forwardEnd = start);
+    if (state === B_FAILED) return (this.forwardEnd = ERROR);
     return this.scanChunked(buf, start, end);
+  }
+
+  /**
+   * filterTrailers: the trailer section to send after the forwarded bytes once done (the kept field lines as
+   * received, then the final CRLF); null when none was held, or already taken.
+   */
+  takeTrailerSection(): Buffer | null {
+    const s = this.trailerSection;
+    this.trailerSection = null;
+    return s;
   }
 
   private fail(code: string): number {
     this.error = code;
     this.errorStatus = statusOfReason(code);
     this.state = B_FAILED;
-    return ERROR;
+    return (this.forwardEnd = ERROR);
   }
 
   /** chunked-body = *chunk last-chunk trailer-section CRLF (RFC 9112 §7.1). */
@@ -175,6 +237,7 @@ export class BodyParser {
           const d = HEX_VALUE[buf[i++]];
           if (d < 0) return this.fail('INVALID_CHUNK_SIZE');
           this.chunkSize = d;
+          this.sizeDigits = 1;
           this.extBytes = 0;
           this.extText = '';
           state = B_SIZE;
@@ -184,6 +247,7 @@ export class BodyParser {
           const c = buf[i];
           const d = HEX_VALUE[c];
           if (d >= 0) {
+            if (++this.sizeDigits > MAX_CHUNK_SIZE_DIGITS) return this.fail('CHUNK_SIZE_TOO_LONG');
             if (this.chunkSize > CHUNK_SHIFT_BOUND) return this.fail('CHUNK_SIZE_OVERFLOW');
             this.chunkSize = this.chunkSize * 16 + d;
             i++;
@@ -282,16 +346,13 @@ export class BodyParser {
           }
           continue;
         }
-        default: {
+        default:
           this.state = state;
-          const r = this.scanTrailers(buf, i, end);
-          if (r === ERROR || this.done) return r;
-          return end;
-        }
+          return this.scanTrailers(buf, i, end);
       }
     }
     this.state = state;
-    return end;
+    return (this.forwardEnd = end);
   }
 
   /** Count one byte of chunk-ext (and keep its text when onChunk listens); returns next or B_FAILED. */
@@ -304,12 +365,17 @@ export class BodyParser {
     return next;
   }
 
-  /** trailer-section = *( field-line CRLF ) then CRLF; validated like header fields (RFC 9112 §7.1.2). */
+  /**
+   * trailer-section = *( field-line CRLF ) then CRLF; validated like header fields (RFC 9112 §7.1.2). With
+   * filterTrailers, bytes from the first field's first byte on are held (buf[hold, …) of this call).
+   */
   private scanTrailers(buf: Buffer, start: number, end: number): number {
     const cls = CHAR_CLASS;
     let state = this.state;
     let i = start;
     const listening = this.onTrailer !== null;
+    // Holding since an earlier call: that call ended in the trailer section, so this one starts in it.
+    let hold = this.heldParts !== null ? start : -1;
     while (i < end) {
       if (++this.trailerBytes > this.maxTrailerBytes) return this.fail('TRAILER_TOO_LARGE');
       const c = buf[i++];
@@ -321,6 +387,10 @@ export class BodyParser {
             if (listening) {
               this.trailerName = String.fromCharCode(c);
               this.trailerValue = '';
+            }
+            if (hold < 0 && this.filterTrailers) {
+              hold = i - 1;
+              this.heldParts = [];
             }
             state = B_TRAILER_NAME;
           } else {
@@ -357,13 +427,25 @@ export class BodyParser {
           if (c !== LF) return this.fail('INVALID_TRAILER');
           this.state = B_DONE;
           this.done = true;
-          return i;
+          return hold < 0 ? (this.forwardEnd = i) : this.holdTrailerBytes(buf, hold, i);
         default:
           return this.fail('INVALID_TRAILER');
       }
     }
     this.state = state;
-    return end;
+    return hold < 0 ? (this.forwardEnd = end) : this.holdTrailerBytes(buf, hold, end);
+  }
+
+  /** filterTrailers: copy buf[from, to) (trailer bytes consumed, not forwarded); when done, filter them. Returns to. */
+  private holdTrailerBytes(buf: Buffer, from: number, to: number): number {
+    const parts = this.heldParts as Buffer[];
+    this.forwardEnd = from;
+    if (to > from) parts.push(Buffer.from(buf.subarray(from, to)));
+    if (this.done) {
+      this.trailerSection = filterTrailerSection(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+      this.heldParts = null;
+    }
+    return to;
   }
 
   private emitTrailer(): void {
@@ -373,4 +455,40 @@ export class BodyParser {
     if (n !== v.length) v = v.slice(0, n);
     (this.onTrailer as (name: string, value: string) => void)(this.trailerName, v);
   }
+}
+
+/** True when buf[start, end) (a validated token) is one of DROPPED_TRAILER_NAMES, compared folded. */
+function isDroppedTrailerName(buf: Buffer, start: number, end: number): boolean {
+  const n = end - start;
+  if (n >= DROPPED_BY_LENGTH.length) return false;
+  const candidates = DROPPED_BY_LENGTH[n];
+  for (let k = 0; k < candidates.length; k++) {
+    const name = candidates[k];
+    let j = 0;
+    while (j < n && (buf[start + j] | 0x20) === name[j]) j++;
+    if (j === n) return true;
+  }
+  return false;
+}
+
+/**
+ * A held, validated trailer section (field lines, then CRLF) without its dropped field lines; the same Buffer
+ * when none is dropped. Rare path: only bodies with trailer fields and filterTrailers get here.
+ */
+function filterTrailerSection(held: Buffer): Buffer {
+  let kept: Buffer[] | null = null;
+  let keptFrom = 0;
+  let p = 0;
+  while (held[p] !== CR) {
+    // a field line: tchar name, ':', value without CR or LF, CRLF
+    const next = held.indexOf(LF, p) + 1;
+    if (isDroppedTrailerName(held, p, held.indexOf(COLON, p))) {
+      (kept ??= []).push(held.subarray(keptFrom, p));
+      keptFrom = next;
+    }
+    p = next;
+  }
+  if (kept === null) return held;
+  kept.push(held.subarray(keptFrom));
+  return Buffer.concat(kept);
 }

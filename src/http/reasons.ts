@@ -47,6 +47,7 @@ export const REASON_STATUS: Readonly<Record<string, number>> = {
   INVALID_STATE: 400,
   // added later (codes are never renumbered or reused)
   DUPLICATE_CONTENT_LENGTH: 400,
+  CHUNK_SIZE_TOO_LONG: 400,
 };
 
 export function statusOfReason(code: string): number {

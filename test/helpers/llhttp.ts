@@ -601,6 +601,7 @@ export const DFP_STRICTER: readonly string[] = [
   'Transfer-Encoding in HTTP/1.0 (TE_IN_HTTP10), codings after chunked (TE_NOT_CHUNKED), chunked twice (CHUNKED_TWICE), empty list members (INVALID_TRANSFER_ENCODING)',
   'any byte after a message that closes the connection, even CRLF (DATA_AFTER_CLOSE)',
   'chunk size / extension / trailer syntax beyond RFC 9112 §7.1 (INVALID_CHUNK_SIZE, INVALID_CHUNK_EXTENSION, CHUNK_MISSING_CRLF, INVALID_TRAILER); limits (head, start line, header count)',
+  'a chunk-size of more than 16 hex digits, leading zeros included (CHUNK_SIZE_TOO_LONG, the bound of Go net/http); llhttp bounds only the value, so "0000000000000000a" (17 digits) is 10 to it',
   'EOF inside a message when the caller says eof (INCOMPLETE_MESSAGE)',
 ];
 

@@ -93,6 +93,9 @@ describe('chunked bodies are rejected with a stable reason', () => {
     ['a bare CR after the chunk size', '5\r\r;ABCD\r\n', 'INVALID_CHUNK_SIZE', 400],
     ['a chunk size above 2^53-1', '20000000000000\r\n', 'CHUNK_SIZE_OVERFLOW', 400],
     ['a chunk size of 17 hex digits', 'fffffffffffffffff\r\n', 'CHUNK_SIZE_OVERFLOW', 400],
+    ['a chunk size of 17 hex digits, 16 of them leading zeros', '0000000000000000a\r\n0123456789\r\n0\r\n\r\n', 'CHUNK_SIZE_TOO_LONG', 400],
+    ['a last-chunk of 17 zeros', '00000000000000000\r\n\r\n', 'CHUNK_SIZE_TOO_LONG', 400],
+    ['a chunk size of 17 digits that is 2^53-1 once its zeros are gone', '0001fffffffffffff\r\n', 'CHUNK_SIZE_TOO_LONG', 400],
     ['an empty extension after ";"', '2;\r\naa\r\n0\r\n\r\n', 'INVALID_CHUNK_EXTENSION', 400],
     ['an extension with an empty value', '2;a=\r\naa\r\n0\r\n\r\n', 'INVALID_CHUNK_EXTENSION', 400],
     ['an unterminated quoted extension', '5;a="abc\r\nhello\r\n0\r\n\r\n', 'INVALID_CHUNK_EXTENSION', 400],
@@ -117,6 +120,34 @@ describe('chunked bodies are rejected with a stable reason', () => {
       const r = runBody(BODY_CHUNKED, 0, input, size, limits);
       expect([r.end, r.error, r.errorStatus]).toEqual([ERROR, code, status]);
     }
+  });
+
+  it('a chunk size is bounded at 16 hex digits, leading zeros included: 16 pass, 17 fail, at every split', () => {
+    const body = (size: string): string => `${size}\r\n0123456789\r\n0\r\n\r\n`;
+    const feed = (input: string, k: number): [string | null, boolean, string] => {
+      const b = new BodyParser();
+      let data = '';
+      b.onData = (buf, s, e) => { data += buf.toString('latin1', s, e); };
+      b.reset(BODY_CHUNKED, 0);
+      for (const piece of [bytes(input.slice(0, k)), bytes(input.slice(k))]) {
+        const r = b.execute(piece, 0, piece.length);
+        if (r === ERROR) break;
+        expect(r).toBe(piece.length);
+      }
+      return [b.error, b.done, data];
+    };
+    const ok = body('000000000000000a');
+    for (let k = 0; k <= ok.length; k++) expect(feed(ok, k)).toEqual([null, true, '0123456789']);
+    const bad = body('0000000000000000a');
+    for (let k = 0; k <= bad.length; k++) expect(feed(bad, k)).toEqual(['CHUNK_SIZE_TOO_LONG', false, '']);
+  });
+
+  it('thousands of leading zeros in a chunk size fail at the 17th digit, not at the end of the line', () => {
+    const b = new BodyParser();
+    b.reset(BODY_CHUNKED, 0);
+    const zeros = bytes(`${'0'.repeat(5000)}1\r\nx\r\n0\r\n\r\n`);
+    for (let i = 0; i < 16; i++) expect(b.execute(zeros, i, i + 1)).toBe(i + 1);
+    expect([b.execute(zeros, 16, 17), b.error, b.errorStatus]).toEqual([ERROR, 'CHUNK_SIZE_TOO_LONG', 400]);
   });
 
   it('a truncated chunked body is not done at finish()', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseAllWays } from './helpers.js';
+import { DFP_STRICTER, judge } from '../../helpers/llhttp.js';
+import { bytes, parseAllWays } from './helpers.js';
 
 /** [behaviour, input, reason code, status] for requests. */
 const REQUEST_REJECTIONS: Array<[string, string, string, number]> = [
@@ -27,6 +28,7 @@ const REQUEST_REJECTIONS: Array<[string, string, string, number]> = [
   ['a parameter on chunked', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked;x=1\r\n\r\n', 'INVALID_TRANSFER_ENCODING', 400],
   ['a non-token coding', 'POST / HTTP/1.1\r\nTransfer-Encoding: "chunked"\r\n\r\n', 'INVALID_TRANSFER_ENCODING', 400],
   ['Transfer-Encoding in an HTTP/1.0 request', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 'TE_IN_HTTP10', 400],
+  ['a chunk size of 17 hex digits, leading zeros included (Go net/http bound)', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000000a\r\n0123456789\r\n0\r\n\r\n', 'CHUNK_SIZE_TOO_LONG', 400],
   ['obs-fold', 'GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n', 'OBS_FOLD', 400],
   ['obs-fold with a tab', 'GET / HTTP/1.1\r\nA: b\r\n\tc\r\n\r\n', 'OBS_FOLD', 400],
   ['whitespace before the first field line', 'GET / HTTP/1.1\r\n Host: a\r\n\r\n', 'OBS_FOLD', 400],
@@ -80,6 +82,7 @@ const RESPONSE_REJECTIONS: Array<[string, string, string, number]> = [
   ['Content-Length together with Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n', 'CL_TE_CONFLICT', 400],
   ['chunked applied twice', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n', 'CHUNKED_TWICE', 400],
   ['a trailing empty Transfer-Encoding member', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n', 'INVALID_TRANSFER_ENCODING', 400],
+  ['a last-chunk of 17 zeros', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n00000000000000000\r\n\r\n', 'CHUNK_SIZE_TOO_LONG', 400],
   ['a one-digit status', 'HTTP/1.1 2 OK\r\n\r\n', 'INVALID_STATUS', 400],
   ['a four-digit status', 'HTTP/1.1 2000 OK\r\n\r\n', 'INVALID_STATUS', 400],
   ['a status below 100', 'HTTP/1.1 099 OK\r\n\r\n', 'INVALID_STATUS', 400],
@@ -128,5 +131,15 @@ describe('absolute-form authority (regressions from the differential fuzzer)', (
   it('an empty Upgrade field is not an upgrade', () => {
     const r = parseAllWays('request', 'GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n');
     expect([r.ok, r.upgradeOffset, r.messages[0].upgrade]).toEqual([true, null, false]);
+  });
+});
+
+describe('chunk-size length bound against llhttp', () => {
+  it('llhttp reads a 17-digit size with leading zeros as its value; dfp rejects it, a documented stricter deviation', () => {
+    const input = 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000000a\r\n0123456789\r\n0\r\n\r\n';
+    const dfp = parseAllWays('request', input);
+    const v = judge('request', bytes(input), dfp);
+    expect([dfp.error, v.outcome, v.disagreement]).toEqual(['CHUNK_SIZE_TOO_LONG', 'dfp-stricter', null]);
+    expect(DFP_STRICTER.some((d) => d.includes('CHUNK_SIZE_TOO_LONG'))).toBe(true);
   });
 });
