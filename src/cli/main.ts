@@ -71,6 +71,8 @@ async function run(config: Config): Promise<void> {
           dns: () => proxy.context.dns.snapshot(),
           config: () => runCheck(config),
         });
+  // The admin port counts as this proxy for loop detection (508): with --admin ADDR:0 only now is its port known.
+  if (admin !== null) proxy.addLoopAddress(admin.address);
   const where = proxy.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
   if (!inWorker) process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
 

@@ -10,7 +10,7 @@
  *                  0/8, 240/4 and broadcast, the documentation and benchmarking
  *                  ranges, IETF protocol assignments, Teredo, local-use NAT64,
  *                  site-local and IPv6 outside 2000::/3 not named above.
- * - 'metadata'     cloud instance metadata (169.254.169.254, fd00:ec2::254),
+ * - 'metadata'     cloud instance metadata and credential endpoints (METADATA_ADDRESSES),
  *                  'unspecified' (0.0.0.0 / :: reach this host), 'multicast' and
  *                  'invalid' (not an IP literal: fail closed) are denied even with
  *                  allowPrivateDestinations (isAlwaysDeniedClass) unless a rule
@@ -44,7 +44,46 @@ export function isAlwaysDeniedClass(c: AddressClass): boolean {
   return c === 'metadata' || c === 'unspecified' || c === 'multicast' || c === 'invalid';
 }
 
+/**
+ * Cloud instance-metadata and credential endpoints: class 'metadata', denied
+ * even with allowPrivateDestinations. Each IPv4 entry is also metadata in every
+ * IPv6 spelling that embeds it (mapped, translated, compatible, NAT64, 6to4),
+ * since those are classified by the embedded IPv4.
+ */
+export const METADATA_ADDRESSES: readonly string[] = [
+  '169.254.169.254', // AWS, GCP, Azure, OpenStack, DigitalOcean instance metadata
+  '169.254.170.2', // AWS ECS task credentials
+  '100.100.100.200', // Alibaba Cloud metadata
+  '168.63.129.16', // Azure wireserver
+  '192.0.0.192', // Oracle Cloud metadata
+  'fd00:ec2::254', // AWS instance metadata over IPv6
+];
+
 const scratch = new Uint8Array(16);
+
+/** METADATA_ADDRESSES parsed once at load: IPv4 as numbers, IPv6 as 16 bytes each (back to back). */
+const METADATA_V4: number[] = [];
+const METADATA_V6: number[] = [];
+for (const text of METADATA_ADDRESSES) {
+  const v4 = parseIPv4(text);
+  if (v4 >= 0) METADATA_V4.push(v4);
+  else if (parseIPv6(text, scratch)) METADATA_V6.push(...scratch);
+  else throw new Error(`METADATA_ADDRESSES: ${text} is not an IP address`);
+}
+
+function isMetadataV4(v4: number): boolean {
+  for (let k = 0; k < METADATA_V4.length; k++) if (METADATA_V4[k] === v4) return true;
+  return false;
+}
+
+function isMetadataV6(b: Uint8Array): boolean {
+  for (let at = 0; at < METADATA_V6.length; at += 16) {
+    let same = true;
+    for (let k = 0; k < 16 && same; k++) same = b[k] === METADATA_V6[at + k];
+    if (same) return true;
+  }
+  return false;
+}
 
 /**
  * Classify an IP literal ("10.0.0.1", "::1", "fe80::1%eth0", "::ffff:127.0.0.1").
@@ -62,6 +101,7 @@ export function classifyAddress(ip: string, family?: 4 | 6): AddressClass {
 
 /** Classify an IPv4 address given as an unsigned 32-bit number. */
 export function classifyIPv4(v4: number): AddressClass {
+  if (isMetadataV4(v4)) return 'metadata';
   const a = v4 >>> 24;
   const b = (v4 >>> 16) & 0xff;
   const c = (v4 >>> 8) & 0xff;
@@ -75,8 +115,7 @@ export function classifyIPv4(v4: number): AddressClass {
     case 127:
       return 'loopback';
     case 169:
-      if (b !== 254) return 'public';
-      return v4 === 0xa9fea9fe ? 'metadata' : 'link-local'; // 169.254.169.254
+      return b === 254 ? 'link-local' : 'public'; // 169.254.0.0/16
     case 172:
       return b >= 16 && b <= 31 ? 'private' : 'public'; // 172.16.0.0/12
     case 192:
@@ -98,6 +137,7 @@ export function classifyIPv4(v4: number): AddressClass {
 
 /** Classify a 16-byte IPv6 address. */
 export function classifyIPv6(b: Uint8Array): AddressClass {
+  if (isMetadataV6(b)) return 'metadata';
   const b0 = b[0]!;
   const b1 = b[1]!;
   if (b0 === 0 && b1 === 0) return classifyLowIPv6(b);
@@ -117,13 +157,7 @@ export function classifyIPv6(b: Uint8Array): AddressClass {
   }
   if (b0 === 0x3f && b1 === 0xff && (b[2]! & 0xf0) === 0) return 'reserved'; // 3fff::/20 documentation
   if (b0 === 0xff) return 'multicast'; // ff00::/8
-  if ((b0 & 0xfe) === 0xfc) {
-    // fc00::/7 ULA; fd00:ec2::254 is the AWS metadata service.
-    if (b0 === 0xfd && b1 === 0 && b[2] === 0x0e && b[3] === 0xc2 && allZero(b, 4, 14) && b[14] === 0x02 && b[15] === 0x54) {
-      return 'metadata';
-    }
-    return 'ula';
-  }
+  if ((b0 & 0xfe) === 0xfc) return 'ula'; // fc00::/7
   if (b0 === 0xfe && (b1 & 0xc0) === 0x80) return 'link-local'; // fe80::/10
   if (b0 === 0xfe && (b1 & 0xc0) === 0xc0) return 'reserved'; // fec0::/10 site-local (deprecated)
   if ((b0 & 0xe0) === 0x20) return 'public'; // 2000::/3 global unicast

@@ -5,6 +5,7 @@
  */
 import type { Config, HostPort } from '../config/types.js';
 import type { HeadParser } from '../http/index.js';
+import type { Conn } from '../io/conn.js';
 import type { DnsCache, ResolvedAddress } from '../dns/cache.js';
 import type { AccessLogSink } from '../observability/access-log.js';
 import type { UpstreamPool } from '../upstream/pool.js';
@@ -24,8 +25,14 @@ export interface ProxyContext {
   readonly pool: UpstreamPool<UpstreamConn>;
   readonly accessLog: AccessLogSink | null;
   readonly metrics: ProxyMetrics;
-  /** Addresses the listeners are bound to (after listen), for loop detection. */
+  /** Addresses the listeners are bound to (after listen). */
   readonly listenAddresses: HostPort[];
+  /**
+   * Every address that is this proxy, for loop detection: the listeners, the
+   * admin port named in the config, and what the owner adds once bound
+   * (ProxyServer.addLoopAddress: an admin port bound on port 0).
+   */
+  readonly loopAddresses: HostPort[];
   /** Via received-by name, also used to detect loops. */
   readonly pseudonym: string;
   /** `Via: 1.1 <pseudonym>\r\n` (and 1.0), prebuilt. */
@@ -36,6 +43,8 @@ export interface ProxyContext {
   /** IP literals already classified (bounded). */
   readonly literals: Map<string, readonly ResolvedAddress[] | Error>;
   readonly connections: Set<Closable>;
+  /** Connections refused (over maxConnections, or while draining) that linger until their reply is read. */
+  readonly refused: Set<Conn>;
   /** One catch-all DynamicForwardProxy route without a rewrite header: route matching can be skipped. */
   readonly routesAreDefault: boolean;
   /** Request parsers of closed connections and of tunnels (which need none), reused by new connections. */

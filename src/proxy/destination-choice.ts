@@ -13,6 +13,8 @@ import type { ProxyMode } from './metrics-hooks.js';
 import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
 import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
 
+const CH_COLON = 0x3a;
+
 /** The outcome, written into a per-connection object (no allocation beyond the Authority). */
 export interface Destination {
   mode: ProxyMode;
@@ -59,7 +61,39 @@ export function chooseDestination(ctx: ProxyContext, p: HeadParser, d: Destinati
     d.authority = ctx.routesAreDefault ? authority : applyRoute(ctx, p, authority, d);
   }
   checkVia(ctx, p);
-  d.host = normalizeHost(d.authority.host);
+  const authority = d.authority;
+  const host = normalizeHost(authority.host);
+  d.host = host;
+  // Most hosts normalise to the very string received; only those that do not are looked at again.
+  if (d.mode !== 'connect' && (host.kind === 'name' ? host.name : host.address) !== authority.host) forwardIdnAsResolved(d, p.buf, authority, host);
+}
+
+/**
+ * Rare path: the host normalised to a different string. Case folding, a
+ * trailing dot or another IPv6 spelling leave the Host the origin sees as it
+ * was sent; an IDN host (non-ASCII bytes) was resolved as its A-label, and the
+ * origin must get that name too (with the port as received), not the raw UTF-8.
+ */
+function forwardIdnAsResolved(d: Destination, buf: Buffer, authority: Authority, host: HostTarget): void {
+  const raw = authority.host;
+  let i = 0;
+  while (i < raw.length && raw.charCodeAt(i) < 0x80) i++;
+  if (i === raw.length) return;
+  const resolved = host.kind === 'name' ? host.name : host.family === 6 ? `[${host.address}]` : host.address;
+  // An IDN host is never bracketed: its port, if any, starts at the first colon.
+  let portStart = authority.authorityEnd;
+  for (let k = authority.authorityStart; k < authority.authorityEnd; k++) {
+    if (buf[k] === CH_COLON) {
+      portStart = k;
+      break;
+    }
+  }
+  const port = buf.subarray(portStart, authority.authorityEnd);
+  const value = Buffer.allocUnsafe(resolved.length + port.length);
+  value.write(resolved, 0, 'latin1');
+  port.copy(value, resolved.length);
+  authority.hostHeader = value;
+  d.rewriteHost = true;
 }
 
 /** Route matching for configured routes; may move the destination to a rewrite header. */
@@ -73,6 +107,10 @@ function applyRoute(ctx: ProxyContext, p: HeadParser, authority: Authority, d: D
   if (backend.hostRewriteHeader !== null) {
     const i = findHeaderByName(p, backend.hostRewriteHeader);
     if (i >= 0) {
+      // It names the destination as Host does, so it may appear once, as Host may (RFC 9112 §3.2).
+      if (findHeaderByName(p, backend.hostRewriteHeader, i + 1) >= 0) {
+        throw new ProxyError('REQUEST_MALFORMED', `DUPLICATE_HOST: more than one ${backend.hostRewriteHeader} field`);
+      }
       const h = p.headers;
       const rewritten = parseHostPort(p.buf, h[i * HEADER_STRIDE + 2]!, h[i * HEADER_STRIDE + 3]!, 80, false);
       rewritten.pathStart = authority.pathStart;

@@ -72,9 +72,9 @@ function checkOrError(ctx: ProxyContext, addresses: readonly ResolvedAddress[]):
   return allowed.length === addresses.length ? addresses : allowed;
 }
 
-/** The destination is one of our own listeners (IPv4-mapped IPv6 compared as the IPv4 it maps). */
+/** The destination is one of our own sockets: a listener or the admin port (IPv4-mapped IPv6 compared as the IPv4 it maps). */
 function isLoop(ctx: ProxyContext, addresses: readonly ResolvedAddress[], port: number): boolean {
-  for (const l of ctx.listenAddresses) {
+  for (const l of ctx.loopAddresses) {
     if (l.port !== port) continue;
     const listenHost = unmapIPv4(l.host);
     const wildcard = listenHost === '0.0.0.0' || listenHost === '::';

@@ -44,9 +44,9 @@ export function equalsFolded(parser: HeadParser, i: number, lowerName: string): 
   return true;
 }
 
-/** Index of the first header named `lowerName`, or -1. */
-export function findHeaderByName(parser: HeadParser, lowerName: string): number {
-  for (let i = 0; i < parser.headerCount; i++) if (equalsFolded(parser, i, lowerName)) return i;
+/** Index of the first header named `lowerName` at index `from` or later, or -1. */
+export function findHeaderByName(parser: HeadParser, lowerName: string, from = 0): number {
+  for (let i = from; i < parser.headerCount; i++) if (equalsFolded(parser, i, lowerName)) return i;
   return -1;
 }
 

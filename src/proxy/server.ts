@@ -7,6 +7,7 @@ import type { Config, HostPort } from '../config/types.js';
 import { DnsCache, type ResolvedAddress } from '../dns/cache.js';
 import type { AccessLogSink } from '../observability/access-log.js';
 import { acceptRaw, type Conn } from '../io/conn.js';
+import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { UpstreamPool } from '../upstream/pool.js';
 import { ClientConn } from './connection.js';
 import type { ProxyContext } from './context.js';
@@ -28,6 +29,12 @@ export interface ProxyServer {
   readonly addresses: HostPort[];
   readonly isDraining: boolean;
   /**
+   * Count `address` as this proxy for loop detection: a request whose destination
+   * is it gets 508. For sockets of the same process bound after startProxy, such
+   * as an admin port on port 0 (the admin address in the config is counted already).
+   */
+  addLoopAddress(address: HostPort): void;
+  /**
    * Stop accepting, close idle connections, let exchanges and tunnels finish up
    * to drainTimeout, then destroy what is left. Resolves when all are closed.
    */
@@ -44,12 +51,14 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     accessLog: options.accessLog ?? null,
     metrics: options.metrics ?? NO_METRICS,
     listenAddresses: [],
+    loopAddresses: [],
     pseudonym,
     viaLine11: Buffer.from(`Via: 1.1 ${pseudonym}\r\n`),
     viaLine10: Buffer.from(`Via: 1.0 ${pseudonym}\r\n`),
     checked: new WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Error>(),
     literals: new Map(),
     connections: new Set(),
+    refused: new Set(),
     routesAreDefault: isDefaultRouting(config),
     spareParsers: [],
     draining: false,
@@ -74,7 +83,10 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
       servers.push(server);
       const bound = server.address() as net.AddressInfo;
       ctx.listenAddresses.push({ host: bound.address, port: bound.port });
+      addLoopAddress(ctx, { host: bound.address, port: bound.port });
     }
+    // The admin port is part of this proxy too: a request must not reach /config through it.
+    if (config.admin !== null && config.admin.port !== 0) addLoopAddress(ctx, config.admin);
     if (options.dns === undefined) await dns.start();
   } catch (err) {
     for (const s of servers) s.close();
@@ -90,6 +102,9 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     get isDraining() {
       return ctx.draining;
     },
+    addLoopAddress(address: HostPort) {
+      addLoopAddress(ctx, address);
+    },
     close() {
       closing ??= shutdown(ctx, servers, options.dns === undefined);
       return closing;
@@ -104,13 +119,97 @@ function isDefaultRouting(config: Config): boolean {
   return r.match.hosts.length === 0 && (r.match.pathPrefix === '/' || r.match.pathPrefix === '') && Object.keys(r.match.headers).length === 0 && r.backend.type === 'DynamicForwardProxy' && r.backend.hostRewriteHeader === null;
 }
 
+function addLoopAddress(ctx: ProxyContext, address: HostPort): void {
+  for (const a of ctx.loopAddresses) if (a.host === address.host && a.port === address.port) return;
+  ctx.loopAddresses.push({ host: address.host, port: address.port });
+}
+
 function onConnection(ctx: ProxyContext, socket: Conn): void {
   // limits.maxConnections counts client connections over all listeners, whichever kind of socket.
-  if (ctx.draining || ctx.connections.size >= ctx.config.limits.maxConnections) {
+  if (ctx.draining) refuse(ctx, socket, 'SERVICE_UNAVAILABLE');
+  else if (ctx.connections.size >= ctx.config.limits.maxConnections) refuse(ctx, socket, 'CONNECTION_LIMIT');
+  else new ClientConn(ctx, socket);
+}
+
+// ------------------------------------------------------------ refused connections
+
+/** How long a refused connection may take to read its 503 before it is dropped. */
+const REFUSED_LINGER_MS = 1_000;
+/** Beyond this many refused connections lingering at once, more are dropped at once (no reply). */
+const MAX_REFUSED_LINGERING = 1024;
+
+/** Replies by code, made once: a flood of refusals only writes them. */
+const refusedReplies = new Map<ErrorCode, Buffer>();
+
+function refusedReply(code: ErrorCode): Buffer {
+  let reply = refusedReplies.get(code);
+  if (reply === undefined) {
+    reply = renderErrorReply(new ProxyError(code));
+    refusedReplies.set(code, reply);
+  }
+  return reply;
+}
+
+/**
+ * A connection the proxy will not serve: a 503 and our FIN, without reading a
+ * request. What the client sends meanwhile is read and dropped, so unread
+ * bytes do not turn the reply into a reset; the client's FIN completes the
+ * close, and a fixed linger (not refreshed by reads) bounds how long each one
+ * lives. Past MAX_REFUSED_LINGERING at once, new ones are dropped outright.
+ */
+function refuse(ctx: ProxyContext, socket: Conn, code: ErrorCode): void {
+  if (code === 'CONNECTION_LIMIT') ctx.metrics.denied('connection_limit');
+  if (ctx.refused.size >= MAX_REFUSED_LINGERING) {
     socket.destroy();
     return;
   }
-  new ClientConn(ctx, socket);
+  const timer = setTimeout(onRefusedLingerEnd, REFUSED_LINGER_MS, socket);
+  timer.unref();
+  ctx.refused.add(socket);
+  socket.on('data', onRefusedData);
+  socket.on('error', onRefusedError);
+  // Rare path: a closure here keeps state off the socket (no new property shapes for the data path's sockets).
+  socket.on('close', () => {
+    clearTimeout(timer);
+    ctx.refused.delete(socket);
+  });
+  const reply = refusedReply(code);
+  logRefused(ctx, socket, code, reply.length); // first: the client address is asked while the socket is surely open
+  socket.write(reply);
+  socket.end();
+}
+
+function logRefused(ctx: ProxyContext, socket: Conn, code: ErrorCode, bytesOut: number): void {
+  const log = ctx.accessLog;
+  if (log === null) return;
+  log.write({
+    client: socket.remoteAddress ?? '',
+    user: null,
+    mode: 'forward',
+    method: '',
+    host: '',
+    port: 0,
+    address: null,
+    status: 503,
+    bytesIn: 0,
+    bytesOut,
+    durationMs: 0,
+    dnsMs: 0,
+    connectMs: 0,
+    error: code,
+  });
+}
+
+function onRefusedData(): void {
+  // Dropped: reading only keeps the kernel from answering our close with a reset.
+}
+
+function onRefusedError(): void {
+  // 'close' follows.
+}
+
+function onRefusedLingerEnd(socket: Conn): void {
+  socket.destroy();
 }
 
 let lastAcceptErrorLog = 0;
@@ -142,6 +241,7 @@ async function shutdown(ctx: ProxyContext, servers: net.Server[], ownsDns: boole
     await new Promise((r) => setTimeout(r, 50));
   }
   for (const conn of [...ctx.connections]) conn.destroy();
+  for (const socket of [...ctx.refused]) socket.destroy();
   await Promise.all(closed);
   ctx.accessLog?.flush();
   if (ownsDns) ctx.dns.close();

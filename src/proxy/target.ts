@@ -16,6 +16,11 @@ export interface Authority {
   /** The authority as received, buf[authorityStart, authorityEnd): what a rewritten Host carries. */
   authorityStart: number;
   authorityEnd: number;
+  /**
+   * The bytes the forwarded Host line must carry when they must differ from the
+   * received authority (an IDN host goes on as the A-label that was resolved), else null.
+   */
+  hostHeader: Buffer | null;
 }
 
 const CH_COLON = 0x3a;
@@ -24,6 +29,15 @@ const CH_LBRACKET = 0x5b;
 const CH_RBRACKET = 0x5d;
 const CH_AT = 0x40;
 const CH_QUESTION = 0x3f;
+
+/** Bytes of an IPv6 address in text form besides ':' (HEXDIG and '.' of a dotted IPv4 tail). */
+const IPV6_CHAR = buildIPv6CharTable();
+
+function buildIPv6CharTable(): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const c of '0123456789abcdefABCDEF.') table[c.charCodeAt(0)] = 1;
+  return table;
+}
 
 /**
  * Parse `host[:port]` in buf[start, end). `defaultPort` applies when the port is
@@ -35,9 +49,20 @@ export function parseHostPort(buf: Buffer, start: number, end: number, defaultPo
   let hostEnd: number;
   let i: number;
   if (buf[start] === CH_LBRACKET) {
+    // RFC 3986 IP-literal: only an IPv6 address may stand in brackets (no names, no
+    // IPv4, no zone, no IPvFuture). The characters are checked here; normalizeHost
+    // (dns/name.ts) parses the address strictly, as it does any host with a colon.
     i = start + 1;
-    while (i < end && buf[i] !== CH_RBRACKET) i++;
+    let hasColon = false;
+    let isIPv6Chars = true;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      if (c === CH_RBRACKET) break;
+      if (c === CH_COLON) hasColon = true;
+      else if (IPV6_CHAR[c] === 0) isIPv6Chars = false;
+    }
     if (i === end) throw new ProxyError('REQUEST_MALFORMED', 'unterminated IPv6 literal');
+    if (!hasColon || !isIPv6Chars) throw new ProxyError('REQUEST_MALFORMED', 'brackets must hold an IPv6 address');
     hostStart = start + 1;
     hostEnd = i;
     i++;
@@ -57,7 +82,7 @@ export function parseHostPort(buf: Buffer, start: number, end: number, defaultPo
   } else if (requirePort) {
     throw new ProxyError('REQUEST_MALFORMED', 'CONNECT target needs a port');
   }
-  return { host: buf.toString('latin1', hostStart, hostEnd), port, pathStart: -1, isHttps: false, authorityStart: start, authorityEnd: end };
+  return { host: buf.toString('latin1', hostStart, hostEnd), port, pathStart: -1, isHttps: false, authorityStart: start, authorityEnd: end, hostHeader: null };
 }
 
 function parsePort(buf: Buffer, start: number, end: number): number {

@@ -483,7 +483,8 @@ describe('maxConnections', () => {
     const c = await connectRaw(h.port);
     c.send(req);
     const refused = await c.closed(3_000);
-    expect(refused.responses).toEqual([]);
+    // A 503 with its reason, then the close (not a bare reset).
+    expect(refused.responses.map((r) => r.status)).toEqual([503]);
     expect(refused.closed).toBe(true);
     // The two admitted connections still work.
     a.send(req);
@@ -549,5 +550,97 @@ describe('graceful shutdown', () => {
     busy.close(); // our side of the close; the proxy would otherwise linger for our FIN
     await closing;
     expect(closeResolved).toBe(true);
+  });
+});
+
+describe('over maxConnections: a 503 reply, not a reset', () => {
+  /** A harness-like proxy whose metric hooks the test can read (denied reasons). */
+  async function startCountedProxy(maxConnections: number) {
+    const { defaultConfig } = await import('../../src/config/defaults.js');
+    const { MemoryAccessLog } = await import('../../src/observability/access-log.js');
+    const { startProxy } = await import('../../src/proxy/server.js');
+    const { NO_METRICS } = await import('../../src/proxy/metrics-hooks.js');
+    const { startDnsServer } = await import('../helpers/dns-server.js');
+    const dns = await startDnsServer();
+    onTestFinished(() => dns.close());
+    const config = defaultConfig();
+    config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false }];
+    config.admin = null;
+    config.dns.servers = [dns.address];
+    config.access.allowPrivateDestinations = true;
+    config.limits.maxConnections = maxConnections;
+    const denied: string[] = [];
+    const log = new MemoryAccessLog();
+    const proxy = await startProxy(config, { accessLog: log, metrics: { ...NO_METRICS, denied: (reason: string) => void denied.push(reason) } });
+    onTestFinished(() => proxy.close());
+    return { proxy, port: proxy.addresses[0]!.port, log, denied };
+  }
+
+  function expect503(msg: import('../../src/http/index.js').ParsedMessage | undefined, proxyStatus: string): void {
+    expect(msg?.status).toBe(503);
+    expect(header(msg, 'proxy-status')).toMatch(new RegExp(`^dfp; error=${proxyStatus}(;|$)`));
+    expect(header(msg, 'connection')).toBe('close');
+    const body = msg!.body.toString('latin1');
+    expect(body.length).toBeGreaterThan(0);
+    expect(body.replace(/\n$/, '')).not.toMatch(/[\r\n]/);
+  }
+
+  it('answers a connection over the limit with 503 connection_limit_reached, logs and counts it, then closes; the admitted one still works', async () => {
+    const p = await startCountedProxy(1);
+    const origin = await startRecordingOrigin();
+    const req = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const a = await connectRaw(p.port);
+    await waitFor(() => p.proxy.context.connections.size === 1);
+    const c = await connectRaw(p.port);
+    c.send(req);
+    const refused = await c.closed(5_000);
+    expect503(refused.responses[0], 'connection_limit_reached');
+    expect(refused.responses.length).toBe(1);
+    expect(refused.closed).toBe(true);
+    expect(p.log.records).toMatchObject([{ status: 503, error: 'CONNECTION_LIMIT' }]);
+    expect(p.denied).toEqual(['connection_limit']);
+    a.send(req);
+    expect((await a.responses(1)).responses[0]?.status).toBe(200);
+    expect(origin.allRequests().length).toBe(1);
+    expect(p.proxy.context.connections.size).toBe(1);
+  });
+
+  it('delivers the 503 to a client that sent a large request body first (unread bytes do not turn it into a reset)', async () => {
+    const p = await startCountedProxy(1);
+    await connectRaw(p.port);
+    await waitFor(() => p.proxy.context.connections.size === 1);
+    const c = await connectRaw(p.port);
+    const body = Buffer.alloc(1 << 20, 0x61);
+    c.send(Buffer.concat([Buffer.from(`POST http://127.0.0.1:9/ HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+    const refused = await c.closed(5_000);
+    expect503(refused.responses[0], 'connection_limit_reached');
+  });
+
+  it('closes every connection of a flood over the limit on its own, each with a 503, even clients that keep sending and never close', async () => {
+    const p = await startCountedProxy(1);
+    await connectRaw(p.port);
+    await waitFor(() => p.proxy.context.connections.size === 1);
+    const flood = await Promise.all(Array.from({ length: 40 }, () => connectRaw(p.port)));
+    const trickle = setInterval(() => {
+      for (const c of flood) if (!c.socket.destroyed) c.send('x');
+    }, 50);
+    onTestFinished(() => clearInterval(trickle));
+    // The proxy ends each one; none of the clients ends or closes its side.
+    const results = await Promise.all(flood.map((c) => new Promise<void>((resolve) => c.socket.once('close', () => resolve())).then(() => c.closed())));
+    clearInterval(trickle);
+    for (const r of results) expect503(r.responses[0], 'connection_limit_reached');
+    expect(p.denied.length).toBe(40);
+    expect(p.log.records.length).toBe(40);
+    expect(p.proxy.context.connections.size).toBe(1);
+  });
+
+  it('answers 503 proxy_internal_error to a connection accepted while draining', async () => {
+    const p = await startCountedProxy(10);
+    p.proxy.context.draining = true;
+    const c = await connectRaw(p.port);
+    const refused = await c.closed(5_000);
+    expect503(refused.responses[0], 'proxy_internal_error');
+    expect(p.log.records).toMatchObject([{ status: 503, error: 'SERVICE_UNAVAILABLE' }]);
+    expect(p.denied).toEqual([]);
   });
 });

@@ -35,6 +35,7 @@ describe('parseAbsoluteTarget', () => {
     ['http://example.com:8o/', 'invalid port'],
     ['http:///path', 'empty host'],
     ['http://[::1/', 'unterminated IPv6 literal'],
+    ['http://[127.0.0.1]:8080/', 'brackets must hold an IPv6 address'],
   ];
   it.each(BAD)('rejects %s (%s)', (target, detail) => {
     const buf = b(target);
@@ -54,6 +55,35 @@ describe('parseHostPort', () => {
     expect(parseHostPort(b('example.com'), 0, 11, 80, false)).toMatchObject({ host: 'example.com', port: 80 });
     expect(() => parseHostPort(b('example.com'), 0, 11, 0, true)).toThrow('CONNECT target needs a port');
     expect(parseHostPort(b('[2001:db8::1]:443'), 0, 17, 0, true)).toMatchObject({ host: '2001:db8::1', port: 443 });
+  });
+
+  it.each(['[::1]', '[::1]:8080', '[2001:DB8::1]:443', '[::ffff:127.0.0.1]:80', '[64:ff9b::1.2.3.4]'])('accepts the IPv6 literal %s', (text) => {
+    const a = parseHostPort(b(text), 0, text.length, 80, false);
+    expect(a.host).toBe(text.slice(1, text.indexOf(']')));
+    expect(a.hostHeader).toBeNull();
+  });
+
+  const NOT_IPV6: Array<[string, string]> = [
+    ['[evil.example]', 'brackets must hold an IPv6 address'],
+    ['[evil.example]:80', 'brackets must hold an IPv6 address'],
+    ['[127.0.0.1]', 'brackets must hold an IPv6 address'],
+    ['[127.0.0.1]:80', 'brackets must hold an IPv6 address'],
+    ['[fe80::1%25eth0]:80', 'brackets must hold an IPv6 address'],
+    ['[v1.fe80::1]', 'brackets must hold an IPv6 address'],
+    ['[]:80', 'brackets must hold an IPv6 address'],
+    ['[::1', 'unterminated IPv6 literal'],
+    ['[::1:80', 'unterminated IPv6 literal'],
+    ['[::1]x', 'invalid authority'],
+  ];
+  it.each(NOT_IPV6)('rejects %s (%s)', (text, detail) => {
+    let caught: unknown;
+    try {
+      parseHostPort(b(text), 0, text.length, 80, false);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isProxyError(caught) && caught.code).toBe('REQUEST_MALFORMED');
+    expect(isProxyError(caught) && caught.detail).toBe(detail);
   });
 });
 
