@@ -36,6 +36,9 @@ export const ERRORS = {
   RESPONSE_TIMEOUT: { status: 504, proxyStatus: 'http_response_timeout', text: 'upstream response timed out' },
   SERVICE_UNAVAILABLE: { status: 503, proxyStatus: 'proxy_internal_error', text: 'proxy is shutting down' },
   REQUEST_TIMEOUT: { status: 408, proxyStatus: 'http_request_error', text: 'request head not received in time' },
+  CONNECTION_LIMIT: { status: 503, proxyStatus: 'connection_limit_reached', text: 'too many connections' },
+  IDLE_TIMEOUT: { status: 504, proxyStatus: 'http_response_timeout', text: 'exchange idle for too long' },
+  REQUEST_BODY_TIMEOUT: { status: 408, proxyStatus: 'http_request_error', text: 'request body stalled' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -45,6 +45,7 @@ export function toRawShape(config: Config): Record<string, unknown> {
       allow: [...config.access.allow],
       deny: [...config.access.deny],
       connectPorts: [...config.access.connectPorts],
+      upgrades: [...config.access.upgrades],
     },
     auth: config.auth.basic
       ? {
@@ -60,6 +61,7 @@ export function toRawShape(config: Config): Record<string, unknown> {
       maxHeaderBytes: l.maxHeaderBytes,
       maxConnections: l.maxConnections,
       headerTimeout: formatDuration(l.headerTimeoutMs),
+      responseTimeout: formatDuration(l.responseTimeoutMs),
       idleTimeout: formatDuration(l.idleTimeoutMs),
       connectTimeout: formatDuration(l.connectTimeoutMs),
       drainTimeout: formatDuration(l.drainTimeoutMs),

@@ -76,6 +76,7 @@ export interface RawConfig {
     allow?: string[];
     deny?: string[];
     connectPorts?: number[];
+    upgrades?: string[];
   };
   auth?: {
     basic?: {
@@ -89,6 +90,7 @@ export interface RawConfig {
     maxHeaderBytes?: number;
     maxConnections?: number;
     headerTimeout?: RawDuration;
+    responseTimeout?: RawDuration;
     idleTimeout?: RawDuration;
     connectTimeout?: RawDuration;
     drainTimeout?: RawDuration;

@@ -67,6 +67,7 @@ export interface ResolveOptions {
 export const TOP_KEYS = ['listeners', 'admin', 'dns', 'access', 'auth', 'rateLimit', 'limits', 'upstream', 'routes', 'workers', 'log'] as const;
 export const LOOKUP_FAMILIES: readonly LookupFamily[] = ['V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'AUTO', 'ALL'];
 const LOG_FORMATS = ['json', 'pretty'] as const;
+const ACCESS_KEYS = ['allowPrivateDestinations', 'allow', 'deny', 'connectPorts', 'upgrades'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 interface Ctx {
@@ -84,7 +85,7 @@ export function resolveConfig(raw: unknown, overrides: Overrides | null, options
     listeners: resolveListeners(top, d.listeners, ctx),
     admin: resolveAdmin(top['admin'], d.admin),
     dns: resolveDns(readObject(top['dns'], 'dns', DNS_KEYS), d.dns),
-    access: resolveAccess(readObject(top['access'], 'access', ['allowPrivateDestinations', 'allow', 'deny', 'connectPorts']), d.access),
+    access: resolveAccess(readObject(top['access'], 'access', ACCESS_KEYS), d.access),
     auth: resolveAuth(readObject(top['auth'], 'auth', ['basic']), ctx),
     rateLimit: resolveRateLimit(readObject(top['rateLimit'], 'rateLimit', ['perClient'])),
     limits: resolveLimits(readObject(top['limits'], 'limits', LIMIT_KEYS), d.limits),
@@ -99,7 +100,7 @@ export function resolveConfig(raw: unknown, overrides: Overrides | null, options
   if (overrides) applyOverrides(config, overrides);
   // Private destinations on (a test or dev setup, e.g. local services on any port): CONNECT
   // reaches any port unless the file names connectPorts. Public-only setups keep [443].
-  const accessRaw = readObject(top['access'], 'access', ['allowPrivateDestinations', 'allow', 'deny', 'connectPorts']);
+  const accessRaw = readObject(top['access'], 'access', ACCESS_KEYS);
   if (config.access.allowPrivateDestinations && accessRaw['connectPorts'] === undefined) config.access.connectPorts = [];
   checkAddressesDistinct(config);
   return config;
@@ -238,8 +239,20 @@ function resolveAccess(o: RawObject, d: AccessConfig): AccessConfig {
     allow: allow.map((e, i) => checkAccessEntry(e, `access.allow[${i}]`)),
     deny: deny.map((e, i) => checkAccessEntry(e, `access.deny[${i}]`)),
     connectPorts: ports ? ports.map((p, i) => checkInt(p, `access.connectPorts[${i}]`, 1, 65535)) : d.connectPorts,
+    upgrades: (readStringList(o, 'upgrades', 'access') ?? d.upgrades).map((e, i) => checkUpgradeProtocol(e, `access.upgrades[${i}]`)),
   };
 }
+
+/** An Upgrade protocol name (RFC 9110 §7.8: a token; no version: every version of it is allowed), lower-cased. */
+function checkUpgradeProtocol(value: string, path: string): string {
+  if (value.length === 0 || value.length > 64) throw new ConfigError(path, 'must be a protocol name of 1 to 64 characters');
+  for (let i = 0; i < value.length; i++) {
+    if (!TCHARS.includes(value[i]!)) throw new ConfigError(path, `must be a protocol name (a token without "/"), not ${JSON.stringify(value)}`);
+  }
+  return value.toLowerCase();
+}
+
+const TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 function resolveAuth(o: RawObject, ctx: Ctx): AuthConfig {
   if (o['basic'] === undefined || o['basic'] === null) return { basic: null };
@@ -277,13 +290,14 @@ function resolveRateLimit(o: RawObject): RateLimitConfig {
   return { perClient: { requestsPerSecond: rps, burst: readInt(p, 'burst', path, Math.max(1, Math.ceil(rps)), 1, 10_000_000) } };
 }
 
-const LIMIT_KEYS = ['maxHeaderBytes', 'maxConnections', 'headerTimeout', 'idleTimeout', 'connectTimeout', 'drainTimeout'];
+const LIMIT_KEYS = ['maxHeaderBytes', 'maxConnections', 'headerTimeout', 'responseTimeout', 'idleTimeout', 'connectTimeout', 'drainTimeout'];
 
 function resolveLimits(o: RawObject, d: LimitsConfig): LimitsConfig {
   return {
     maxHeaderBytes: readInt(o, 'maxHeaderBytes', 'limits', d.maxHeaderBytes, 1024, 1_048_576),
     maxConnections: readInt(o, 'maxConnections', 'limits', d.maxConnections, 1, 1_000_000),
     headerTimeoutMs: readDuration(o, 'headerTimeout', 'limits', d.headerTimeoutMs, 1),
+    responseTimeoutMs: readDuration(o, 'responseTimeout', 'limits', d.responseTimeoutMs, 0),
     idleTimeoutMs: readDuration(o, 'idleTimeout', 'limits', d.idleTimeoutMs, 1),
     connectTimeoutMs: readDuration(o, 'connectTimeout', 'limits', d.connectTimeoutMs, 1),
     drainTimeoutMs: readDuration(o, 'drainTimeout', 'limits', d.drainTimeoutMs, 0),

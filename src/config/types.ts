@@ -47,6 +47,8 @@ export interface AccessConfig {
   deny: string[];
   /** Ports CONNECT may reach; empty = any. */
   connectPorts: number[];
+  /** Protocols an Upgrade may switch to (lower-case protocol names); other Upgrade tokens are removed. */
+  upgrades: string[];
 }
 
 export interface BasicAuthUser {
@@ -66,6 +68,9 @@ export interface LimitsConfig {
   maxHeaderBytes: number;
   maxConnections: number;
   headerTimeoutMs: number;
+  /** Request fully sent -> final response head; 0 = off. */
+  responseTimeoutMs: number;
+  /** Between requests, in a tunnel, and in an exchange where no byte moves either way. */
   idleTimeoutMs: number;
   connectTimeoutMs: number;
   drainTimeoutMs: number;

@@ -32,9 +32,11 @@ import { chooseDestination, newDestination, type Destination } from './destinati
 import { checkedAddressesNow, resolveAndCheck } from './destination.js';
 import { HeadBuilder } from './head-builder.js';
 import { piece } from './read-buffer.js';
-import { buildRequestHead, buildResponseHead } from './rewrite.js';
+import { buildInterimHead, buildRequestHead, buildResponseHead } from './rewrite.js';
 import { Splice, TUNNEL_ONREAD } from './splice.js';
+import { isAcceptedUpgrade, offeredUpgrade, type UpgradeOffer } from './upgrade.js';
 import { UPSTREAM_ONREAD, UpstreamConn, type UpstreamOwner } from './upstream-conn.js';
+import { describePartialHead } from './partial-head.js';
 
 const S_HEAD = 0; // waiting for / reading a request head
 const S_SETUP = 1; // head read; resolving and connecting (client paused)
@@ -60,6 +62,9 @@ const T_NONE = 0;
 const T_IDLE = 1;
 const T_HEAD = 2;
 const T_LINGER = 3;
+const T_EXCHANGE = 4; // idleTimeout within an exchange: checked, not refreshed per byte
+/** Interim (1xx) responses accepted before the final one; more is an origin error. */
+const MAX_INTERIM_RESPONSES = 16;
 const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n');
 
 interface ClientSocket extends Conn {
@@ -89,6 +94,17 @@ export class ClientConn implements UpstreamOwner, Closable {
   private timer: NodeJS.Timeout | null = null;
   private timerMs = 0;
   private timerKind = T_NONE;
+  /** The timer is scheduled (not fired, not stopped). */
+  private timerActive = false;
+  /** bytesIn + bytesOut when the exchange idle timer last looked (-1: not yet). */
+  private movedAtCheck = -1;
+  /**
+   * limits.responseTimeout, refreshed when a request is fully sent; when it fires it acts only if that
+   * request's final head is still missing. Made on the first exchange that needs it.
+   */
+  private responseTimer: NodeJS.Timeout | null = null;
+  /** When the first bytes of a head that spans reads arrived (0: none pending). */
+  private headStartMs = 0;
   /** Some bytes of the next head have arrived, not all. */
   private partialHead = false;
   /** A paused side is waiting for the other to drain. */
@@ -117,6 +133,11 @@ export class ClientConn implements UpstreamOwner, Closable {
   private method: string | null = null;
   /** The address dialled for this exchange (for the log). */
   private address: string | null = null;
+  /** The Upgrade this request may make (access.upgrades), or null: it goes as an ordinary request. */
+  private upgradeOffer: UpgradeOffer | null = null;
+  private interimCount = 0;
+  /** This exchange is in the access log and the metrics already: one line per exchange, whatever path ends it. */
+  private logged = false;
 
   constructor(ctx: ProxyContext, socket: Conn) {
     this.ctx = ctx;
@@ -162,6 +183,7 @@ export class ClientConn implements UpstreamOwner, Closable {
     if (r === NEED_MORE) {
       if (!this.partialHead) {
         this.partialHead = true;
+        this.headStartMs = performance.now();
         // headerTimeout counts from the first byte; without one, the idle timer keeps running.
         const ms = this.ctx.config.limits.headerTimeoutMs;
         if (ms > 0) this.armTimer(T_HEAD, ms);
@@ -184,6 +206,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       return;
     }
     this.timerKind = kind;
+    this.timerActive = true;
     if (this.timer !== null && this.timerMs === ms) {
       this.timer.refresh();
       return;
@@ -200,19 +223,69 @@ export class ClientConn implements UpstreamOwner, Closable {
       this.timer = null;
     }
     this.timerKind = T_NONE;
+    this.timerActive = false;
   }
 
   timerFired(): void {
     const kind = this.timerKind;
     this.timerKind = T_NONE;
+    this.timerActive = false;
     if (kind === T_HEAD) this.headTimedOut();
+    else if (kind === T_EXCHANGE) this.checkExchangeIdle();
     else if (kind === T_LINGER || (kind === T_IDLE && this.state === S_HEAD)) this.socket.destroy();
+    else if (kind === T_IDLE && this.state === S_SETUP) this.armTimer(T_IDLE, this.ctx.config.limits.idleTimeoutMs); // the exchange takes it over
   }
 
   private headTimedOut(): void {
     if (this.state !== S_HEAD) return;
-    this.dest.mode = 'forward';
+    // The log line says what the head had shown so far, and how long it took.
+    this.startMs = this.headStartMs > 0 ? this.headStartMs : performance.now();
+    this.headStartMs = 0;
+    describePartialHead(this.parser, this.dest);
     this.replyError(new ProxyError('REQUEST_TIMEOUT', `no complete head within ${this.ctx.config.limits.headerTimeoutMs} ms`));
+  }
+
+  /**
+   * idleTimeout inside an exchange: the timer is not refreshed per byte (that would cost a timer-list
+   * operation per read); when it fires it looks whether any byte moved since its last look. So an exchange
+   * where nothing moves ends between one and two idleTimeouts after its last byte. The wait for the final
+   * head after the whole request was sent is left to responseTimeout (unless that is off): a long poll is
+   * not idle.
+   */
+  private checkExchangeIdle(): void {
+    if (this.state !== S_EXCHANGE) return;
+    const moved = this.bytesIn + this.bytesOut;
+    const idleMs = this.ctx.config.limits.idleTimeoutMs;
+    // Waiting for the final head of a request fully sent (a long poll) is responseTimeout's to end, when it is on.
+    const awaitingHead = this.requestDone && !this.responseHeadDone && this.ctx.config.limits.responseTimeoutMs > 0;
+    if (moved !== this.movedAtCheck || awaitingHead) {
+      this.movedAtCheck = moved;
+      this.armTimer(T_EXCHANGE, idleMs);
+      return;
+    }
+    const detail = `no byte moved either way for ${idleMs} ms`;
+    // A client that stopped in the middle of its body (we were reading it) is told so; else the origin is silent or not reading.
+    if (!this.requestDone && !this.clientPausedForUpstream && !this.responseStarted) this.fail(new ProxyError('REQUEST_BODY_TIMEOUT', detail));
+    else this.fail(new ProxyError('IDLE_TIMEOUT', detail));
+  }
+
+  /** The request is fully sent: its final response head is due within limits.responseTimeout. */
+  private requestSent(): void {
+    this.requestDone = true;
+    if (this.responseHeadDone) return;
+    const ms = this.ctx.config.limits.responseTimeoutMs;
+    if (ms <= 0) return;
+    if (this.responseTimer === null) {
+      this.responseTimer = setTimeout(onResponseTimer, ms, this);
+      this.responseTimer.unref();
+    } else {
+      this.responseTimer.refresh();
+    }
+  }
+
+  responseTimerFired(): void {
+    if (this.state !== S_EXCHANGE || !this.requestDone || this.responseHeadDone) return;
+    this.fail(new ProxyError('RESPONSE_TIMEOUT', `no response head within ${this.ctx.config.limits.responseTimeoutMs} ms of the request`));
   }
 
   private rejectHead(): void {
@@ -232,10 +305,16 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.clientAddress(); // asked while the socket is open (it keeps the answer): the log may be written after a close
     this.stash = afterHead < buf.length ? buf : null;
     this.stashStart = afterHead;
-    this.startMs = performance.now();
+    // From the head's first byte when it came in pieces.
+    this.startMs = this.headStartMs > 0 ? this.headStartMs : performance.now();
+    this.headStartMs = 0;
     this.resetExchange();
     try {
       chooseDestination(this.ctx, this.parser, this.dest);
+      if (this.dest.isUpgrade) {
+        this.upgradeOffer = offeredUpgrade(this.parser, this.ctx.config.access.upgrades);
+        if (this.upgradeOffer === null) this.dest.isUpgrade = false; // served as an ordinary request
+      }
       this.keepAlive = this.dest.mode !== 'connect' && this.parser.keepAlive && !this.ctx.draining;
       this.resolveDestination();
     } catch (err) {
@@ -257,6 +336,9 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.bytesOut = 0;
     this.errorCode = null;
     this.address = null;
+    this.upgradeOffer = null;
+    this.interimCount = 0;
+    this.logged = false;
     this.dest.authority = null;
     this.dest.host = null;
   }
@@ -334,11 +416,18 @@ export class ClientConn implements UpstreamOwner, Closable {
     this.state = S_EXCHANGE;
     const sock = up.socket;
     const p = this.parser;
-    if (this.reqBody === NO_BODY_YET) this.reqBody = new BodyParser();
+    if (this.reqBody === NO_BODY_YET) {
+      this.reqBody = new BodyParser();
+      this.reqBody.filterTrailers = true; // trailer fields that frame or route never go on
+    }
     this.reqBody.reset(p.bodyKind, p.contentLength);
-    if (this.reqBody.done) this.requestDone = true;
+    // idleTimeout now watches the exchange (the timer may still be the head's or the idle one: it is looked at when it fires).
+    this.movedAtCheck = -1;
+    if (this.timerActive) this.timerKind = T_EXCHANGE;
+    else this.armTimer(T_EXCHANGE, this.ctx.config.limits.idleTimeoutMs);
+    if (this.reqBody.done) this.requestSent();
     const d = this.dest;
-    const head = buildRequestHead(HEAD_BUILDER, p, d.authority!, d.rewriteHost, d.isUpgrade, this.ctx);
+    const head = buildRequestHead(HEAD_BUILDER, p, d.authority!, d.rewriteHost, this.upgradeOffer?.line ?? null, this.ctx);
     if (this.stash !== null && !this.requestDone) {
       // Head and the body bytes that came with it leave in one writev.
       const buf = this.stash;
@@ -368,16 +457,23 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     if (i > start) {
       this.bytesIn += i - start;
-      const part = start === 0 && i === buf.length ? buf : buf.subarray(start, i);
-      if (!this.upstream!.socket.write(part)) {
-        this.clientPausedForUpstream = true;
-        this.socket.pause();
-      }
+      // Up to forwardEnd: trailer fields are held back by the parser and sent filtered once complete.
+      const end = body.forwardEnd;
+      if (end > start) this.writeUpstream(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
     }
     if (body.done) {
-      this.requestDone = true;
+      const trailers = body.takeTrailerSection();
+      if (trailers !== null) this.writeUpstream(trailers);
+      this.requestSent();
       if (i < buf.length) this.keep(buf, i);
       if (this.responseDone) this.finishExchange();
+    }
+  }
+
+  private writeUpstream(part: Buffer): void {
+    if (!this.upstream!.socket.write(part)) {
+      this.clientPausedForUpstream = true;
+      this.socket.pause();
     }
   }
 
@@ -418,21 +514,34 @@ export class ClientConn implements UpstreamOwner, Closable {
         return -1;
       }
       const status = parser.statusCode;
+      if (status > 599) {
+        this.fail(new ProxyError('UPSTREAM_PROTOCOL_ERROR', `status ${status} is outside 100-599`));
+        return -1;
+      }
       if (status >= 100 && status < 200 && status !== 101) {
         // Interim response: pass it on (not to HTTP/1.0 clients) and read the final one.
-        if (this.parser.versionMinor === 1) this.writeClient(parser.buf, parser.headStart, parser.headEnd);
+        if (++this.interimCount > MAX_INTERIM_RESPONSES) {
+          this.fail(new ProxyError('UPSTREAM_PROTOCOL_ERROR', `more than ${MAX_INTERIM_RESPONSES} interim responses`));
+          return -1;
+        }
+        if (this.parser.versionMinor === 1) this.writeClientHead(buildInterimHead(HEAD_BUILDER, parser, this.ctx));
         parser.reset();
         parser.requestMethod = this.parser.method;
         pos = r;
         continue;
       }
       if (status === 101) {
-        if (!this.dest.isUpgrade) {
+        const offer = this.upgradeOffer;
+        if (offer === null || !this.dest.isUpgrade) {
           this.fail(new ProxyError('UPSTREAM_PROTOCOL_ERROR', '101 without an upgrade request'));
           return -1;
         }
+        if (!isAcceptedUpgrade(parser, offer)) {
+          this.fail(new ProxyError('UPSTREAM_PROTOCOL_ERROR', '101 switching to a protocol that was not offered'));
+          return -1;
+        }
         this.status = 101;
-        this.writeClient(parser.buf, parser.headStart, parser.headEnd);
+        this.writeClientHead(buildInterimHead(HEAD_BUILDER, parser, this.ctx));
         this.startUpgradeTunnel(up, chunk, r);
         return -1;
       }
@@ -450,12 +559,14 @@ export class ClientConn implements UpstreamOwner, Closable {
     const clientMinor = this.parser.versionMinor;
     if (p.bodyKind === BODY_EOF) this.keepAlive = false;
     if (clientMinor === 0 && p.bodyKind === BODY_CHUNKED) {
-      // HTTP/1.0 clients cannot read chunked: decode and delimit by close.
+      // HTTP/1.0 clients cannot read chunked: decode and delimit by close (no trailers go on at all).
       this.dechunk = true;
       this.keepAlive = false;
       up.body.onData = this.decodedWriter ??= (buf, start, end) => this.writeClient(buf, start, end);
+      up.body.filterTrailers = false;
     } else {
       up.body.onData = null;
+      up.body.filterTrailers = true; // trailer fields that frame or route never go on
     }
     buildResponseHead(HEAD_BUILDER, p, clientMinor, this.keepAlive, this.ctx);
     this.bytesOut += p.headEnd - p.headStart;
@@ -482,15 +593,21 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
     if (!this.dechunk) {
       this.bytesOut += i - pos;
+      // Up to forwardEnd: trailer fields are held back by the parser and sent filtered once complete.
+      const end = body.forwardEnd;
       if (!withHead) {
-        if (i > pos) sock.write(piece(chunk, pos, i));
-      } else if (i - pos <= INLINE_BODY_BYTES) {
-        sock.write(HEAD_BUILDER.build(chunk, pos, i));
+        if (end > pos) sock.write(piece(chunk, pos, end));
+      } else if (end - pos <= INLINE_BODY_BYTES) {
+        sock.write(HEAD_BUILDER.build(chunk, pos, end));
       } else {
         sock.cork();
         sock.write(HEAD_BUILDER.build(null, 0, 0));
-        sock.write(piece(chunk, pos, i));
+        sock.write(piece(chunk, pos, end));
         sock.uncork();
+      }
+      if (body.done) {
+        const trailers = body.takeTrailerSection();
+        if (trailers !== null) sock.write(trailers);
       }
     }
     if (sock.writableNeedDrain) {
@@ -506,7 +623,16 @@ export class ClientConn implements UpstreamOwner, Closable {
     }
   }
 
-  /** Response bytes that are not body (interim heads, a 101) or decoded body: buf is the upstream read buffer, hence the copy. */
+  /** A head built for the client (interim, 101): a Buffer of its own, which the write keeps. */
+  private writeClientHead(head: Buffer): void {
+    this.bytesOut += head.length;
+    if (!this.socket.write(head) && this.upstream !== null) {
+      this.upstreamPausedForClient = true;
+      this.upstream.socket.pause();
+    }
+  }
+
+  /** Decoded body bytes for an HTTP/1.0 client: buf is the upstream read buffer, hence piece(). */
   private writeClient(buf: Buffer, start: number, end: number): void {
     this.bytesOut += end - start;
     if (!this.socket.write(piece(buf, start, end)) && this.upstream !== null) {
@@ -579,6 +705,7 @@ export class ClientConn implements UpstreamOwner, Closable {
       return;
     }
     this.state = S_HEAD;
+    this.logged = false;
     this.parser.reset();
     this.clientPausedForUpstream = false;
     this.armTimer(T_IDLE, this.ctx.config.limits.idleTimeoutMs);
@@ -699,7 +826,7 @@ export class ClientConn implements UpstreamOwner, Closable {
   /** EOF while the request body streams: complete only if its framing allows (never for a length or chunked body). */
   private endRequestBodyAtEof(): void {
     if (this.reqBody.finish()) {
-      this.requestDone = true;
+      this.requestSent();
       if (this.responseDone) this.finishExchange();
       return;
     }
@@ -718,6 +845,10 @@ export class ClientConn implements UpstreamOwner, Closable {
     const previous = this.state;
     this.state = S_CLOSED;
     this.stopTimer();
+    if (this.responseTimer !== null) {
+      clearTimeout(this.responseTimer);
+      this.responseTimer = null;
+    }
     const up = this.upstream;
     if (up !== null) {
       this.upstream = null;
@@ -775,6 +906,8 @@ export class ClientConn implements UpstreamOwner, Closable {
   }
 
   private logExchange(): void {
+    if (this.logged) return;
+    this.logged = true;
     const ctx = this.ctx;
     const durationMs = performance.now() - this.startMs;
     const status = this.status;
@@ -841,5 +974,9 @@ function reportCrash(err: unknown): void {
 
 function onConnTimer(conn: ClientConn): void {
   conn.timerFired();
+}
+
+function onResponseTimer(conn: ClientConn): void {
+  conn.responseTimerFired();
 }
 

@@ -13,7 +13,14 @@
  * "several tunnels with slow readers" and "several large responses at once"
  * cover it.)
  *
- * Hence two kinds of buffer:
+ * The rule, from the write's side: a write may keep a view without a copy only of a socket's own read buffer
+ * (below), never of anything else. Every other buffer the data path reads from is reused while a write may
+ * still be queued: the shared read buffer by the next read of any socket, a head parser's buffer by the next
+ * head that spans reads. (An interim response head that arrived in pieces was once written from the parser's
+ * buffer: with the client reading slowly, the next interim head overwrote it in the queue, and the client got
+ * heads the origin never sent. Test: "interim heads stay intact when the client reads slowly".)
+ *
+ * Hence two kinds of read buffer:
  * - the shared one, which every socket starts with and returns to after a
  *   short read (one that did not fill its buffer: the socket is likely to go
  *   quiet), unless the caller knows more is coming (an HTTP response not done).
@@ -51,17 +58,26 @@ export function readBufferFor(): Buffer {
   return b;
 }
 
-/** Whether bytes in `buf` must be copied to outlive the read callback. */
+/** The memory of every own read buffer ever handed out (they are allocated here, and only here). */
+const ownMemory = new WeakSet<ArrayBufferLike>();
+
+/** Whether `buf` is (a view of) the shared read buffer. */
 export function isShared(buf: Buffer): boolean {
   return buf.buffer === shared.buffer;
 }
 
-/** buf[start..end) as a Buffer that may outlive the read callback: a copy if buf is the shared buffer. */
+/** buf[start..end) as a Buffer a queued write may keep: a view of an own read buffer, else a copy. */
 export function piece(buf: Buffer, start: number, end: number): Buffer {
-  if (buf.buffer !== shared.buffer) return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+  if (ownMemory.has(buf.buffer)) return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
   const out = Buffer.allocUnsafe(end - start);
   buf.copy(out, 0, start, end);
   return out;
+}
+
+function allocateOwn(): Buffer {
+  const b = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  ownMemory.add(b.buffer);
+  return b;
 }
 
 /** Own buffers no socket points at and no write holds: taken before allocating a new one. */
@@ -87,5 +103,5 @@ export function chooseNextBuffer(socket: ReadingSocket, n: number, buf: Buffer, 
     nextBuffer = shared;
     return;
   }
-  nextBuffer = socket.dfpOwnBuffer = own ?? spare.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  nextBuffer = socket.dfpOwnBuffer = own ?? spare.pop() ?? allocateOwn();
 }

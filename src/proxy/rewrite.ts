@@ -49,8 +49,12 @@ function startLineEnd(p: HeadParser): number {
   return p.headerCount > 0 ? p.headers[0]! : p.headEnd - 2;
 }
 
-/** The request for the origin: origin-form, HTTP/1.1, Host rewritten when asked, Via added. */
-export function buildRequestHead(out: HeadBuilder, p: HeadParser, authority: Authority, rewriteHost: boolean, isUpgrade: boolean, via: ViaLines): Buffer {
+/**
+ * The request for the origin: origin-form, HTTP/1.1, Host rewritten when asked, Via added. `upgradeLine` is the
+ * Upgrade field to send (only the protocols access.upgrades allows, see upgrade.ts), or null: then the request
+ * goes as an ordinary one, without Upgrade, HTTP2-Settings or Connection: upgrade.
+ */
+export function buildRequestHead(out: HeadBuilder, p: HeadParser, authority: Authority, rewriteHost: boolean, upgradeLine: Buffer | null, via: ViaLines): Buffer {
   const buf = p.buf;
   if (p.targetForm === FORM_ABSOLUTE) {
     out.add(buf, p.headStart, p.targetStart);
@@ -67,14 +71,14 @@ export function buildRequestHead(out: HeadBuilder, p: HeadParser, authority: Aut
   }
   if (rewriteHost) {
     out.addAll(HOST_PREFIX);
-    out.add(buf, authority.authorityStart, authority.authorityEnd);
+    // The A-label form of a non-ASCII name (the one resolved), else the authority as received.
+    if (authority.hostHeader !== null) out.addAll(authority.hostHeader);
+    else out.add(buf, authority.authorityStart, authority.authorityEnd);
     out.addAll(CRLF);
   }
   addKeptLines(out, p, rewriteHost ? H_HOST : -1);
-  if (isUpgrade) {
-    const u = p.findHeader(H_UPGRADE);
-    const h = p.headers;
-    if (u >= 0) out.add(buf, h[u * HEADER_STRIDE]!, h[u * HEADER_STRIDE + 4]!);
+  if (upgradeLine !== null) {
+    out.addAll(upgradeLine);
     out.addAll(CONNECTION_UPGRADE);
   }
   out.addAll(p.versionMinor === 1 ? via.viaLine11 : via.viaLine10);
@@ -88,6 +92,16 @@ export function buildRequestHead(out: HeadBuilder, p: HeadParser, authority: Aut
  * client (RFC 9112 §6.1); Connection says what the proxy will do.
  */
 export function buildResponseHead(out: HeadBuilder, p: HeadParser, clientMinor: number, keepAlive: boolean, via: ViaLines): void {
+  addStatusLine(out, p);
+  addKeptLines(out, p, clientMinor === 0 ? H_TRANSFER_ENCODING : -1);
+  out.addAll(p.versionMinor === 1 ? via.viaLine11 : via.viaLine10);
+  if (!keepAlive) out.addAll(CONNECTION_CLOSE);
+  else if (clientMinor === 0) out.addAll(CONNECTION_KEEP_ALIVE);
+  out.addAll(CRLF);
+}
+
+/** The status line, as HTTP/1.1 (the version is ours: RFC 9110 §6.2). */
+function addStatusLine(out: HeadBuilder, p: HeadParser): void {
   const buf = p.buf;
   const lineEnd = startLineEnd(p);
   if (p.versionMinor === 1) {
@@ -96,9 +110,23 @@ export function buildResponseHead(out: HeadBuilder, p: HeadParser, clientMinor: 
     out.addAll(HTTP11);
     out.add(buf, p.headStart + 8, lineEnd);
   }
-  addKeptLines(out, p, clientMinor === 0 ? H_TRANSFER_ENCODING : -1);
+}
+
+/**
+ * An interim (1xx) response for the client, as a new Buffer: like a final head, without the hop-by-hop fields
+ * (Connection and what it names, Keep-Alive, Proxy-Authenticate, …) and with Via (RFC 9110 §7.6.1, §7.6.3).
+ * A 101 keeps the origin's Upgrade and gets `Connection: upgrade`: the switch it announces is what both ends
+ * act on. Built from the parser's buffer, which the next head may overwrite, so always copied.
+ */
+export function buildInterimHead(out: HeadBuilder, p: HeadParser, via: ViaLines): Buffer {
+  addStatusLine(out, p);
+  addKeptLines(out, p, -1);
+  if (p.statusCode === 101) {
+    const h = p.headers;
+    for (let u = p.findHeader(H_UPGRADE); u >= 0; u = p.findHeader(H_UPGRADE, u + 1)) out.add(p.buf, h[u * HEADER_STRIDE]!, h[u * HEADER_STRIDE + 4]!);
+    out.addAll(CONNECTION_UPGRADE);
+  }
   out.addAll(p.versionMinor === 1 ? via.viaLine11 : via.viaLine10);
-  if (!keepAlive) out.addAll(CONNECTION_CLOSE);
-  else if (clientMinor === 0) out.addAll(CONNECTION_KEEP_ALIVE);
   out.addAll(CRLF);
+  return out.build(null, 0, 0);
 }

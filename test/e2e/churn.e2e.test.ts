@@ -200,6 +200,7 @@ describe('connection churn', () => {
     const h = await startHarness((c) => {
       c.limits.idleTimeoutMs = 20_000; // pooled connections stay put while the descriptors are counted
       c.upstream.maxIdlePerHost = 2;
+      c.access.upgrades = ['churn'];
     });
     const origin = await startHttpOrigin();
     const tunnelOrigin = await startEchoTunnelOrigin();

@@ -222,7 +222,7 @@ describe('gateway mode: interim, bodiless and upgrade responses', () => {
     await waitFor(() => client.received().toString().includes('echo:frame2'));
     client.socket.end();
     const done = await client.closed();
-    expect(done.raw.toString('latin1')).toBe('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\necho:frame1echo:frame2');
+    expect(done.raw.toString('latin1')).toBe('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\nVia: 1.1 dfp\r\n\r\necho:frame1echo:frame2');
     expect(head.split('\r\n\r\n')[0]!.split('\r\n')).toEqual([
       'GET /chat HTTP/1.1',
       `Host: 127.0.0.1:${origin.port}`,

@@ -93,7 +93,7 @@ describe('forward mode: what the origin receives', () => {
     expect(client.received().toString()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n1HTTP\/1\.1 200 Connection Established\r\n\r\nHELLO$/);
   });
 
-  it('removes every hop-by-hop line (Connection and what it lists, Proxy-Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Authorization) and adds Via', async () => {
+  it('removes every hop-by-hop line (Connection and what it lists, Proxy-Connection, Keep-Alive, TE, Upgrade, Proxy-Authorization) and adds Via; Trailer is end-to-end', async () => {
     const h = await startHarness();
     const origin = await startRecordingOrigin();
     const head =
@@ -115,7 +115,7 @@ describe('forward mode: what the origin receives', () => {
     const res = await rawRequest(h.port, head);
     expect(res.responses[0]?.status).toBe(200);
     expect(origin.allRequests()[0]!.toString('latin1')).toBe(
-      `GET /hop HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nX-Keep-1: a\r\nX-Keep-2: b\r\nX-Keep-3: c\r\nVia: 1.1 dfp\r\n\r\n`,
+      `GET /hop HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nX-Keep-1: a\r\nX-Keep-2: b\r\nTrailer: X-T\r\nX-Keep-3: c\r\nVia: 1.1 dfp\r\n\r\n`,
     );
   });
 

@@ -238,7 +238,7 @@ describe('interim, bodiless and upgrade responses', () => {
     const client = await connectRaw(h.port);
     client.send(`POST http://127.0.0.1:${origin.port}/e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n`);
     await waitFor(() => client.received().toString().includes('100 Continue'));
-    expect(client.received().toString()).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    expect(client.received().toString()).toBe('HTTP/1.1 100 Continue\r\nVia: 1.1 dfp\r\n\r\n');
     client.send('body');
     const res = await client.responses(2);
     expect(res.responses.map((r) => r.status)).toEqual([100, 201]);
@@ -346,7 +346,7 @@ describe('upgraded connections', () => {
   });
 
   it('keeps the client→origin direction of an upgraded connection open after the origin half-closes', async () => {
-    const h = await startHarness();
+    const h = await startHarness((c) => (c.access.upgrades = ['x-proto']));
     let got = '';
     let originEnded = false;
     const origin = await startRawOrigin((s) => {

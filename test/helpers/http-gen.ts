@@ -348,6 +348,47 @@ export const responseStreamArb = (maxMessages = 3): fc.Arbitrary<GenStream> => s
 export const anyStreamArb = (maxMessages = 3): fc.Arbitrary<GenStream> =>
   fc.oneof(requestStreamArb(maxMessages), responseStreamArb(maxMessages));
 
+// ---------------------------------------------------------------- Connection lists (proxy properties)
+/** The header names dfp's scanner knows (src/http/known-headers.ts), canonical case. */
+export const KNOWN_FIELD_NAMES: readonly string[] = [
+  'Host', 'Content-Length', 'Transfer-Encoding', 'Connection', 'Proxy-Connection', 'Proxy-Authorization', 'Upgrade',
+  'Expect', 'Keep-Alive', 'TE', 'Trailer', 'Via', 'Proxy-Authenticate', 'HTTP2-Settings',
+];
+
+/** `name` with each letter's case chosen at random. */
+export const randomCaseArb = (name: string): fc.Arbitrary<string> =>
+  fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((flips) =>
+    [...name].map((c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''),
+  );
+
+export interface ConnectionListPools {
+  /** names of fields present in the message (the ones worth naming) */
+  present: readonly string[];
+  /** names that are (probably) not in the message */
+  absent: readonly string[];
+  /** framing / routing / hop-by-hop names the scanner knows */
+  known: readonly string[];
+  /** connection options that are not field names: close, keep-alive, … */
+  options: readonly string[];
+}
+
+/**
+ * A Connection field value: 1..5 members drawn from the pools, each in random case, joined by ',' with varied OWS
+ * and the odd empty list element (RFC 9110 §5.6.1.2: recipients accept and ignore those). No leading or trailing
+ * whitespace, so the value reads back as written.
+ */
+export function connectionListArb(pools: ConnectionListPools): fc.Arbitrary<string> {
+  const from = (names: readonly string[], weight: number) =>
+    names.length ? [{ weight, arbitrary: fc.constantFrom(...names).chain(randomCaseArb) }] : [];
+  const member = fc.oneof(
+    ...from(pools.present, 4), ...from(pools.absent, 1), ...from(pools.known, 3), ...from(pools.options, 2),
+  );
+  const sep = fc.constantFrom(',', ', ', ', ', ' , ', ',\t', ', ,', ',,');
+  return fc
+    .tuple(fc.array(fc.tuple(member, sep), { minLength: 1, maxLength: 5 }), fc.nat(7))
+    .map(([items, lead]) => (lead === 0 ? ', ' : '') + items.map(([m, s], i) => (i === 0 ? m : s + m)).join(''));
+}
+
 // ---------------------------------------------------------------- serializer
 export function serializeMessage(m: GenMessage): Buffer {
   let head = m.kind === 'request'

@@ -65,6 +65,7 @@ access:
   allow: ["*.Example.com", 10.0.0.0/8, "example.org:443", "[::1]:80", "fd00::/8"]
   deny: [169.254.169.254]
   connectPorts: [443, 8443]
+  upgrades: [WebSocket, x-proto]
 auth:
   basic:
     realm: dfp
@@ -76,6 +77,7 @@ limits:
   maxHeaderBytes: 32768
   maxConnections: 50
   headerTimeout: 30s
+  responseTimeout: 45s
   idleTimeout: 300s
   connectTimeout: 10s
   drainTimeout: 0
@@ -118,10 +120,11 @@ log: { format: pretty, level: warn }
       allow: ['*.example.com', '10.0.0.0/8', 'example.org:443', '[::1]:80', 'fd00::/8'],
       deny: ['169.254.169.254'],
       connectPorts: [443, 8443],
+      upgrades: ['websocket', 'x-proto'],
     });
     expect(c.auth).toEqual({ basic: { realm: 'dfp', users: [{ username: 'alice', password: 'secret' }], passwordFile: join(dir, 'htpasswd') } });
     expect(c.rateLimit).toEqual({ perClient: { requestsPerSecond: 100, burst: 200 } });
-    expect(c.limits).toEqual({ maxHeaderBytes: 32768, maxConnections: 50, headerTimeoutMs: 30_000, idleTimeoutMs: 300_000, connectTimeoutMs: 10_000, drainTimeoutMs: 0 });
+    expect(c.limits).toEqual({ maxHeaderBytes: 32768, maxConnections: 50, headerTimeoutMs: 30_000, responseTimeoutMs: 45_000, idleTimeoutMs: 300_000, connectTimeoutMs: 10_000, drainTimeoutMs: 0 });
     expect(c.upstream).toEqual({ maxIdlePerHost: 4, tls: { trust: { system: true, caFiles: [join(dir, 'ca.pem')] } } });
     expect(c.routes).toEqual([
       {
@@ -248,6 +251,9 @@ const BAD: [string, string, string][] = [
   ['access: { deny: ["example.com:0"] }', 'access.deny[0]', 'is not a port'],
   ['access: { deny: ["[zz]:80"] }', 'access.deny[0]', 'is not an IPv6 address'],
   ['access: { connectPorts: [0] }', 'access.connectPorts[0]', 'must be between 1 and 65535'],
+  ['access: { upgrades: ["websocket/13"] }', 'access.upgrades[0]', 'must be a protocol name'],
+  ['access: { upgrades: [""] }', 'access.upgrades[0]', 'must be a protocol name'],
+  ['limits: { responseTimeout: 5 }', 'limits.responseTimeout', 'needs a unit'],
   ['access: { allowPrivateDestination: true }', 'access.allowPrivateDestination', 'did you mean allowPrivateDestinations?'],
   ['auth: { basic: {} }', 'auth.basic', 'needs users or passwordFile'],
   ['auth: { basic: { users: [{ username: "a:b", password: x }] } }', 'auth.basic.users[0].username', 'must not contain ":"'],

@@ -29,6 +29,21 @@ describe('read buffers', () => {
     expect(isShared(copy)).toBe(false);
   });
 
+  it('bytes of any buffer but an own read buffer are copied for a write (a head parser reuses its buffer too)', () => {
+    // A parser's buffer for heads that span reads: allocated elsewhere, reused by the next such head.
+    const parserBuffer = Buffer.allocUnsafeSlow(FULL);
+    const interim = 'HTTP/1.1 103 Early Hints\r\n\r\n';
+    parserBuffer.write(interim, 0, 'latin1');
+    const queued = piece(parserBuffer, 0, interim.length);
+    expect(queued.buffer === parserBuffer.buffer).toBe(false);
+    parserBuffer.write('HTTP/1.1 200 OK, injected!\r\n\r\n', 0, 'latin1');
+    expect(queued.toString('latin1')).toBe(interim);
+    const small = Buffer.from('pooled memory');
+    const kept = piece(small, 0, 6);
+    small.write('XXXXXX', 0, 'latin1');
+    expect(kept.toString('latin1')).toBe('pooled');
+  });
+
   it('a read that fills the buffer moves the socket to a buffer of its own, written without a copy', () => {
     const s = sock();
     const own = read(s, readBufferFor(), FULL);
