@@ -26,6 +26,7 @@ import {
 } from '../http/index.js';
 import { isProxyError, ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
+import type { HostTarget } from '../dns/name.js';
 import { connectTo, type ConnectResult } from '../upstream/connect.js';
 import type { Closable, ProxyContext } from './context.js';
 import { chooseDestination, newDestination, type Destination } from './destination-choice.js';
@@ -293,6 +294,10 @@ export class ClientConn implements UpstreamOwner, Closable {
     const status = parser.errorStatus;
     const code: ErrorCode = status === 431 ? 'REQUEST_HEAD_TOO_LARGE' : status === 414 ? 'REQUEST_URI_TOO_LONG' : status === 501 ? 'NOT_IMPLEMENTED' : 'REQUEST_MALFORMED';
     this.startMs = performance.now();
+    // Nothing of this head is known for sure: the log must not show the previous exchange's destination.
+    this.dest.mode = 'forward';
+    this.dest.authority = null;
+    this.dest.host = null;
     this.replyError(new ProxyError(code, parser.error ?? 'malformed request'));
   }
 
@@ -920,7 +925,8 @@ export class ClientConn implements UpstreamOwner, Closable {
       user: null,
       mode: this.dest.mode,
       method: this.method ?? methodForLog(this.parser),
-      host: authority?.host ?? '',
+      // The name as resolved (lower case, A-label, no trailing dot) once known, else as received.
+      host: hostForLog(this.dest.host, authority?.host ?? ''),
       port: authority?.port ?? 0,
       address: this.address,
       status,
@@ -932,6 +938,11 @@ export class ClientConn implements UpstreamOwner, Closable {
       error: this.errorCode,
     });
   }
+}
+
+function hostForLog(host: HostTarget | null, received: string): string {
+  if (host === null) return received;
+  return host.kind === 'name' ? host.name : host.address;
 }
 
 /** Log names of the methods the scanner knows (METHOD_* order); others are sliced from the head. */

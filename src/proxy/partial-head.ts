@@ -9,6 +9,7 @@ import { parseAbsoluteTarget, parseHostPort } from './target.js';
 export function describePartialHead(p: HeadParser, d: Destination): void {
   d.mode = 'forward';
   d.authority = null;
+  d.host = null;
   // A head that did not complete in one read was copied into the parser's own buffer (offsets point there).
   const buf = p.spilled ? p.own : p.buf;
   if (p.targetEnd < 0 || p.targetEnd > buf.length) return;

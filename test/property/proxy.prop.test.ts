@@ -4,35 +4,117 @@
  *
  *  1. every request the proxy accepts reaches the origin exactly once, byte for
  *     byte what the test computes from the sent request (origin-form target,
- *     Host from the URI in forward mode, hop-by-hop lines removed, Via added,
- *     body untouched);
+ *     Host from the URI in forward mode, hop-by-hop lines and the unknown fields
+ *     Connection names removed, known fields kept whatever Connection says,
+ *     framing and routing trailer fields dropped, Via added, body untouched);
  *  2. the origin never receives (as a complete request) anything the proxy
  *     rejected, nor anything sent after a rejected request or after a request
  *     with `Connection: close`;
  *  3. responses arrive in request order, the rejection last, then the close;
- *  4. scripted origin responses (1xx, HEAD, 204/304, Content-Length, chunked
- *     with extensions and trailers, HTTP/1.0, close-delimited, origin closing)
- *     reach an HTTP/1.1 client byte-exact apart from hop-by-hop lines and Via.
+ *  4. scripted origin responses (1xx heads with their own hop-by-hop lines,
+ *     HEAD, 204/304, Content-Length, chunked with extensions and trailers,
+ *     HTTP/1.0, close-delimited, origin closing, a status above 599) reach the
+ *     client byte-exact apart from what the model removes and Via, also when
+ *     the bodies are large and the client reads slowly.
  *
  * Bounded by run count and time; a failing seed becomes a fixed case below.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { connectionListArb, KNOWN_FIELD_NAMES, randomCaseArb, type ConnectionListPools } from '../helpers/http-gen.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startRawOrigin, startRecordingOrigin, type RecordingOrigin } from '../helpers/origin.js';
-import { connectRaw } from '../helpers/raw-client.js';
+import { connectRaw, type RawClient } from '../helpers/raw-client.js';
 
 const MAX_HEADER_BYTES = 8192;
 
-/** Header names a proxy never forwards, besides those a Connection header lists (lower-case). */
-const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+type Line = [string, string];
+
+/** Header names a proxy never forwards, whatever Connection says (lower-case). Trailer is end-to-end (RFC 9110 §6.6.2). */
+const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'http2-settings']);
+/** Names the scanner knows: naming one in Connection never changes its treatment (lower-case). */
+const KNOWN_FIELDS = new Set(KNOWN_FIELD_NAMES.map((n) => n.toLowerCase()));
+/** Trailer fields that never go on (src/http/body.ts): they frame, route or authenticate (lower-case). */
+const DROPPED_TRAILERS = new Set([
+  'content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
+  'upgrade', 'proxy-authorization', 'proxy-authenticate', 'via',
+]);
+
+/** Lower-case members of every Connection field in `lines` (Proxy-Connection names no fields). */
+function connectionMembers(lines: readonly Line[]): Set<string> {
+  const members = new Set<string>();
+  for (const [n, v] of lines) if (n.toLowerCase() === 'connection') for (const t of v.split(',')) members.add(t.trim().toLowerCase());
+  return members;
+}
+
+/**
+ * The lines a proxy sends on, in order: hop-by-hop lines out, and the fields Connection names, but only those the
+ * scanner does not know (a known field named there keeps its treatment: Host, Content-Length, Via… stay).
+ */
+function forwardedLines(lines: readonly Line[]): Line[] {
+  const named = connectionMembers(lines);
+  return lines.filter(([n]) => {
+    const lower = n.toLowerCase();
+    return !HOP_BY_HOP.has(lower) && !(named.has(lower) && !KNOWN_FIELDS.has(lower));
+  });
+}
+
+/** Insert 0..maxLists Connection fields (random case, random place) naming fields of `lines` and others. */
+function withConnectionLists(lines: Line[], pools: Omit<ConnectionListPools, 'present'>, maxLists: number): fc.Arbitrary<Line[]> {
+  const present = [...new Set(lines.map(([n]) => n).filter((n) => !KNOWN_FIELDS.has(n.toLowerCase())))];
+  return fc
+    .array(fc.tuple(randomCaseArb('Connection'), connectionListArb({ present, ...pools }), fc.nat()), { maxLength: maxLists })
+    .map((lists) => {
+      const out = [...lines];
+      for (const [name, v, at] of lists) out.splice(at % (out.length + 1), 0, [name, v]);
+      return out;
+    });
+}
 
 interface Ctx {
   port: number;
   proxyPort: number;
 }
 
-type Body = { kind: 'none' } | { kind: 'length'; data: string } | { kind: 'chunked'; wire: string };
+/** Body data: literal text, or `size` filler bytes from `seed` (large bodies stay short in counterexamples). */
+type Data = string | { size: number; seed: number };
+interface Chunk { data: Data; upper: boolean; ext: boolean; zeros: number }
+interface TrailerLine { name: string; line: string }
+interface ChunkedBody { kind: 'chunked'; chunks: Chunk[]; lastExt: boolean; trailers: TrailerLine[] }
+type Body = { kind: 'none' } | { kind: 'length'; data: Data } | ChunkedBody;
+
+const fills = new Map<string, string>();
+function text(d: Data): string {
+  if (typeof d === 'string') return d;
+  const key = `${d.size}:${d.seed}`;
+  let t = fills.get(key);
+  if (t === undefined) {
+    const b = Buffer.allocUnsafe(d.size);
+    for (let i = 0; i < d.size; i++) b[i] = (d.seed + i * 7 + (i >> 9)) & 0xff;
+    t = b.toString('latin1');
+    if (fills.size > 16) fills.clear();
+    fills.set(key, t);
+  }
+  return t;
+}
+
+/** The chunked body as sent; `forwarded`: as the proxy sends it on (dropped trailer fields out, the rest as received). */
+function chunkedText(b: ChunkedBody, forwarded: boolean): string {
+  let wire = '';
+  for (const c of b.chunks) {
+    const data = text(c.data);
+    const size = data.length.toString(16);
+    wire += '0'.repeat(c.zeros) + (c.upper ? size.toUpperCase() : size) + (c.ext ? ';name=val' : '') + '\r\n' + data + '\r\n';
+  }
+  wire += '0' + (b.lastExt ? ';end' : '') + '\r\n';
+  for (const t of b.trailers) if (!forwarded || !DROPPED_TRAILERS.has(t.name.toLowerCase())) wire += t.line;
+  return wire + '\r\n';
+}
+
+/** The data of a chunked body (what an HTTP/1.0 client gets). */
+function decodedText(b: ChunkedBody): string {
+  return b.chunks.map((c) => text(c.data)).join('');
+}
 
 interface ValidRequest {
   kind: 'valid';
@@ -42,7 +124,7 @@ interface ValidRequest {
   /** Path and query as they appear after the authority in an absolute URI ('' allowed). */
   path: string;
   /** Header lines without Host, in order; Host goes at hostIndex. */
-  headers: Array<[string, string]>;
+  headers: Line[];
   hostIndex: number;
   /** Forward mode: what the client puts in Host (ignored by the proxy). */
   forwardHost: string;
@@ -65,57 +147,74 @@ type Item = ValidRequest | InvalidRequest;
 // ------------------------------------------------------------------ generators
 
 const token = fc.constantFrom('X-A', 'Accept', 'User-Agent', 'X-Custom-Long-Name', 'Cache-Control', 'Cookie', 'X-Request-Id', 'Accept-Language');
-const randomCase = (name: string) =>
-  fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((flips) =>
-    [...name].map((c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''),
-  );
 const value = fc.oneof(
   fc.constant(''),
   fc.stringMatching(/^[!-~]([ -~]{0,24}[!-~])?$/),
   fc.constantFrom('a, b;q=0.5', 'text/html', 'session=abc; other=1', '1.0 other-proxy (x)'),
 );
-const endToEnd = fc.tuple(token.chain(randomCase), value);
-const viaOther = fc.constant<[string, string]>(['Via', '1.0 other-proxy']);
-const hopLine = fc.constantFrom<Array<[string, string]>>(
+const endToEnd = fc.tuple(token.chain(randomCaseArb), value);
+const cased = (lines: Line[]): fc.Arbitrary<Line[]> => fc.tuple(...lines.map(([n, v]) => randomCaseArb(n).map((c): Line => [c, v])));
+/** Fields the scanner knows that go on end to end. */
+const knownEndToEnd = fc
+  .constantFrom<Line[]>([['Via', '1.0 other-proxy']], [['Trailer', 'X-Checksum']], [['Expect', '100-continue']])
+  .chain(cased);
+const hopLine = fc.constantFrom<Line[]>(
   [['Proxy-Connection', 'keep-alive']],
   [['Keep-Alive', 'timeout=5, max=100']],
   [['TE', 'trailers']],
-  [['Trailer', 'X-Checksum']],
   [['Upgrade', 'h2c']],
+  [['HTTP2-Settings', 'AAMAAABkAAQAAP__']],
   [['Proxy-Authorization', 'Basic Zm9vOmJhcg==']],
   [['Connection', 'keep-alive']],
   [['Connection', 'X-Drop-Me'], ['X-Drop-Me', 'secret']],
   [['x-drop-me', 'secret'], ['connection', 'x-DROP-me, keep-alive']],
 );
-const hopCased = hopLine.chain((lines) => fc.tuple(...lines.map(([n, v]) => randomCase(n).map((c): [string, string] => [c, v]))));
+const hopCased = hopLine.chain(cased);
 
+/** Connection lists in requests: no `upgrade` member (with an Upgrade field that makes an upgrade request). */
+const REQUEST_POOLS = {
+  absent: ['X-Absent', 'X-Drop-Me', 'Accept', 'Cookie'],
+  known: KNOWN_FIELD_NAMES.filter((n) => n !== 'Upgrade'),
+  options: ['keep-alive', 'keep-alive', 'keep-alive', 'close'],
+};
 const headerList = fc
-  .array(fc.oneof({ weight: 4, arbitrary: endToEnd.map((h) => [h]) }, { weight: 2, arbitrary: hopCased }, { weight: 1, arbitrary: viaOther.map((h) => [h]) }), {
-    maxLength: 6,
-  })
-  .map((groups) => groups.flat());
+  .array(
+    fc.oneof(
+      { weight: 4, arbitrary: endToEnd.map((h) => [h]) },
+      { weight: 2, arbitrary: hopCased },
+      { weight: 1, arbitrary: knownEndToEnd },
+    ),
+    { maxLength: 6 },
+  )
+  .map((groups) => groups.flat())
+  .chain((lines) => withConnectionLists(lines, REQUEST_POOLS, 2));
 
 const bodyText = fc.stringMatching(/^[ -~\r\n]{0,40}$/);
-const chunkedWire = fc
+/** Trailer fields: ordinary ones (Expect and HTTP2-Settings are not dropped there) and the dropped names, any case, OWS as sent. */
+const trailerLine = fc
   .tuple(
-    fc.array(fc.tuple(fc.stringMatching(/^[ -~]{1,20}$/), fc.boolean(), fc.boolean(), fc.nat(2)), { maxLength: 4 }),
-    fc.boolean(),
-    fc.array(fc.tuple(fc.constantFrom('X-Checksum', 'X-T'), fc.stringMatching(/^[!-~]{1,8}$/)), { maxLength: 2 }),
+    fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom('X-Checksum', 'X-T', 'Server-Timing', 'Expect', 'HTTP2-Settings') },
+      { weight: 2, arbitrary: fc.constantFrom(...DROPPED_TRAILERS).chain(randomCaseArb) },
+    ),
+    fc.constantFrom('', ' ', ' ', '\t', '  '),
+    fc.oneof(fc.stringMatching(/^[!-~]([ -~]{0,10}[!-~])?$/), fc.constantFrom('0', 'chunked', 'close', 'evil.example', '1.1 dfp')),
+    fc.constantFrom('', '', ' ', '\t'),
   )
-  .map(([chunks, lastExt, trailers]) => {
-    let wire = '';
-    for (const [data, upper, ext, zeros] of chunks) {
-      const size = data.length.toString(16);
-      wire += '0'.repeat(zeros) + (upper ? size.toUpperCase() : size) + (ext ? ';name=val' : '') + '\r\n' + data + '\r\n';
-    }
-    wire += '0' + (lastExt ? ';end' : '') + '\r\n';
-    for (const [n, v] of trailers) wire += `${n}: ${v}\r\n`;
-    return wire + '\r\n';
-  });
+  .map(([name, before, v, after]): TrailerLine => ({ name, line: `${name}:${before}${v}${after}\r\n` }));
+const chunkedBody = (data: fc.Arbitrary<Data>, maxChunks: number): fc.Arbitrary<ChunkedBody> =>
+  fc
+    .record({
+      chunks: fc.array(fc.record({ data, upper: fc.boolean(), ext: fc.boolean(), zeros: fc.nat(2) }), { maxLength: maxChunks }),
+      lastExt: fc.boolean(),
+      trailers: fc.array(trailerLine, { maxLength: 4 }),
+    })
+    .map((b): ChunkedBody => ({ kind: 'chunked', ...b }));
+const smallChunked = chunkedBody(fc.stringMatching(/^[ -~]{1,20}$/), 4);
 const body: fc.Arbitrary<Body> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Body>({ kind: 'none' }) },
   { weight: 2, arbitrary: bodyText.map((data): Body => ({ kind: 'length', data })) },
-  { weight: 2, arbitrary: chunkedWire.map((wire): Body => ({ kind: 'chunked', wire })) },
+  { weight: 2, arbitrary: smallChunked },
 );
 
 const validRequest: fc.Arbitrary<ValidRequest> = fc
@@ -168,14 +267,17 @@ function authority(r: ValidRequest, ctx: Ctx): string {
   return `${r.useName ? 'prop.test' : '127.0.0.1'}:${ctx.port}`;
 }
 
-function bodyWire(b: Body): { headers: Array<[string, string]>; wire: string } {
-  if (b.kind === 'none') return { headers: [], wire: '' };
-  if (b.kind === 'length') return { headers: [['Content-Length', String(b.data.length)]], wire: b.data };
-  return { headers: [['Transfer-Encoding', 'chunked']], wire: b.wire };
+function bodyWire(b: Body): { headers: Line[]; wire: string; forwarded: string } {
+  if (b.kind === 'none') return { headers: [], wire: '', forwarded: '' };
+  if (b.kind === 'length') {
+    const data = text(b.data);
+    return { headers: [['Content-Length', String(data.length)]], wire: data, forwarded: data };
+  }
+  return { headers: [['Transfer-Encoding', 'chunked']], wire: chunkedText(b, false), forwarded: chunkedText(b, true) };
 }
 
 /** All header lines of the request as sent, in order (Host included). */
-function sentHeaders(r: ValidRequest, ctx: Ctx): Array<[string, string]> {
+function sentHeaders(r: ValidRequest, ctx: Ctx): Line[] {
   const lines = [...r.headers];
   lines.splice(r.hostIndex, 0, ['Host', r.mode === 'forward' ? r.forwardHost : authority(r, ctx)]);
   lines.push(...bodyWire(r.body).headers);
@@ -209,23 +311,16 @@ function originForm(path: string): string {
 
 /** What the origin must receive for an accepted request. */
 function expectedForward(r: ValidRequest, ctx: Ctx): string {
-  const headers = sentHeaders(r, ctx);
-  const listed = new Set<string>();
-  for (const [n, v] of headers) {
-    if (n.toLowerCase() === 'connection') for (const t of v.split(',')) listed.add(t.trim().toLowerCase());
-  }
   // RFC 9112 §3.2.4: OPTIONS to an absolute URI with an empty path goes out as `OPTIONS *` (notes/bugs.md #6).
   const target = r.mode === 'forward' && r.method === 'OPTIONS' && r.path === '' ? '*' : originForm(r.path);
   let out = `${r.method} ${target} HTTP/1.1\r\n`;
   if (r.mode === 'forward') out += `Host: ${authority(r, ctx)}\r\n`;
-  for (const [n, v] of headers) {
-    const lower = n.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
-    if (r.mode === 'forward' && lower === 'host') continue;
+  for (const [n, v] of forwardedLines(sentHeaders(r, ctx))) {
+    if (r.mode === 'forward' && n.toLowerCase() === 'host') continue;
     out += `${n}: ${v}\r\n`;
   }
-  // Always forwarded as HTTP/1.1; Via names the client's version.
-  return out + `Via: 1.${r.minor} dfp\r\n\r\n` + bodyWire(r.body).wire;
+  // Always forwarded as HTTP/1.1; Via names the client's version. The body goes with the framing it was sent with.
+  return out + `Via: 1.${r.minor} dfp\r\n\r\n` + bodyWire(r.body).forwarded;
 }
 
 function splitAt(data: Buffer, cuts: number[]): Buffer[] {
@@ -287,94 +382,161 @@ async function runSequence(h: Harness, origin: RecordingOrigin, seq: { before: V
 
 // ------------------------------------------------------------------ responses
 
+/** Interim (1xx, not 101) responses the proxy accepts before the final one; one more is a 502. */
+const MAX_INTERIM = 16;
+
+interface InterimHead {
+  minor: 0 | 1;
+  status: number;
+  reason: string;
+  headers: Line[];
+}
+
 interface ScriptedResponse {
   /** The request asks with HEAD (the origin sends no body). */
   head: boolean;
-  /** 1xx interim heads sent first, relayed untouched (HTTP/1.1 client). */
-  interim: string[];
+  /** 1xx heads sent first; an HTTP/1.1 client gets each rebuilt like a final head. */
+  interim: InterimHead[];
   minor: 0 | 1;
+  /** Above 599: the proxy answers 502 and closes. */
   status: number;
-  headers: Array<[string, string]>;
-  body: { kind: 'length'; data: string } | { kind: 'chunked'; wire: string } | { kind: 'none' } | { kind: 'eof'; data: string };
+  headers: Line[];
+  body: { kind: 'length'; data: Data } | ChunkedBody | { kind: 'none' } | { kind: 'eof'; data: Data };
   /** The origin closes after this response (Connection: close). */
   originCloses: boolean;
 }
 
-const respHop = fc.constantFrom<Array<[string, string]>>(
+const respHop = fc.constantFrom<Line[]>(
   [['Keep-Alive', 'timeout=5']],
   [['Connection', 'keep-alive']],
   [['Connection', 'X-Internal'], ['X-Internal', 'drop']],
   [['Proxy-Authenticate', 'Basic realm="x"']],
   [['Upgrade', 'h2c']],
-  [['Trailer', 'X-T']],
+  [['HTTP2-Settings', 'AAMAAABkAAQAAP__']],
   [['Proxy-Connection', 'keep-alive']],
 );
+const respKnownEndToEnd = fc.constantFrom<Line[]>([['Trailer', 'X-T']], [['Via', '1.0 other-proxy']]).chain(cased);
+/** Connection lists in responses: any known name (upgrade too: only a 101 switches), close / keep-alive. */
+const RESPONSE_POOLS = { absent: ['X-Absent', 'X-Internal', 'Server'], known: KNOWN_FIELD_NAMES, options: ['keep-alive', 'close'] };
 const respHeaders = fc
-  .array(fc.oneof({ weight: 3, arbitrary: endToEnd.map((h) => [h]) }, { weight: 1, arbitrary: respHop.chain((l) => fc.tuple(...l.map(([n, v]) => randomCase(n).map((c): [string, string] => [c, v])))) }), { maxLength: 5 })
-  .map((g) => g.flat());
+  .array(
+    fc.oneof(
+      { weight: 3, arbitrary: endToEnd.map((h) => [h]) },
+      { weight: 1, arbitrary: respHop.chain(cased) },
+      { weight: 1, arbitrary: respKnownEndToEnd },
+    ),
+    { maxLength: 5 },
+  )
+  .map((g) => g.flat())
+  .chain((lines) => withConnectionLists(lines, RESPONSE_POOLS, 2));
 
-const scriptedResponse = (last: boolean): fc.Arbitrary<ScriptedResponse> =>
-  fc
+const interimHead: fc.Arbitrary<InterimHead> = fc.record({
+  minor: fc.nat(5).map((n) => (n === 0 ? 0 : 1) as 0 | 1),
+  status: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(100, 102, 103) }, { weight: 1, arbitrary: fc.integer({ min: 102, max: 199 }) }),
+  reason: fc.constantFrom('Continue', 'Early Hints', 'Processing', '', 'Some Thing'),
+  headers: fc.oneof(
+    fc.constant<Line[]>([]),
+    fc.constant<Line[]>([['Link', '</a.css>; rel=preload']]),
+    respHeaders,
+  ),
+});
+
+/** Large body data: tens to a few hundred KB of filler, described by size and seed. */
+const largeData = (min: number, max: number): fc.Arbitrary<Data> =>
+  fc.record({ size: fc.integer({ min, max }), seed: fc.nat(255) });
+
+const scriptedResponse = (last: boolean, large = false): fc.Arbitrary<ScriptedResponse> => {
+  const data: fc.Arbitrary<Data> = large ? largeData(20_000, 300_000) : bodyText;
+  const chunked = large ? chunkedBody(largeData(1, 80_000), 4) : smallChunked;
+  return fc
     .record({
-      head: fc.nat(4).map((n) => n === 0),
-      interim: fc.array(fc.constantFrom('HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n'), { maxLength: 2 }),
+      head: fc.nat(large ? 9 : 4).map((n) => n === 0),
+      interim: fc.array(interimHead, { minLength: large ? 1 : 0, maxLength: large ? 3 : 2 }),
       minor: fc.nat(5).map((n) => (n === 0 ? 0 : 1) as 0 | 1),
-      status: fc.constantFrom(200, 200, 201, 204, 304, 404, 500),
+      status: fc.oneof(
+        { weight: 20, arbitrary: large ? fc.constantFrom(200, 200, 201, 404, 500, 204) : fc.constantFrom(200, 200, 201, 204, 304, 404, 500) },
+        { weight: 1, arbitrary: fc.integer({ min: 600, max: 999 }) },
+      ),
       headers: respHeaders,
       body: fc.oneof(
-        bodyText.map((data) => ({ kind: 'length' as const, data })),
-        chunkedWire.map((wire) => ({ kind: 'chunked' as const, wire })),
-        ...(last ? [bodyText.map((data) => ({ kind: 'eof' as const, data }))] : []),
+        data.map((d) => ({ kind: 'length' as const, data: d })),
+        chunked,
+        ...(last ? [data.map((d) => ({ kind: 'eof' as const, data: d }))] : []),
       ),
       originCloses: fc.nat(5).map((n) => n === 0),
     })
     .map((r) => {
       // Bodiless statuses and HEAD carry no body; HTTP/1.0 origins do not chunk.
       let body: ScriptedResponse['body'] = r.body;
-      if (r.minor === 0 && body.kind === 'chunked') body = { kind: 'length', data: 'from 1.0' };
+      if (r.minor === 0 && body.kind === 'chunked') body = { kind: 'length', data: large ? { size: 50_000, seed: 1 } : 'from 1.0' };
       if (r.status === 204 || r.status === 304) body = { kind: 'none' };
       return { ...r, body };
     });
+};
 
-function responseFramingHeaders(r: ScriptedResponse): Array<[string, string]> {
+function responseFramingHeaders(r: ScriptedResponse): Line[] {
   const b = r.body;
-  if (b.kind === 'length') return [['Content-Length', String(b.data.length)]];
+  if (b.kind === 'length') return [['Content-Length', String(text(b.data).length)]];
   if (b.kind === 'chunked') return [['Transfer-Encoding', 'chunked']];
   return [];
 }
 
+function responseLines(r: ScriptedResponse): Line[] {
+  return [...r.headers, ...responseFramingHeaders(r), ...(r.originCloses ? [['Connection', 'close'] as Line] : [])];
+}
+
+function interimBytes(i: InterimHead): string {
+  let out = `HTTP/1.${i.minor} ${i.status} ${i.reason}\r\n`;
+  for (const [n, v] of i.headers) out += `${n}: ${v}\r\n`;
+  return out + '\r\n';
+}
+
 /** Exact bytes the origin writes. */
 function originBytes(r: ScriptedResponse): string {
-  let out = r.interim.join('') + `HTTP/1.${r.minor} ${r.status} X\r\n`;
-  for (const [n, v] of [...r.headers, ...responseFramingHeaders(r), ...(r.originCloses ? [['Connection', 'close'] as [string, string]] : [])]) out += `${n}: ${v}\r\n`;
+  let out = r.interim.map(interimBytes).join('') + `HTTP/1.${r.minor} ${r.status} X\r\n`;
+  for (const [n, v] of responseLines(r)) out += `${n}: ${v}\r\n`;
   out += '\r\n';
   if (r.head) return out;
   const b = r.body;
-  return out + (b.kind === 'length' || b.kind === 'eof' ? b.data : b.kind === 'chunked' ? b.wire : '');
+  return out + (b.kind === 'length' || b.kind === 'eof' ? text(b.data) : b.kind === 'chunked' ? chunkedText(b, false) : '');
+}
+
+/** The origin's answer is one the proxy refuses with a 502 (then closes): a status above 599, too many interim heads. */
+function refused(r: ScriptedResponse): boolean {
+  return r.status > 599 || r.interim.length > MAX_INTERIM;
 }
 
 /** The proxy ends the client connection after this response. */
 function closesAfter(r: ScriptedResponse, clientMinor: 0 | 1): boolean {
+  if (refused(r)) return true;
   const hasBody = !r.head && r.status !== 204 && r.status !== 304;
   return hasBody && (r.body.kind === 'eof' || (clientMinor === 0 && r.body.kind === 'chunked'));
 }
 
 /**
- * Exact bytes the client must receive for it. HTTP/1.1 client: hop-by-hop lines
- * out, Via in. HTTP/1.0 keep-alive client: no interim responses, a chunked body
- * decoded and delimited by close, `Connection: keep-alive` otherwise.
+ * An interim head as an HTTP/1.1 client gets it: rebuilt like a final head (HTTP/1.1 status line, hop-by-hop
+ * lines and Connection-named unknown fields out, Via with the origin's version).
+ */
+function expectedInterim(i: InterimHead): string {
+  let out = `HTTP/1.1 ${i.status} ${i.reason}\r\n`;
+  for (const [n, v] of forwardedLines(i.headers)) out += `${n}: ${v}\r\n`;
+  return out + `Via: 1.${i.minor} dfp\r\n\r\n`;
+}
+
+/**
+ * Exact bytes the client must receive for it (for a refused one: what comes before the proxy's 502). HTTP/1.1
+ * client: interim heads rebuilt, hop-by-hop lines out, Via in. HTTP/1.0 keep-alive client: no interim responses,
+ * a chunked body decoded and delimited by close, `Connection: keep-alive` otherwise.
  */
 function expectedToClient(r: ScriptedResponse, clientMinor: 0 | 1 = 1): string {
-  const all = [...r.headers, ...responseFramingHeaders(r), ...(r.originCloses ? [['Connection', 'close'] as [string, string]] : [])];
-  const listed = new Set<string>();
-  for (const [n, v] of all) if (n.toLowerCase() === 'connection') for (const t of v.split(',')) listed.add(t.trim().toLowerCase());
   const dechunk = clientMinor === 0 && !r.head && r.body.kind === 'chunked' && r.status !== 204 && r.status !== 304;
-  let out = (clientMinor === 1 ? r.interim.join('') : '') + `HTTP/1.1 ${r.status} X\r\n`;
-  for (const [n, v] of all) {
-    const lower = n.toLowerCase();
+  let out = clientMinor === 1 ? r.interim.slice(0, MAX_INTERIM).map(expectedInterim).join('') : '';
+  if (refused(r)) return out;
+  out += `HTTP/1.1 ${r.status} X\r\n`;
+  for (const [n, v] of forwardedLines(responseLines(r))) {
     // No Transfer-Encoding to an HTTP/1.0 client, body or not (RFC 9112 §6.1; notes/bugs.md #7).
-    if (clientMinor === 0 && lower === 'transfer-encoding') continue;
-    if (!HOP_BY_HOP.has(lower) && !listed.has(lower)) out += `${n}: ${v}\r\n`;
+    if (clientMinor === 0 && n.toLowerCase() === 'transfer-encoding') continue;
+    out += `${n}: ${v}\r\n`;
   }
   out += `Via: 1.${r.minor} dfp\r\n`;
   if (closesAfter(r, clientMinor)) out += 'Connection: close\r\n';
@@ -382,28 +544,72 @@ function expectedToClient(r: ScriptedResponse, clientMinor: 0 | 1 = 1): string {
   out += '\r\n';
   if (r.head) return out;
   const b = r.body;
-  if (dechunk) return out + decodeChunked((b as { wire: string }).wire);
-  return out + (b.kind === 'length' || b.kind === 'eof' ? b.data : b.kind === 'chunked' ? b.wire : '');
-}
-
-/** The data of a chunked body (test-side, for well-formed generated wires). */
-function decodeChunked(wire: string): string {
-  let out = '';
-  let i = 0;
-  for (;;) {
-    const lineEnd = wire.indexOf('\r\n', i);
-    const size = parseInt(wire.slice(i, lineEnd).split(';')[0]!, 16);
-    if (size === 0) return out;
-    out += wire.slice(lineEnd + 2, lineEnd + 2 + size);
-    i = lineEnd + 2 + size + 2;
-  }
+  if (b.kind === 'chunked') return out + (dechunk ? decodedText(b) : chunkedText(b, true));
+  return out + (b.kind === 'length' || b.kind === 'eof' ? text(b.data) : '');
 }
 
 const responseSequence = fc
   .tuple(fc.array(scriptedResponse(false), { maxLength: 4 }), scriptedResponse(true), fc.array(fc.nat(), { maxLength: 4 }))
   .map(([first, last, cuts]) => ({ responses: [...first, last], cuts }));
 
-async function runResponses(h: Harness, seq: { responses: ScriptedResponse[]; cuts: number[] }, clientMinor: 0 | 1 = 1): Promise<void> {
+/** Large responses with interim heads, and the client's pauses (ms) between the 'data' events it takes. */
+const slowResponseSequence = fc
+  .tuple(
+    fc.array(scriptedResponse(false, true), { maxLength: 2 }), scriptedResponse(true, true), fc.array(fc.nat(), { maxLength: 6 }),
+    fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 6 }),
+  )
+  .map(([first, last, cuts, pausesMs]) => ({ responses: [...first, last], cuts, pausesMs }));
+
+interface ResponseRun {
+  responses: ScriptedResponse[];
+  cuts: number[];
+  /** Slow reader: the client stays paused and takes one 'data' event after each pause (cycled). */
+  pausesMs?: number[];
+}
+
+/** Byte-exact comparison that reports the first difference instead of printing a few hundred KB. */
+function expectSameBytes(got: string, expected: string): void {
+  if (got === expected) return;
+  if (got.length + expected.length < 8_192) {
+    expect(got).toBe(expected);
+    return;
+  }
+  let i = 0;
+  while (i < got.length && i < expected.length && got[i] === expected[i]) i++;
+  const around = (s: string) => JSON.stringify(s.slice(Math.max(0, i - 120), i + 120));
+  expect.fail(`bytes differ at ${i} (received ${got.length}, expected ${expected.length}):\n received ${around(got)}\n expected ${around(expected)}`);
+}
+
+/** Read until `want` bytes arrived (or the end, or the deadline); with pauses, one 'data' event after each. */
+async function readUntil(client: RawClient, want: number, pausesMs: number[] | undefined, deadline: number): Promise<void> {
+  const socket = client.socket;
+  if (!pausesMs) {
+    while (client.received().length < want && Date.now() < deadline && !socket.readableEnded) await sleep(2);
+    return;
+  }
+  socket.pause();
+  for (let k = 0; client.received().length < want && Date.now() < deadline && !socket.readableEnded; k++) {
+    await sleep(pausesMs[k % pausesMs.length]!);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        socket.pause();
+        socket.off('data', done);
+        socket.off('end', done);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, 50);
+      socket.on('data', done); // after connectRaw's own listener, which keeps the bytes
+      socket.on('end', done);
+      socket.resume();
+    });
+  }
+  socket.resume();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function runResponses(h: Harness, seq: ResponseRun, clientMinor: 0 | 1 = 1): Promise<void> {
   const script = seq.responses;
   const origin = await startRawOrigin((socket) => {
     let pending = '';
@@ -415,6 +621,7 @@ async function runResponses(h: Harness, seq: { responses: ScriptedResponse[]; cu
         const r = script[Number(/\r\nx-resp: (\d+)/i.exec(head)![1])]!;
         void (async () => {
           for (const piece of splitAt(Buffer.from(originBytes(r), 'latin1'), seq.cuts)) {
+            if (socket.destroyed) return;
             socket.write(piece);
             await new Promise((res) => setImmediate(res));
           }
@@ -423,6 +630,7 @@ async function runResponses(h: Harness, seq: { responses: ScriptedResponse[]; cu
       }
     });
   });
+  const logBefore = h.log.records.length;
   const client = await connectRaw(h.port);
   const version = clientMinor === 1 ? 'HTTP/1.1\r\nHost: x' : 'HTTP/1.0\r\nConnection: keep-alive';
   const wire = script.map((r, i) => `${r.head ? 'HEAD' : 'GET'} http://127.0.0.1:${origin.port}/${i} ${version}\r\nX-Resp: ${i}\r\n\r\n`).join('');
@@ -431,32 +639,46 @@ async function runResponses(h: Harness, seq: { responses: ScriptedResponse[]; cu
   const cut = script.findIndex((r) => closesAfter(r, clientMinor));
   const answered = cut < 0 ? script : script.slice(0, cut + 1);
   const expected = answered.map((r) => expectedToClient(r, clientMinor)).join('');
-  const closes = cut >= 0;
-  const deadline = Date.now() + 5_000;
-  while (client.received().length < expected.length && Date.now() < deadline && !client.socket.readableEnded) await new Promise((r) => setTimeout(r, 2));
-  if (closes) await client.closed(5_000);
-  else await new Promise((r) => setTimeout(r, 5)); // nothing extra may follow
+  const last = answered[answered.length - 1]!;
+  const isRefused = refused(last);
+  await readUntil(client, expected.length + (isRefused ? 1 : 0), seq.pausesMs, Date.now() + 5_000);
+  const closed = cut >= 0 ? (await client.closed(5_000)).closed : (await sleep(5), false); // nothing extra may follow
   client.close();
   await origin.close();
-  expect(client.received().toString('latin1')).toBe(expected);
+  const got = client.received().toString('latin1');
+  if (!isRefused) {
+    expectSameBytes(got, expected);
+    if (cut >= 0) expect(closed).toBe(true);
+    return;
+  }
+  // The refused response: everything before it byte-exact, then one 502 from the proxy, then the close.
+  expectSameBytes(got.slice(0, expected.length), expected);
+  const reply = got.slice(expected.length);
+  const headEnd = reply.indexOf('\r\n\r\n') + 4;
+  expect(reply).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+  expect(reply.slice(0, headEnd)).toContain('Proxy-Status: dfp; error=http_protocol_error');
+  const length = Number(/\r\nContent-Length: (\d+)\r\n/i.exec(reply.slice(0, headEnd))![1]);
+  expect(reply.length).toBe(headEnd + (last.head ? 0 : length));
+  expect(closed).toBe(true);
+  expect(h.log.records.slice(logBefore).filter((x) => x.error === 'UPSTREAM_PROTOCOL_ERROR').map((x) => x.status)).toEqual([502]);
 }
 
 describe('proxy properties over one connection', () => {
-  it('forwards accepted requests exactly once and byte-exact, nothing rejected or after a rejection, responses in order', async () => {
+  it('forwards accepted requests exactly once and byte-exact (hop-by-hop and Connection-named unknown fields out, known ones kept, framing trailers dropped), nothing rejected or after a rejection, responses in order', async () => {
     const h = await startHarness((c) => (c.limits.maxHeaderBytes = MAX_HEADER_BYTES));
     h.dns.set('prop.test', { a: ['127.0.0.1'], ttl: 300 });
     const origin = await startRecordingOrigin();
     await fc.assert(
       fc.asyncProperty(sequence, (seq) => runSequence(h, origin, seq)),
-      { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(20_000)] },
+      { numRuns: 60, plugins: [fc.interruptAfterTimeLimit(15_000)] },
     );
   }, 30_000);
 
-  it('relays pipelined responses byte-exact apart from hop-by-hop lines and Via, in order, whatever their framing', async () => {
+  it('relays pipelined responses byte-exact apart from hop-by-hop lines, Connection-named unknown fields, dropped trailer fields and Via; interim heads rebuilt alike; a status above 599 gets a 502', async () => {
     const h = await startHarness();
     await fc.assert(
       fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq)),
-      { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(15_000)] },
+      { numRuns: 60, plugins: [fc.interruptAfterTimeLimit(12_000)] },
     );
   }, 30_000);
 
@@ -464,7 +686,15 @@ describe('proxy properties over one connection', () => {
     const h = await startHarness();
     await fc.assert(
       fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq, 0)),
-      { numRuns: 30, plugins: [fc.interruptAfterTimeLimit(10_000)] },
+      { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(8_000)] },
+    );
+  }, 30_000);
+
+  it('relays large responses with interim heads byte-exact to a client that reads one data event at a time with pauses', async () => {
+    const h = await startHarness();
+    await fc.assert(
+      fc.asyncProperty(slowResponseSequence, (seq) => runResponses(h, seq)),
+      { numRuns: 15, plugins: [fc.interruptAfterTimeLimit(10_000)] },
     );
   }, 30_000);
 
@@ -480,11 +710,40 @@ describe('proxy properties over one connection', () => {
       headers: [['x-drop-me', 'secret'], ['cOnNeCtIoN', 'x-DROP-me, keep-alive'], ['X-A', ''], ['tE', 'trailers']],
       hostIndex: 2,
       forwardHost: 'ignored.example',
-      body: { kind: 'chunked', wire: '00A;name=val\r\n0123456789\r\n0;end\r\nX-T: 1\r\n\r\n' },
+      body: { kind: 'chunked', chunks: [{ data: '0123456789', upper: true, ext: true, zeros: 2 }], lastExt: true, trailers: [{ name: 'X-T', line: 'X-T: 1\r\n' }] },
       close: false,
       minor: 1,
       keepAlive10: false,
     };
     await runSequence(h, origin, { before: [valid, { ...valid, mode: 'gateway' }], invalid: invalidRequests[0], after: [valid], cuts: [5, 77, 140] });
+  });
+
+  it('fixed case: Connection naming Content-Length, Host, Via, Trailer and an unknown field; the known ones and the framing stay', async () => {
+    const h = await startHarness((c) => (c.limits.maxHeaderBytes = MAX_HEADER_BYTES));
+    const origin = await startRecordingOrigin();
+    const valid: ValidRequest = {
+      kind: 'valid',
+      method: 'POST',
+      mode: 'gateway',
+      useName: false,
+      path: '/a',
+      headers: [['Connection', 'content-LENGTH, Host,via , trailer,, X-Gone, keep-alive'], ['X-Gone', '1'], ['Via', '1.0 other-proxy'], ['Trailer', 'X-T'], ['HTTP2-Settings', 'AAMAAABkAAQAAP__']],
+      hostIndex: 1,
+      forwardHost: 'ignored.example',
+      body: { kind: 'length', data: 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n' },
+      close: false,
+      minor: 1,
+      keepAlive10: false,
+    };
+    await runSequence(h, origin, { before: [valid, { ...valid, mode: 'forward' }], after: [], cuts: [] });
+  });
+
+  it('fixed case: 16 interim heads are relayed rebuilt, a 17th is answered with 502', async () => {
+    const h = await startHarness();
+    const hint: InterimHead = { minor: 1, status: 103, reason: 'Early Hints', headers: [['Link', '</a.css>; rel=preload'], ['Connection', 'X-I'], ['X-I', '1'], ['Keep-Alive', 'timeout=1']] };
+    const response = (n: number): ScriptedResponse => ({
+      head: false, interim: Array<InterimHead>(n).fill(hint), minor: 1, status: 200, headers: [], body: { kind: 'length', data: 'ok' }, originCloses: false,
+    });
+    await runResponses(h, { responses: [response(MAX_INTERIM), response(MAX_INTERIM + 1), response(0)], cuts: [] });
   });
 });
