@@ -4,7 +4,7 @@
  * lines left out) plus a few lines of ours, copied into one Buffer by
  * HeadBuilder.
  */
-import { FORM_ABSOLUTE, H_HOST, H_TRANSFER_ENCODING, H_UPGRADE, HEADER_STRIDE, METHOD_OPTIONS, type HeadParser } from '../http/index.js';
+import { FORM_ABSOLUTE, H_CONTENT_LENGTH, H_HOST, H_TRANSFER_ENCODING, H_UPGRADE, HEADER_STRIDE, METHOD_OPTIONS, type HeadParser } from '../http/index.js';
 import type { HeadBuilder } from './head-builder.js';
 import type { Authority } from './target.js';
 
@@ -23,8 +23,8 @@ export interface ViaLines {
   readonly viaLine10: Buffer;
 }
 
-/** Header lines of `p` in runs, leaving out hop-by-hop lines and those with id `dropId` (-1: none). */
-function addKeptLines(out: HeadBuilder, p: HeadParser, dropId: number): void {
+/** Header lines of `p` in runs, leaving out hop-by-hop lines and those with id `dropId` or `dropId2` (-1: none). */
+function addKeptLines(out: HeadBuilder, p: HeadParser, dropId: number, dropId2 = -1): void {
   const buf = p.buf;
   const h = p.headers;
   const n = p.headerCount;
@@ -32,7 +32,7 @@ function addKeptLines(out: HeadBuilder, p: HeadParser, dropId: number): void {
   const ids = p.headerIds;
   let runStart = -1;
   for (let i = 0; i < n; i++) {
-    if (hop[i] === 1 || ids[i] === dropId) {
+    if (hop[i] === 1 || ids[i] === dropId || ids[i] === dropId2) {
       if (runStart >= 0) {
         out.add(buf, runStart, h[i * HEADER_STRIDE]!);
         runStart = -1;
@@ -115,12 +115,14 @@ function addStatusLine(out: HeadBuilder, p: HeadParser): void {
 /**
  * An interim (1xx) response for the client, as a new Buffer: like a final head, without the hop-by-hop fields
  * (Connection and what it names, Keep-Alive, Proxy-Authenticate, …) and with Via (RFC 9110 §7.6.1, §7.6.3).
- * A 101 keeps the origin's Upgrade and gets `Connection: upgrade`: the switch it announces is what both ends
- * act on. Built from the parser's buffer, which the next head may overwrite, so always copied.
+ * A 1xx has no content, so Content-Length and Transfer-Encoding mean nothing there: they are left out, so that
+ * a lenient client cannot be made to read the bytes after it as a body. A 101 keeps the origin's Upgrade and
+ * gets `Connection: upgrade`: the switch it announces is what both ends act on. Built from the parser's
+ * buffer, which the next head may overwrite, so always copied.
  */
 export function buildInterimHead(out: HeadBuilder, p: HeadParser, via: ViaLines): Buffer {
   addStatusLine(out, p);
-  addKeptLines(out, p, -1);
+  addKeptLines(out, p, H_CONTENT_LENGTH, H_TRANSFER_ENCODING);
   if (p.statusCode === 101) {
     const h = p.headers;
     for (let u = p.findHeader(H_UPGRADE); u >= 0; u = p.findHeader(H_UPGRADE, u + 1)) out.add(p.buf, h[u * HEADER_STRIDE]!, h[u * HEADER_STRIDE + 4]!);

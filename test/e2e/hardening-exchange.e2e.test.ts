@@ -170,6 +170,18 @@ describe('interim responses', () => {
     expect(res.responses.at(-1)?.status).toBe(200);
   });
 
+  it('leave out Content-Length and Transfer-Encoding, which a 1xx cannot use: the bytes after it are never a body', async () => {
+    const h = await startHarness();
+    const origin = await startHeadOrigin((_head, socket) => {
+      socket.write('HTTP/1.1 100 Continue\r\nContent-Length: 38\r\n\r\nHTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n');
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const res = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`, 3);
+    expect(res.raw.toString('latin1')).toBe(
+      'HTTP/1.1 100 Continue\r\nVia: 1.1 dfp\r\n\r\nHTTP/1.1 103 Early Hints\r\nVia: 1.1 dfp\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: 1.1 dfp\r\n\r\nok',
+    );
+  });
+
   it('more than 16 interim responses to one request is an origin error (502)', async () => {
     const h = await startHarness();
     const origin = await startHeadOrigin((_head, socket) => {
