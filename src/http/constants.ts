@@ -34,6 +34,8 @@ export const H_TRAILER = 11;
 export const H_VIA = 12;
 export const H_PROXY_AUTHENTICATE = 13;
 export const H_HTTP2_SETTINGS = 14;
+/** A field named Close (reserved, RFC 9110 §16.3.1): always hop-by-hop, as `Connection: close` names it. */
+export const H_CLOSE = 15;
 
 export const BODY_NONE = 0;
 export const BODY_LENGTH = 1;

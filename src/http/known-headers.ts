@@ -5,7 +5,7 @@
  */
 import { asciiBytes } from './chars.js';
 import {
-  H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_HTTP2_SETTINGS, H_KEEP_ALIVE, H_OTHER, H_PROXY_AUTHENTICATE,
+  H_CLOSE, H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_HTTP2_SETTINGS, H_KEEP_ALIVE, H_OTHER, H_PROXY_AUTHENTICATE,
   H_PROXY_AUTHORIZATION, H_PROXY_CONNECTION, H_TE, H_TRAILER, H_TRANSFER_ENCODING, H_UPGRADE, H_VIA,
   METHOD_CONNECT, METHOD_DELETE, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, METHOD_OTHER, METHOD_PATCH,
   METHOD_POST, METHOD_PUT, METHOD_TRACE,
@@ -31,6 +31,7 @@ const KNOWN_HEADER_NAMES: ReadonlyArray<readonly [string, number]> = [
   ['via', H_VIA],
   ['proxy-authenticate', H_PROXY_AUTHENTICATE],
   ['http2-settings', H_HTTP2_SETTINGS],
+  ['close', H_CLOSE],
 ];
 
 const KNOWN_METHODS: ReadonlyArray<readonly [string, number]> = [
@@ -87,6 +88,6 @@ export function lookupMethod(buf: Buffer, start: number, end: number): number {
 export const HOP_BY_HOP_BY_ID: Uint8Array = (() => {
   const t = new Uint8Array(16);
   for (const id of [H_CONNECTION, H_PROXY_CONNECTION, H_KEEP_ALIVE, H_TE, H_UPGRADE,
-    H_PROXY_AUTHORIZATION, H_PROXY_AUTHENTICATE, H_HTTP2_SETTINGS]) t[id] = 1;
+    H_PROXY_AUTHORIZATION, H_PROXY_AUTHENTICATE, H_HTTP2_SETTINGS, H_CLOSE]) t[id] = 1;
   return t;
 })();

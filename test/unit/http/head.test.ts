@@ -140,6 +140,13 @@ describe('header fields', () => {
     expect(Array.from(res.hopByHop.subarray(0, res.headerCount))).toEqual([1, 0, 1]);
   });
 
+  it('never forwards a field named Close, which `Connection: close` names (a reserved name, RFC 9110 §16.3.1)', () => {
+    for (const conn of ['close', 'keep-alive', 'close, x-a']) {
+      const { p } = parseHead('request', `GET / HTTP/1.1\r\nHost: h\r\nClose: 1\r\nConnection: ${conn}\r\n\r\n`);
+      expect(p.hopByHop[1]).toBe(1);
+    }
+  });
+
   it('marks every field a long list of connection options names, whatever its case, and no other', () => {
     const options: string[] = [];
     let fields = '';
