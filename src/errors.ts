@@ -10,16 +10,18 @@ export interface ErrorSpec {
   readonly proxyStatus: string;
   /** One-line reason for the body when the detail is empty. */
   readonly text: string;
+  /** Header fields the reply must carry; the ProxyError gives their values (`headerValues`), in this order. */
+  readonly headers?: readonly string[];
 }
 
 export const ERRORS = {
   REQUEST_MALFORMED: { status: 400, proxyStatus: 'http_request_error', text: 'malformed request' },
   REQUEST_HEAD_TOO_LARGE: { status: 431, proxyStatus: 'http_request_error', text: 'request head too large' },
   REQUEST_URI_TOO_LONG: { status: 414, proxyStatus: 'http_request_error', text: 'request-line too long' },
-  AUTH_REQUIRED: { status: 407, proxyStatus: 'http_request_denied', text: 'proxy authentication required' },
+  AUTH_REQUIRED: { status: 407, proxyStatus: 'http_request_denied', text: 'proxy authentication required', headers: ['Proxy-Authenticate'] },
   DESTINATION_DENIED: { status: 403, proxyStatus: 'destination_ip_prohibited', text: 'destination denied by policy' },
   REQUEST_DENIED: { status: 403, proxyStatus: 'http_request_denied', text: 'request denied by policy' },
-  RATE_LIMITED: { status: 429, proxyStatus: 'http_request_denied', text: 'rate limited' },
+  RATE_LIMITED: { status: 429, proxyStatus: 'http_request_denied', text: 'rate limited', headers: ['Retry-After'] },
   DNS_NXDOMAIN: { status: 502, proxyStatus: 'dns_error', text: 'name does not exist' },
   DNS_TIMEOUT: { status: 504, proxyStatus: 'dns_timeout', text: 'DNS query timed out' },
   DNS_FAILURE: { status: 502, proxyStatus: 'dns_error', text: 'DNS lookup failed' },
@@ -39,6 +41,8 @@ export const ERRORS = {
   CONNECTION_LIMIT: { status: 503, proxyStatus: 'connection_limit_reached', text: 'too many connections' },
   IDLE_TIMEOUT: { status: 504, proxyStatus: 'http_response_timeout', text: 'exchange idle for too long' },
   REQUEST_BODY_TIMEOUT: { status: 408, proxyStatus: 'http_request_error', text: 'request body stalled' },
+  /** A bug in dfp itself (an exception on the data path), never an upstream's fault. */
+  INTERNAL_ERROR: { status: 500, proxyStatus: 'proxy_internal_error', text: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -47,12 +51,15 @@ export interface ProxyErrorOptions {
   cause?: unknown;
   /** DNS response code for Proxy-Status `rcode=` (e.g. NXDOMAIN, SERVFAIL). */
   rcode?: string;
+  /** Values of the code's `headers`, in the table's order (no CR/LF: they are dropped). */
+  headerValues?: readonly string[];
 }
 
 export class ProxyError extends Error {
   readonly code: ErrorCode;
   readonly detail: string;
   readonly rcode: string | undefined;
+  readonly headerValues: readonly string[];
 
   constructor(code: ErrorCode, detail = '', options: ProxyErrorOptions = {}) {
     super(detail ? `${code}: ${detail}` : code, options.cause === undefined ? undefined : { cause: options.cause });
@@ -60,6 +67,7 @@ export class ProxyError extends Error {
     this.code = code;
     this.detail = detail;
     this.rcode = options.rcode;
+    this.headerValues = options.headerValues ?? NO_VALUES;
   }
 
   get status(): number {
@@ -69,6 +77,13 @@ export class ProxyError extends Error {
   get proxyStatus(): string {
     return ERRORS[this.code].proxyStatus;
   }
+}
+
+const NO_VALUES: readonly string[] = [];
+
+/** Any thrown value as a ProxyError: ours as they are, anything else is a bug of ours (500). */
+export function toProxyError(err: unknown): ProxyError {
+  return err instanceof ProxyError ? err : new ProxyError('INTERNAL_ERROR', '', { cause: err });
 }
 
 export function isProxyError(err: unknown): err is ProxyError {
@@ -100,6 +115,7 @@ const REASONS: Record<number, string> = {
   403: 'Forbidden',
   407: 'Proxy Authentication Required',
   408: 'Request Timeout',
+  500: 'Internal Server Error',
   414: 'URI Too Long',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
@@ -111,8 +127,6 @@ const REASONS: Record<number, string> = {
 };
 
 export interface ErrorReplyOptions {
-  /** Extra header lines, each without CRLF (Proxy-Authenticate, Retry-After). */
-  extraHeaders?: readonly string[];
   /** Close the connection after the reply (default true). */
   close?: boolean;
   /** HEAD requests get no body bytes (Content-Length still describes it). */
@@ -121,14 +135,17 @@ export interface ErrorReplyOptions {
 
 /** Serialise a complete HTTP/1.1 error response for `err`. */
 export function renderErrorReply(err: ProxyError, options: ErrorReplyOptions = {}): Buffer {
-  const spec = ERRORS[err.code];
+  const spec: ErrorSpec = ERRORS[err.code];
   const body = oneLine(err.detail ? `${spec.text}: ${err.detail}` : spec.text) + '\n';
   let head =
     `HTTP/1.1 ${spec.status} ${REASONS[spec.status] ?? 'Error'}\r\n` +
     `Content-Type: text/plain; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     `Proxy-Status: ${proxyStatusValue(err)}\r\n`;
-  for (const line of options.extraHeaders ?? []) head += line + '\r\n';
+  const names = spec.headers;
+  if (names !== undefined) {
+    for (let i = 0; i < names.length; i++) head += `${names[i]}: ${oneLine(err.headerValues[i] ?? '')}\r\n`;
+  }
   head += options.close === false ? '\r\n' : 'Connection: close\r\n\r\n';
   return Buffer.from(options.isHead ? head : head + body, 'latin1');
 }

@@ -24,7 +24,7 @@ import {
   METHOD_TRACE,
   NEED_MORE,
 } from '../http/index.js';
-import { isProxyError, ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
+import { ProxyError, renderErrorReply, toProxyError, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { HostTarget } from '../dns/name.js';
 import { connectTo, type ConnectResult } from '../upstream/connect.js';
@@ -779,20 +779,19 @@ export class ClientConn implements UpstreamOwner, Closable {
       up.destroy();
     }
     if (this.responseStarted && this.responseHeadDone) {
-      this.errorCode = isProxyError(err) ? err.code : 'UPSTREAM_INCOMPLETE';
+      this.errorCode = toProxyError(err).code;
       this.logExchange();
       this.socket.destroy();
       return;
     }
-    this.replyError(isProxyError(err) ? err : new ProxyError('UPSTREAM_PROTOCOL_ERROR', 'internal error', { cause: err }));
+    this.replyError(toProxyError(err));
   }
 
   private replyError(err: ProxyError): void {
     if (this.state === S_CLOSED) return;
     this.status = err.status;
     this.errorCode = err.code;
-    const extra = err.code === 'AUTH_REQUIRED' ? [`Proxy-Authenticate: Basic realm="${this.ctx.config.auth.basic?.realm ?? 'dfp'}"`] : undefined;
-    const reply = renderErrorReply(err, { isHead: this.parser.method === METHOD_HEAD, extraHeaders: extra });
+    const reply = renderErrorReply(err, { isHead: this.parser.method === METHOD_HEAD });
     this.bytesOut += reply.length;
     if (this.socket.writableCorked) this.socket.uncork();
     this.socket.write(reply);
@@ -890,7 +889,7 @@ export class ClientConn implements UpstreamOwner, Closable {
    */
   crashed(err: unknown): void {
     reportCrash(err);
-    this.errorCode ??= 'UPSTREAM_PROTOCOL_ERROR';
+    this.errorCode ??= 'INTERNAL_ERROR';
     this.destroy();
   }
 
