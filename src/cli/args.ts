@@ -1,9 +1,14 @@
 /**
- * Command-line flags: `--flag value` and `--flag=value`, repeatable flags
- * collect, unknown flags are rejected with the nearest known one. Values stay
- * strings here; resolve.ts validates them with the same rules as the file.
+ * The command line → Command. Flags: `--flag value` and `--flag=value`,
+ * repeatable flags collect, unknown flags are rejected with the nearest known
+ * one. Values stay strings here; config (load.ts → resolve.ts) validates them
+ * with the same rules as the file, reading the flags as an Overrides value.
  */
+import { loadConfig, rejectUnsupported } from '../config/load.js';
 import { ConfigError, suggest } from '../config/raw.js';
+import type { Config } from '../config/types.js';
+import { parseIPv4, parseIPv6 } from '../policy/ip.js';
+import { isHostName } from '../policy/host-port.js';
 
 export type CommandName = 'run' | 'check' | 'cert' | 'help' | 'version';
 
@@ -135,4 +140,43 @@ export function parseArgs(argv: readonly string[]): Flags {
   if (wantsHelp) flags.command = 'help';
   else if (wantsVersion) flags.command = 'version';
   return flags;
+}
+
+export type Command =
+  | { kind: 'run'; config: Config }
+  | { kind: 'check'; config: Config }
+  | { kind: 'cert'; outDir: string; hosts: string[] }
+  | { kind: 'help' }
+  | { kind: 'version' };
+
+/** Host names a `dfp cert` server certificate covers when no --host is given. */
+export const DEFAULT_CERT_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+
+/** Parse the command line (without node and the script) and load the config it names. */
+export function parseCommand(argv: readonly string[]): Command {
+  const flags = parseArgs(argv);
+  switch (flags.command) {
+    case 'help':
+      return { kind: 'help' };
+    case 'version':
+      return { kind: 'version' };
+    case 'cert': {
+      if (flags.out === null) throw new ConfigError('--out', 'dfp cert needs --out DIR');
+      const hosts = flags.hosts.map(checkCertHost);
+      return { kind: 'cert', outDir: flags.out, hosts: hosts.length > 0 ? hosts : [...DEFAULT_CERT_HOSTS] };
+    }
+    case 'run':
+    case 'check': {
+      // Flags carries every Overrides field: config reads the ones it resolves.
+      const config = loadConfig(flags.config, flags);
+      rejectUnsupported(config);
+      return { kind: flags.command, config };
+    }
+  }
+}
+
+function checkCertHost(host: string): string {
+  const lower = host.toLowerCase();
+  if (parseIPv4(lower) >= 0 || isHostName(lower) || (lower.includes(':') && !lower.includes('%') && parseIPv6(lower, new Uint8Array(16)))) return lower;
+  throw new ConfigError('--host', `"${host}" is not a host name or IP address`);
 }

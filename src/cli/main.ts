@@ -3,11 +3,12 @@
  * port, drain on SIGTERM/SIGINT. Exit codes: 0 clean, 1 runtime failure,
  * 2 bad command line or config.
  */
-import { ConfigError, parseCommand } from '../config/load.js';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { StreamAccessLog } from '../observability/access-log.js';
 import { startAdmin } from '../observability/admin.js';
 import { startProxy } from '../proxy/server.js';
+import { parseCommand } from './args.js';
 import { runCheck } from './check.js';
 import { isClusterWorker, runPrimary, serveWorkerRequests } from './workers.js';
 import { createMetrics } from '../observability/proxy-metrics.js';

@@ -1,64 +1,25 @@
 /**
- * argv → Command: flags (cli/args.ts), the config file (raw.ts), resolution
- * (resolve.ts) and the list of features this build parses but does not run yet.
- * Every failure is a ConfigError naming the key or flag; main exits with 2.
+ * The config file (raw.ts) plus command-line overrides → Config, through
+ * resolve.ts; and the list of features this build parses but does not run yet.
+ * The command line itself is parsed above this layer (cli/args.ts), which
+ * hands over the file name and an Overrides value. Every failure is a
+ * ConfigError naming the key or flag; main exits with 2.
  */
 import { dirname } from 'node:path';
-import { parseArgs, type Flags } from '../cli/args.js';
-import { parseIPv4, parseIPv6 } from '../policy/address.js';
-import { isHostName } from '../policy/host-port.js';
 import { isManifest, translateManifests } from './manifests.js';
 import { ConfigError, readConfigFile } from './raw.js';
-import { resolveConfig } from './resolve.js';
+import { resolveConfig, type Overrides } from './resolve.js';
 import type { Config } from './types.js';
 
 export { ConfigError } from './raw.js';
 
-export type Command =
-  | { kind: 'run'; config: Config }
-  | { kind: 'check'; config: Config }
-  | { kind: 'cert'; outDir: string; hosts: string[] }
-  | { kind: 'help' }
-  | { kind: 'version' };
-
-/** Host names a `dfp cert` server certificate covers when no --host is given. */
-export const DEFAULT_CERT_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1'];
-
-/** Parse the command line (without node and the script) and load the config it names. */
-export function parseCommand(argv: readonly string[]): Command {
-  const flags = parseArgs(argv);
-  switch (flags.command) {
-    case 'help':
-      return { kind: 'help' };
-    case 'version':
-      return { kind: 'version' };
-    case 'cert': {
-      if (flags.out === null) throw new ConfigError('--out', 'dfp cert needs --out DIR');
-      const hosts = flags.hosts.map(checkCertHost);
-      return { kind: 'cert', outDir: flags.out, hosts: hosts.length > 0 ? hosts : [...DEFAULT_CERT_HOSTS] };
-    }
-    case 'run':
-    case 'check': {
-      const config = loadConfig(flags);
-      rejectUnsupported(config);
-      return { kind: flags.command, config };
-    }
-  }
-}
-
-function checkCertHost(host: string): string {
-  const lower = host.toLowerCase();
-  if (parseIPv4(lower) >= 0 || isHostName(lower) || (lower.includes(':') && !lower.includes('%') && parseIPv6(lower, new Uint8Array(16)))) return lower;
-  throw new ConfigError('--host', `"${host}" is not a host name or IP address`);
-}
-
-/** Read the file named by --config (if any) and apply the flags over it. */
-export function loadConfig(flags: Flags): Config {
-  if (flags.config === null) return resolveConfig(null, flags, { baseDir: process.cwd() });
-  const file = readConfigFile(flags.config);
+/** Read `configFile` (null = none: defaults) and apply the command-line overrides over it. */
+export function loadConfig(configFile: string | null, overrides: Overrides): Config {
+  if (configFile === null) return resolveConfig(null, overrides, { baseDir: process.cwd() });
+  const file = readConfigFile(configFile);
   // Kubernetes manifests (kind: Backend / HTTPRoute / VirtualService) translate to routes.
-  const raw = file.documents.length > 1 || file.documents.some(isManifest) ? translateManifests(file.documents, flags.config) : (file.documents[0] ?? null);
-  return resolveConfig(raw, flags, { baseDir: dirname(flags.config) });
+  const raw = file.documents.length > 1 || file.documents.some(isManifest) ? translateManifests(file.documents, configFile) : (file.documents[0] ?? null);
+  return resolveConfig(raw, overrides, { baseDir: dirname(configFile) });
 }
 
 /**

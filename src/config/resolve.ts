@@ -46,7 +46,7 @@ import type {
   UpstreamTlsConfig,
 } from './types.js';
 
-/** Command-line values that override the file (a subset of cli/args.ts Flags). */
+/** Command-line values that override the file (cli/args.ts passes its Flags, which carry every field). */
 export interface Overrides {
   listen: readonly string[];
   admin: string | null;

@@ -3,13 +3,12 @@
  * (defaults applied, durations in milliseconds, addresses split). The raw file
  * shape lives in raw.ts; resolve.ts turns raw + flags into this.
  */
+import type { HostPort } from '../policy/host-port.js';
 
 export type LookupFamily = 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'AUTO' | 'ALL';
 
-export interface HostPort {
-  host: string; // IP literal or name, IPv6 without brackets
-  port: number;
-}
+/** Defined beside its parser (policy/host-port.ts) so that policy/ imports nothing from config/. */
+export type { HostPort };
 
 export interface TlsFiles {
   certFile: string;

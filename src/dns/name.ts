@@ -2,13 +2,17 @@
  * Host names from requests: normalise before any lookup. Lower-case, one
  * trailing dot removed, IDN to punycode, RFC 1035/1123 length and label rules
  * (plus `_`, which real intranets use). IP literals are recognised here and skip
- * DNS. Byte loops only: this runs once per request.
+ * DNS; they are read by policy/ip.ts, the parser the destination guard uses, and
+ * come out in its canonical form. Byte loops only: this runs once per request.
  *
  * Rejections are ProxyError('REQUEST_MALFORMED', REASON) with REASON one of
  * the HOST_* codes below, so tests and logs can tell them apart.
  */
 import { domainToASCII } from 'node:url';
 import { ProxyError } from '../errors.js';
+import { formatIPv6 as formatIPv6Bytes, hasZone, parseIPv4, parseIPv6 as parseIPv6Bytes } from '../policy/ip.js';
+
+export { parseIPv4 } from '../policy/ip.js';
 
 export type HostTarget = { kind: 'ip'; address: string; family: 4 | 6 } | { kind: 'name'; name: string };
 
@@ -67,10 +71,13 @@ function bracketedIPv6(raw: string): HostTarget {
   return bareIPv6(raw.slice(1, -1));
 }
 
+/** Scratch for IPv6 literals (formatted before anyone else can parse into it). */
+const v6Bytes = new Uint8Array(16);
+
+/** A zone id (`%eth0`, `%25eth0`) names an interface of the client's host, not a destination: refused. */
 function bareIPv6(text: string): HostTarget {
-  const groups = parseIPv6(text);
-  if (groups === null) throw malformed('HOST_BAD_IPV6');
-  return { kind: 'ip', address: formatIPv6(groups), family: 6 };
+  if (hasZone(text) || !parseIPv6Bytes(text, v6Bytes)) throw malformed('HOST_BAD_IPV6');
+  return { kind: 'ip', address: formatIPv6Bytes(v6Bytes), family: 6 };
 }
 
 /** Rare path: non-ASCII input. Raw UTF-8 read as latin1 is decoded first; then UTS 46 via url.domainToASCII. */
@@ -163,9 +170,8 @@ function isHexLabel(text: string, start: number, end: number): boolean {
 }
 
 function numericHost(text: string, end: number): HostTarget {
-  const address = end === text.length ? text : text.slice(0, end);
-  if (parseIPv4(address) < 0) throw malformed('HOST_AMBIGUOUS_IPV4');
-  return { kind: 'ip', address, family: 4 };
+  if (parseIPv4(text, 0, end) < 0) throw malformed('HOST_AMBIGUOUS_IPV4');
+  return { kind: 'ip', address: end === text.length ? text : text.slice(0, end), family: 4 };
 }
 
 /** Scratch space for case folding (names are at most MAX_NAME_LENGTH bytes by then). */
@@ -180,34 +186,6 @@ function foldCase(text: string, end: number): string {
   return foldBuffer.toString('latin1', 0, end);
 }
 
-/**
- * Strict dotted quad: four decimal octets 0-255, no leading zeros, no other
- * forms. Returns the address as an unsigned 32-bit number, or -1.
- */
-export function parseIPv4(text: string, start = 0, end = text.length): number {
-  let value = 0;
-  let parts = 0;
-  let octet = -1;
-  let digits = 0;
-  for (let i = start; i <= end; i++) {
-    const c = i === end ? CH_DOT : text.charCodeAt(i);
-    if (c === CH_DOT) {
-      if (digits === 0 || parts === 4) return -1;
-      value = value * 256 + octet;
-      parts++;
-      octet = -1;
-      digits = 0;
-      continue;
-    }
-    if (c < 0x30 || c > 0x39) return -1;
-    if (digits > 0 && octet === 0) return -1; // leading zero
-    octet = digits === 0 ? c - 0x30 : octet * 10 + (c - 0x30);
-    digits++;
-    if (octet > 255) return -1;
-  }
-  return parts === 4 ? value : -1;
-}
-
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   const l = c | 0x20;
@@ -216,102 +194,23 @@ function hexValue(c: number): number {
 }
 
 /**
- * RFC 4291 text form (no zone): up to eight 1-4 digit hex groups, one `::`,
- * an optional dotted-quad tail. Returns the eight groups, or null.
+ * policy/ip.ts's parseIPv6 as eight 16-bit groups, refusing zones as
+ * normalizeHost does; null when `text` is not an IPv6 literal.
  */
 export function parseIPv6(text: string): Uint16Array | null {
-  const n = text.length;
-  if (n < 2 || n > 45) return null;
+  const bytes = new Uint8Array(16);
+  if (hasZone(text) || !parseIPv6Bytes(text, bytes)) return null;
   const groups = new Uint16Array(8);
-  let count = 0;
-  let gap = -1;
-  let i = 0;
-  if (text.charCodeAt(0) === CH_COLON) {
-    if (text.charCodeAt(1) !== CH_COLON) return null;
-    gap = 0;
-    i = 2;
-    if (i === n) return groups; // "::"
-  }
-  while (i < n) {
-    if (count === 8) return null;
-    const groupStart = i;
-    let value = 0;
-    while (i < n && i - groupStart < 5) {
-      const h = hexValue(text.charCodeAt(i));
-      if (h < 0) break;
-      value = value * 16 + h;
-      i++;
-    }
-    if (i < n && text.charCodeAt(i) === CH_DOT) {
-      if (count > 6) return null;
-      const v4 = parseIPv4(text, groupStart, n);
-      if (v4 < 0) return null;
-      groups[count++] = v4 >>> 16;
-      groups[count++] = v4 & 0xffff;
-      i = n;
-      break;
-    }
-    const digits = i - groupStart;
-    if (digits === 0 || digits > 4) return null;
-    groups[count++] = value;
-    if (i === n) break;
-    if (text.charCodeAt(i) !== CH_COLON) return null;
-    i++;
-    if (i < n && text.charCodeAt(i) === CH_COLON) {
-      if (gap >= 0) return null;
-      gap = count;
-      i++;
-    } else if (i === n) {
-      return null; // trailing single colon
-    }
-  }
-  return expandGap(groups, count, gap);
+  for (let k = 0; k < 8; k++) groups[k] = (bytes[2 * k]! << 8) | bytes[2 * k + 1]!;
+  return groups;
 }
 
-function expandGap(groups: Uint16Array, count: number, gap: number): Uint16Array | null {
-  if (gap < 0) return count === 8 ? groups : null;
-  if (count === 8) return null; // "::" must stand for at least one group
-  const tail = count - gap;
-  const out = new Uint16Array(8);
-  for (let k = 0; k < gap; k++) out[k] = groups[k]!;
-  for (let k = 0; k < tail; k++) out[8 - tail + k] = groups[gap + k]!;
-  return out;
-}
-
-/** RFC 5952 canonical text: lower-case, no leading zeros, longest zero run (>= 2) as `::`; v4-mapped as ::ffff:a.b.c.d. */
+/** RFC 5952 text of eight groups (policy/ip.ts formatIPv6): v4-mapped as ::ffff:a.b.c.d. */
 export function formatIPv6(groups: Uint16Array): string {
-  if (isV4Mapped(groups)) {
-    return `::ffff:${groups[6]! >>> 8}.${groups[6]! & 0xff}.${groups[7]! >>> 8}.${groups[7]! & 0xff}`;
-  }
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let k = 0; k < 8; ) {
-    if (groups[k] !== 0) {
-      k++;
-      continue;
-    }
-    let j = k;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - k > bestLength) {
-      bestStart = k;
-      bestLength = j - k;
-    }
-    k = j;
-  }
-  let out = '';
+  const bytes = new Uint8Array(16);
   for (let k = 0; k < 8; k++) {
-    if (k === bestStart) {
-      out += k === 0 ? '::' : ':';
-      k += bestLength - 1;
-      continue;
-    }
-    out += groups[k]!.toString(16);
-    if (k < 7) out += ':';
+    bytes[2 * k] = groups[k]! >>> 8;
+    bytes[2 * k + 1] = groups[k]! & 0xff;
   }
-  return out;
-}
-
-function isV4Mapped(groups: Uint16Array): boolean {
-  for (let k = 0; k < 5; k++) if (groups[k] !== 0) return false;
-  return groups[5] === 0xffff;
+  return formatIPv6Bytes(bytes);
 }

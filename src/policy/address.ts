@@ -1,7 +1,8 @@
 /**
  * Pure address classification: which kind of destination an IP literal is.
- * No RegExp, no split: IP literals are parsed with byte loops into a reused
- * 16-byte buffer. Called once per dial on the address that will be dialled.
+ * Literals are read by ip.ts (the one IP parser, shared with host
+ * normalisation in dns/name.ts) into a reused 16-byte buffer. Called once per
+ * dial on the address that will be dialled.
  *
  * Classes and the policy meaning (enforced by the proxy, not here):
  * - 'public'       allowed by default; the only class isPrivateClass() is false for.
@@ -20,6 +21,11 @@
  * mapped ::ffff:0:0/96, translated ::ffff:0:0:0/96, compatible ::/96,
  * NAT64 well-known prefix 64:ff9b::/96 and 6to4 2002::/16.
  */
+
+import { parseIPv4, parseIPv6 } from './ip.js';
+
+/** The IP parser lives in ip.ts; these names stay importable from here. */
+export { hasZone, parseIPv4, parseIPv6 } from './ip.js';
 
 export type AddressClass =
   | 'public'
@@ -190,123 +196,4 @@ export function allZero(b: Uint8Array, from: number, to: number): boolean {
 
 function embeddedV4(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-}
-
-/**
- * Parse a dotted-quad IPv4 literal (no leading zeros, exactly four parts) into
- * an unsigned 32-bit number; -1 when `text` is not one.
- */
-export function parseIPv4(text: string, from = 0, to = text.length): number {
-  let value = 0;
-  let parts = 0;
-  let i = from;
-  while (parts < 4) {
-    let octet = 0;
-    let digits = 0;
-    const start = i;
-    while (i < to) {
-      const c = text.charCodeAt(i);
-      if (c < 0x30 || c > 0x39) break;
-      octet = octet * 10 + (c - 0x30);
-      digits++;
-      i++;
-    }
-    if (digits === 0 || digits > 3 || octet > 255) return -1;
-    if (digits > 1 && text.charCodeAt(start) === 0x30) return -1; // leading zero: ambiguous (octal)
-    value = value * 256 + octet;
-    parts++;
-    if (parts < 4) {
-      if (i >= to || text.charCodeAt(i) !== 0x2e) return -1;
-      i++;
-    }
-  }
-  return i === to ? value : -1;
-}
-
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const f = c | 0x20;
-  if (f >= 0x61 && f <= 0x66) return f - 0x61 + 10;
-  return -1;
-}
-
-/**
- * Parse an IPv6 literal (RFC 4291 text forms, optional trailing dotted IPv4,
- * optional "%zone" which is ignored) into `out` (16 bytes). False when invalid.
- */
-export function parseIPv6(text: string, out: Uint8Array): boolean {
-  let end = text.length;
-  for (let k = 0; k < end; k++) {
-    if (text.charCodeAt(k) === 0x25) {
-      if (k === end - 1) return false; // empty zone
-      end = k;
-      break;
-    }
-  }
-  out.fill(0);
-  let i = 0;
-  let pos = 0; // next byte to write
-  let gap = -1; // byte index where "::" was
-  if (end >= 2 && text.charCodeAt(0) === 0x3a) {
-    if (text.charCodeAt(1) !== 0x3a) return false;
-    gap = 0;
-    i = 2;
-    if (i === end) return true; // "::"
-  }
-  while (i < end) {
-    if (pos >= 16) return false;
-    // One group: up to 4 hex digits, or a dotted IPv4 tail.
-    let group = 0;
-    let digits = 0;
-    const start = i;
-    while (i < end && digits <= 4) {
-      const h = hexValue(text.charCodeAt(i));
-      if (h < 0) break;
-      group = (group << 4) | h;
-      digits++;
-      i++;
-    }
-    if (i < end && text.charCodeAt(i) === 0x2e) {
-      if (pos > 12) return false;
-      const v4 = parseIPv4(text, start, end);
-      if (v4 < 0) return false;
-      out[pos] = v4 >>> 24;
-      out[pos + 1] = (v4 >>> 16) & 0xff;
-      out[pos + 2] = (v4 >>> 8) & 0xff;
-      out[pos + 3] = v4 & 0xff;
-      pos += 4;
-      i = end;
-      break;
-    }
-    if (digits === 0 || digits > 4) return false;
-    out[pos] = group >>> 8;
-    out[pos + 1] = group & 0xff;
-    pos += 2;
-    if (i === end) break;
-    if (text.charCodeAt(i) !== 0x3a) return false;
-    i++;
-    if (i < end && text.charCodeAt(i) === 0x3a) {
-      if (gap >= 0) return false; // second "::"
-      gap = pos;
-      i++;
-      if (i === end) break;
-    } else if (i === end) {
-      return false; // trailing single ':'
-    }
-  }
-  if (gap < 0) return pos === 16;
-  if (pos === 16) return false; // "::" must stand for at least one group
-  // Move the bytes after the gap to the end.
-  const tail = pos - gap;
-  for (let k = tail - 1; k >= 0; k--) {
-    out[16 - tail + k] = out[gap + k]!;
-  }
-  for (let k = gap; k < 16 - tail; k++) out[k] = 0;
-  return true;
-}
-
-/** An IPv6 zone suffix (`%eth0`) is not accepted in rules or listen addresses. */
-export function hasZone(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x25) return true;
-  return false;
 }

@@ -3,7 +3,8 @@
  * address) and match an IP literal against a block. IPv4-mapped IPv6
  * addresses match IPv4 blocks. Byte loops, no RegExp.
  */
-import { allZero, hasZone, parseIPv4, parseIPv6 } from './address.js';
+import { allZero } from './address.js';
+import { hasZone, parseIPv4, parseIPv6 } from './ip.js';
 
 /** A parsed CIDR block; IPv4 blocks keep 4 bytes, IPv6 blocks 16. */
 export interface Cidr {

@@ -2,8 +2,13 @@
  * Host and host:port syntax for the configuration and the command line
  * (listen and admin addresses): host names, ports, bracketed IPv6.
  */
-import type { HostPort } from '../config/types.js';
-import { hasZone, parseIPv4, parseIPv6 } from './address.js';
+import { hasZone, parseIPv4, parseIPv6 } from './ip.js';
+
+/** A listen, admin or endpoint address (config/types.ts re-exports it). */
+export interface HostPort {
+  host: string; // IP literal or name, IPv6 without brackets
+  port: number;
+}
 
 const scratch = new Uint8Array(16);
 

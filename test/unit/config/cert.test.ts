@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCert } from '../../../src/cli/cert.js';
-import { ConfigError, parseCommand } from '../../../src/config/load.js';
+import { parseCommand } from '../../../src/cli/args.js';
+import { ConfigError } from '../../../src/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dfp-cert-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from '../../../src/config/load.js';
+import { parseCommand } from '../../../src/cli/args.js';
 
 function runConfig(argv: string[]) {
   const command = parseCommand(argv);

@@ -5,7 +5,8 @@ import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REDACTED, runCheck } from '../../../src/cli/check.js';
 import { defaultConfig } from '../../../src/config/defaults.js';
-import { ConfigError, parseCommand, rejectUnsupported, type Command } from '../../../src/config/load.js';
+import { parseCommand, type Command } from '../../../src/cli/args.js';
+import { ConfigError, rejectUnsupported } from '../../../src/config/load.js';
 import { resolveConfig } from '../../../src/config/resolve.js';
 import type { Config } from '../../../src/config/types.js';
 
