@@ -3,27 +3,10 @@
  * (no JSON.stringify per request) and written in batches: at most every 50 ms
  * or 64 KiB, and on shutdown.
  */
-export interface AccessRecord {
-  client: string;
-  user: string | null;
-  mode: 'forward' | 'connect' | 'gateway' | 'sni';
-  method: string;
-  host: string;
-  port: number;
-  address: string | null;
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  durationMs: number;
-  dnsMs: number;
-  connectMs: number;
-  error: string | null;
-}
+import type { AccessLogSink, AccessRecord } from '../proxy/access-record.js';
 
-export interface AccessLogSink {
-  write(record: AccessRecord): void;
-  flush(): void;
-}
+// The proxy owns the record and the sink's interface; re-exported for older imports.
+export type { AccessLogSink, AccessRecord } from '../proxy/access-record.js';
 
 /** Escape for a JSON string body; the fast path returns the input untouched. */
 export function jsonEscape(text: string): string {

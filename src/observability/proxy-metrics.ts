@@ -1,24 +1,34 @@
 /**
- * Binds the data path's metric hooks to the Prometheus registry: counter
- * handles are resolved once, DNS and pool figures are read at scrape time.
+ * Binds the data path's metric hooks (proxy/metrics-hooks.ts) to the
+ * Prometheus handles of metrics.ts: counter handles are resolved once, DNS
+ * figures are read at scrape time.
  */
-import type { ProxyContext } from '../proxy/context.js';
-import type { ProxyMetrics, ProxyMode } from '../proxy/metrics-hooks.js';
+import type { DnsStats } from '../dns/cache.js';
+import type { QueryKind } from '../dns/resolver.js';
+import type { DenyReason, ProxyMetrics, ProxyMode } from '../proxy/metrics-hooks.js';
 import { createDfpMetrics, type DfpMetrics } from './metrics.js';
+
+/** What attach() reads: the DNS cache's figures (a ProxyContext has one). */
+export interface MetricsSources {
+  readonly dns: { stats(): DnsStats };
+}
 
 export interface BoundMetrics {
   readonly dfp: DfpMetrics;
   readonly hooks: ProxyMetrics;
-  /** Read DNS cache figures from this proxy at scrape time. */
-  attach(ctx: ProxyContext): void;
+  /** Read DNS cache figures from this proxy (its ProxyContext) at scrape time. */
+  attach(sources: MetricsSources): void;
   render(): string;
 }
 
-const DNS_RESULTS = ['success', 'nxdomain', 'nodata', 'timeout', 'error'] as const;
+/** dfp_dns_queries_total{result} series, in exposition order: every QueryKind. */
+const DNS_RESULTS = ['success', 'nxdomain', 'nodata', 'timeout', 'error'] as const satisfies readonly QueryKind[];
+// A QueryKind added to the resolver without a series here fails to compile.
+const DNS_RESULTS_COVER_QUERY_KINDS: Exclude<QueryKind, (typeof DNS_RESULTS)[number]> extends never ? true : false = true;
+void DNS_RESULTS_COVER_QUERY_KINDS;
 
 export function createMetrics(): BoundMetrics {
   const m = createDfpMetrics();
-  const deniedHandles = new Map<string, ReturnType<typeof m.deniedTotal.labels>>();
   const hooks: ProxyMetrics = {
     connectionOpened: () => m.connectionsActive.inc(),
     connectionClosed: () => m.connectionsActive.dec(),
@@ -33,20 +43,13 @@ export function createMetrics(): BoundMetrics {
       m.tunnelBytesUpstream.inc(bytesUp);
       m.tunnelBytesDownstream.inc(bytesDown);
     },
-    denied(reason: string) {
-      let handle = deniedHandles.get(reason);
-      if (handle === undefined) {
-        handle = m.deniedTotal.labels(reason);
-        deniedHandles.set(reason, handle);
-      }
-      handle.inc();
-    },
+    denied: (reason: DenyReason) => m.deniedCounter(reason).inc(),
   };
   return {
     dfp: m,
     hooks,
-    attach(ctx: ProxyContext) {
-      const dns = ctx.dns;
+    attach(sources: MetricsSources) {
+      const dns = sources.dns;
       m.dnsCacheHitsTotal.track(() => dns.stats().hits);
       m.dnsCacheHosts.track(() => dns.stats().hosts);
       for (const result of DNS_RESULTS) m.dnsQueriesTotal.labels(result).track(() => dns.stats().queries[result]);

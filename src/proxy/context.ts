@@ -7,7 +7,7 @@ import type { Config, HostPort } from '../config/types.js';
 import type { HeadParser } from '../http/index.js';
 import type { Conn } from '../io/conn.js';
 import type { DnsCache, ResolvedAddress } from '../dns/cache.js';
-import type { AccessLogSink } from '../observability/access-log.js';
+import type { AccessLogSink } from './access-record.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { ProxyMetrics } from './metrics-hooks.js';
 import type { UpstreamConn } from './upstream-conn.js';

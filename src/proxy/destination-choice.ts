@@ -101,7 +101,10 @@ function applyRoute(ctx: ProxyContext, p: HeadParser, authority: Authority, d: D
   const host = authority.host.toLowerCase();
   const pathStart = authority.pathStart >= 0 ? authority.pathStart : p.targetStart;
   const route = matchRoute(ctx.config.routes, p, host, pathStart);
-  if (route === null) throw new ProxyError('REQUEST_DENIED', `no route for ${host}`);
+  if (route === null) {
+    ctx.metrics.denied('no_route');
+    throw new ProxyError('REQUEST_DENIED', `no route for ${host}`);
+  }
   const backend = route.backend;
   if (backend.type !== 'DynamicForwardProxy') throw new ProxyError('NOT_IMPLEMENTED', `backend type ${backend.type} is not supported yet`);
   if (backend.hostRewriteHeader !== null) {

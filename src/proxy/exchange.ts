@@ -19,7 +19,7 @@ import type { ProxyContext } from './context.js';
 import { newDestination, type Destination } from './destination-choice.js';
 import { HeadBuilder } from './head-builder.js';
 import { piece } from './read-buffer.js';
-import { logExchange } from './reply.js';
+import { logExchange, type ExchangeRecord } from './reply.js';
 import { buildInterimHead, buildRequestHead, buildResponseHead } from './rewrite.js';
 import { isAcceptedUpgrade, type UpgradeOffer } from './upgrade.js';
 import type { UpstreamConn, UpstreamOwner } from './upstream-conn.js';
@@ -56,7 +56,7 @@ export interface ExchangeHost {
   clientAddress(): string;
 }
 
-export class Exchange implements UpstreamOwner {
+export class Exchange implements UpstreamOwner, ExchangeRecord {
   readonly host: ExchangeHost;
   readonly socket: Conn;
 

@@ -2,7 +2,11 @@
  * The events the data path reports. The observability layer implements them
  * (Prometheus counters); tests may count them. Calls are cheap numbers only.
  */
-export type ProxyMode = 'forward' | 'connect' | 'gateway' | 'sni';
+import type { DenyReason } from '../policy/deny-reasons.js';
+import type { ProxyMode } from './mode.js';
+
+export type { ProxyMode } from './mode.js';
+export type { DenyReason } from '../policy/deny-reasons.js';
 
 export interface ProxyMetrics {
   connectionOpened(): void;
@@ -11,7 +15,8 @@ export interface ProxyMetrics {
   upstreamConnected(connectMs: number): void;
   tunnelOpened(): void;
   tunnelClosed(bytesUp: number, bytesDown: number): void;
-  denied(reason: string): void;
+  /** A refusal, counted in dfp_denied_total{reason}. */
+  denied(reason: DenyReason): void;
 }
 
 export const NO_METRICS: ProxyMetrics = {

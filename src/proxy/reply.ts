@@ -7,15 +7,31 @@ import type { HostTarget } from '../dns/name.js';
 import { renderErrorReply, type ProxyError } from '../errors.js';
 import { METHOD_HEAD, type HeadParser } from '../http/index.js';
 import type { ProxyContext } from './context.js';
-import type { Exchange } from './exchange.js';
+import type { Destination } from './destination-choice.js';
+import type { ErrorCode } from '../errors.js';
 
 /** The error reply for `err` to the request `request` (HEAD gets no body). */
 export function errorReply(err: ProxyError, request: HeadParser): Buffer {
   return renderErrorReply(err, { isHead: request.method === METHOD_HEAD });
 }
 
+/** What the log line says about an exchange (exchange.ts keeps it). */
+export interface ExchangeRecord {
+  readonly dest: Destination;
+  readonly startMs: number;
+  readonly status: number;
+  readonly dnsMs: number;
+  readonly connectMs: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly errorCode: ErrorCode | null;
+  /** Method name kept for the log once the parser is gone (tunnels); else taken from `request`. */
+  readonly method: string | null;
+  readonly address: string | null;
+}
+
 /** The exchange's metric and access-log line; `client` is the client's address, `request` its head parser. */
-export function logExchange(ctx: ProxyContext, x: Exchange, client: string, request: HeadParser): void {
+export function logExchange(ctx: ProxyContext, x: ExchangeRecord, client: string, request: HeadParser): void {
   const durationMs = performance.now() - x.startMs;
   const status = x.status;
   const dest = x.dest;

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import type { Config, HostPort } from '../config/types.js';
 import { DnsCache, type ResolvedAddress } from '../dns/cache.js';
-import type { AccessLogSink } from '../observability/access-log.js';
+import type { AccessLogSink } from './access-record.js';
 import { acceptRaw, type Conn } from '../io/conn.js';
 import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { UpstreamPool } from '../upstream/pool.js';

@@ -1,0 +1,26 @@
+/**
+ * Why dfp refused a request or a connection: stable reason codes, the `reason`
+ * label of dfp_denied_total, and what a policy decision carries with it.
+ * Codes are never renamed or reused; add new ones at the end.
+ */
+import type { AddressClass } from './address.js';
+
+export const DENY_REASONS = [
+  /** CONNECT to a port outside access.connectPorts (403 REQUEST_DENIED). */
+  'connect_port',
+  /** No resolved address is public and private destinations are not allowed (403 DESTINATION_DENIED). */
+  'private_destination',
+  /** Over limits.maxConnections or maxConnectionsPerClient (503 CONNECTION_LIMIT). */
+  'connection_limit',
+  /** Configured routes exist and none matches the request (403 REQUEST_DENIED). */
+  'no_route',
+  /** A cloud metadata address, denied even with allowPrivateDestinations (403 DESTINATION_DENIED). */
+  'metadata_destination',
+] as const;
+
+export type DenyReason = (typeof DENY_REASONS)[number];
+
+/** The reason for refusing a destination of this class (every class but 'public' is refused by default). */
+export function denyReasonForAddress(cls: AddressClass): DenyReason {
+  return cls === 'metadata' ? 'metadata_destination' : 'private_destination';
+}
