@@ -53,6 +53,8 @@ export interface ProxyErrorOptions {
   rcode?: string;
   /** Values of the code's `headers`, in the table's order (no CR/LF: they are dropped). */
   headerValues?: readonly string[];
+  /** The policy rule that decided a denial (for the access log). */
+  rule?: string;
 }
 
 export class ProxyError extends Error {
@@ -60,6 +62,7 @@ export class ProxyError extends Error {
   readonly detail: string;
   readonly rcode: string | undefined;
   readonly headerValues: readonly string[];
+  readonly rule: string | null;
 
   constructor(code: ErrorCode, detail = '', options: ProxyErrorOptions = {}) {
     super(detail ? `${code}: ${detail}` : code, options.cause === undefined ? undefined : { cause: options.cause });
@@ -68,6 +71,7 @@ export class ProxyError extends Error {
     this.detail = detail;
     this.rcode = options.rcode;
     this.headerValues = options.headerValues ?? NO_VALUES;
+    this.rule = options.rule ?? null;
   }
 
   get status(): number {

@@ -60,7 +60,8 @@ export function formatAccessRecord(r: AccessRecord, now: number): string {
     ',"duration_ms":' + fixed3(r.durationMs) +
     ',"dns_ms":' + fixed3(r.dnsMs) +
     ',"connect_ms":' + fixed3(r.connectMs) +
-    ',"error":' + quoted(r.error) + '}\n'
+    ',"error":' + quoted(r.error) +
+    ',"rule":' + quoted(r.rule) + '}\n'
   );
 }
 

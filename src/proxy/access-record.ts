@@ -20,6 +20,8 @@ export interface AccessRecord {
   dnsMs: number;
   connectMs: number;
   error: string | null;
+  /** The policy rule that decided a denial (null otherwise). */
+  rule: string | null;
 }
 
 export interface AccessLogSink {

@@ -402,6 +402,7 @@ export class ClientConn implements ExchangeHost, Closable {
     const x = this.x;
     x.status = err.status;
     x.errorCode = err.code;
+    x.rule = err.rule;
     const reply = errorReply(err, this.parser);
     x.bytesOut += reply.length;
     if (this.socket.writableCorked) this.socket.uncork();

@@ -9,6 +9,7 @@ import type { Conn } from '../io/conn.js';
 import type { DnsCache, ResolvedAddress } from '../dns/cache.js';
 import type { AccessLogSink } from './access-record.js';
 import type { UpstreamPool } from '../upstream/pool.js';
+import type { Denial } from '../policy/decision.js';
 import type { ProxyMetrics } from './metrics-hooks.js';
 import type { UpstreamConn } from './upstream-conn.js';
 
@@ -39,9 +40,9 @@ export interface ProxyContext {
   readonly viaLine11: Buffer;
   readonly viaLine10: Buffer;
   /** Policy-checked address lists, memoised per list object handed out by the DNS cache. */
-  readonly checked: WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Error>;
+  readonly checked: WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Denial>;
   /** IP literals already classified (bounded). */
-  readonly literals: Map<string, readonly ResolvedAddress[] | Error>;
+  readonly literals: Map<string, readonly ResolvedAddress[] | Denial>;
   readonly connections: Set<Closable>;
   /** Connections refused (over maxConnections, or while draining) that linger until their reply is read. */
   readonly refused: Set<Conn>;

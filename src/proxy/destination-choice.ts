@@ -8,6 +8,8 @@
 import { ProxyError } from '../errors.js';
 import { FORM_ABSOLUTE, H_VIA, HEADER_STRIDE, METHOD_CONNECT, type HeadParser } from '../http/index.js';
 import { normalizeHost, type HostTarget } from '../dns/name.js';
+import { decideConnectPort, noRoute } from '../policy/decision.js';
+import { refuse } from './destination.js';
 import type { ProxyContext } from './context.js';
 import type { ProxyMode } from './metrics-hooks.js';
 import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
@@ -36,11 +38,8 @@ export function chooseDestination(ctx: ProxyContext, p: HeadParser, d: Destinati
   if (p.method === METHOD_CONNECT) {
     d.mode = 'connect';
     d.authority = parseHostPort(p.buf, p.targetStart, p.targetEnd, 0, true);
-    const ports = ctx.config.access.connectPorts;
-    if (ports.length > 0 && !ports.includes(d.authority.port)) {
-      ctx.metrics.denied('connect_port');
-      throw new ProxyError('REQUEST_DENIED', `CONNECT to port ${d.authority.port} is not allowed`);
-    }
+    const denial = decideConnectPort(ctx.config.access.connectPorts, d.authority.port);
+    if (denial !== null) refuse(ctx, denial);
   } else {
     d.isUpgrade = p.upgrade && p.versionMinor === 1;
     let authority: Authority;
@@ -101,10 +100,7 @@ function applyRoute(ctx: ProxyContext, p: HeadParser, authority: Authority, d: D
   const host = authority.host.toLowerCase();
   const pathStart = authority.pathStart >= 0 ? authority.pathStart : p.targetStart;
   const route = matchRoute(ctx.config.routes, p, host, pathStart);
-  if (route === null) {
-    ctx.metrics.denied('no_route');
-    throw new ProxyError('REQUEST_DENIED', `no route for ${host}`);
-  }
+  if (route === null) refuse(ctx, noRoute(host));
   const backend = route.backend;
   if (backend.type !== 'DynamicForwardProxy') throw new ProxyError('NOT_IMPLEMENTED', `backend type ${backend.type} is not supported yet`);
   if (backend.hostRewriteHeader !== null) {

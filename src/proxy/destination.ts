@@ -6,7 +6,8 @@
 import { ProxyError } from '../errors.js';
 import type { HostTarget } from '../dns/name.js';
 import type { ResolvedAddress } from '../dns/cache.js';
-import { classifyAddress, isAlwaysDeniedClass, isPrivateClass } from '../policy/address.js';
+import { classifyAddress } from '../policy/address.js';
+import { decideAddresses, isDenial, type Denial } from '../policy/decision.js';
 import type { ProxyContext } from './context.js';
 
 const MAX_LITERALS = 4096;
@@ -19,7 +20,7 @@ export function checkedAddressesNow(ctx: ProxyContext, target: HostTarget, port:
   if (target.kind === 'ip') {
     let result = ctx.literals.get(target.address);
     if (result === undefined) {
-      result = checkOrError(ctx, [{ address: target.address, family: target.family }]);
+      result = decideAddresses(ctx.config.access.allowPrivateDestinations, [{ address: target.address, family: target.family }]);
       if (ctx.literals.size >= MAX_LITERALS) ctx.literals.clear();
       ctx.literals.set(target.address, result);
     }
@@ -39,37 +40,22 @@ export async function resolveAndCheck(ctx: ProxyContext, name: string, port: num
 function checkedList(ctx: ProxyContext, addresses: readonly ResolvedAddress[], port: number): readonly ResolvedAddress[] {
   let result = ctx.checked.get(addresses);
   if (result === undefined) {
-    result = checkOrError(ctx, addresses);
+    result = decideAddresses(ctx.config.access.allowPrivateDestinations, addresses);
     ctx.checked.set(addresses, result);
   }
   return unwrap(ctx, result, port);
 }
 
-function unwrap(ctx: ProxyContext, result: readonly ResolvedAddress[] | Error, port: number): readonly ResolvedAddress[] {
-  if (result instanceof Error) {
-    ctx.metrics.denied('private_destination');
-    throw new ProxyError('DESTINATION_DENIED', (result as Error).message);
-  }
+function unwrap(ctx: ProxyContext, result: readonly ResolvedAddress[] | Denial, port: number): readonly ResolvedAddress[] {
+  if (isDenial(result)) refuse(ctx, result);
   if (isLoop(ctx, result, port)) throw new ProxyError('LOOP_DETECTED', 'destination is this proxy');
   return result;
 }
 
-/** Keep the addresses policy allows; an Error naming the reason when none is left. */
-function checkOrError(ctx: ProxyContext, addresses: readonly ResolvedAddress[]): readonly ResolvedAddress[] | Error {
-  if (ctx.config.access.allowPrivateDestinations) {
-    // Cloud metadata, unspecified and multicast stay denied even then (DESIGN.md: unless listed in allow).
-    const allowed = addresses.filter((a) => !isAlwaysDeniedClass(classifyAddress(a.address)));
-    return allowed.length > 0 ? allowed : new Error(`${addresses[0]?.address ?? ''} is ${classifyAddress(addresses[0]?.address ?? '')}`);
-  }
-  const allowed: ResolvedAddress[] = [];
-  let reason = '';
-  for (const a of addresses) {
-    const cls = classifyAddress(a.address);
-    if (isPrivateClass(cls)) reason = `${a.address} is ${cls}`;
-    else allowed.push(a);
-  }
-  if (allowed.length === 0) return new Error(reason || 'no address');
-  return allowed.length === addresses.length ? addresses : allowed;
+/** A policy denial, answered and counted: the one way a Denial becomes an error (and its metric label). */
+export function refuse(ctx: ProxyContext, denial: Denial): never {
+  ctx.metrics.denied(denial.reason);
+  throw new ProxyError(denial.code, denial.detail, { rule: denial.rule });
 }
 
 /** The destination is one of our own sockets: a listener or the admin port (IPv4-mapped IPv6 compared as the IPv4 it maps). */

@@ -69,6 +69,8 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
   bytesIn = 0;
   bytesOut = 0;
   errorCode: ErrorCode | null = null;
+  /** The policy rule behind a denial (for the log). */
+  rule: string | null = null;
   /** Method name kept for the log once the parser is gone (tunnels). */
   method: string | null = null;
   /** The address dialled (for the log). */
@@ -123,6 +125,7 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
     this.bytesIn = 0;
     this.bytesOut = 0;
     this.errorCode = null;
+    this.rule = null;
     this.address = null;
     this.upgradeOffer = null;
     this.interimCount = 0;

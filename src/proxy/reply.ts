@@ -25,6 +25,8 @@ export interface ExchangeRecord {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly errorCode: ErrorCode | null;
+  /** The policy rule behind a denial. */
+  readonly rule: string | null;
   /** Method name kept for the log once the parser is gone (tunnels); else taken from `request`. */
   readonly method: string | null;
   readonly address: string | null;
@@ -55,6 +57,7 @@ export function logExchange(ctx: ProxyContext, x: ExchangeRecord, client: string
     dnsMs: x.dnsMs,
     connectMs: x.connectMs,
     error: x.errorCode,
+    rule: x.rule,
   });
 }
 

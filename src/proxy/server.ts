@@ -55,7 +55,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     pseudonym,
     viaLine11: Buffer.from(`Via: 1.1 ${pseudonym}\r\n`),
     viaLine10: Buffer.from(`Via: 1.0 ${pseudonym}\r\n`),
-    checked: new WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Error>(),
+    checked: new WeakMap(),
     literals: new Map(),
     connections: new Set(),
     refused: new Set(),
@@ -197,6 +197,7 @@ function logRefused(ctx: ProxyContext, socket: Conn, code: ErrorCode, bytesOut: 
     dnsMs: 0,
     connectMs: 0,
     error: code,
+    rule: null,
   });
 }
 

@@ -17,6 +17,7 @@ const RECORD: AccessRecord = {
   dnsMs: 0,
   connectMs: 0.5,
   error: null,
+  rule: null,
 };
 
 describe('access log line', () => {
@@ -40,7 +41,13 @@ describe('access log line', () => {
       dns_ms: 0,
       connect_ms: 0.5,
       error: null,
+      rule: null,
     });
+  });
+
+  it('names the policy rule that decided a denial', () => {
+    const line = formatAccessRecord({ ...RECORD, status: 403, error: 'REQUEST_DENIED', rule: 'access.connectPorts' }, 0);
+    expect(JSON.parse(line)).toMatchObject({ status: 403, error: 'REQUEST_DENIED', rule: 'access.connectPorts' });
   });
 
   it('escapes quotes, backslashes, control and non-ASCII characters so the line stays valid JSON', () => {
