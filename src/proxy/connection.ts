@@ -16,6 +16,7 @@ import { ProxyError, toProxyError, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import { connectTo, type ConnectResult } from '../upstream/connect.js';
 import type { Closable, ProxyContext } from './context.js';
+import type { RuntimeSnapshot } from './snapshot.js';
 import { chooseDestination } from './destination-choice.js';
 import { checkedAddressesNow, resolveAndCheck } from './destination.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
@@ -52,6 +53,8 @@ interface ClientSocket extends Conn {
 
 export class ClientConn implements ExchangeHost, Closable {
   readonly ctx: ProxyContext;
+  /** The runtime snapshot this connection's current request uses (taken from ctx per request). */
+  snap: RuntimeSnapshot;
   readonly socket: Conn;
   private parser: HeadParser;
   private state = S_HEAD;
@@ -82,8 +85,9 @@ export class ClientConn implements ExchangeHost, Closable {
 
   constructor(ctx: ProxyContext, socket: Conn) {
     this.ctx = ctx;
+    this.snap = ctx.snapshot;
     this.socket = socket;
-    this.parser = ctx.spareParsers.pop() ?? new HeadParser('request', { maxHeadBytes: ctx.config.limits.maxHeaderBytes });
+    this.parser = ctx.spareParsers.pop() ?? new HeadParser('request', { maxHeadBytes: this.snap.config.limits.maxHeaderBytes });
     this.x = new Exchange(this);
     const s = socket as ClientSocket;
     s.dfpClient = this;
@@ -92,7 +96,7 @@ export class ClientConn implements ExchangeHost, Closable {
     s.on('close', onClientClose);
     s.on('drain', onClientDrain);
     s.on('error', onClientError);
-    this.armTimer(T_IDLE, ctx.config.limits.idleTimeoutMs);
+    this.armTimer(T_IDLE, this.snap.config.limits.idleTimeoutMs);
     ctx.connections.add(this);
     ctx.metrics.connectionOpened();
   }
@@ -137,7 +141,7 @@ export class ClientConn implements ExchangeHost, Closable {
         this.partialHead = true;
         this.headStartMs = performance.now();
         // headerTimeout counts from the first byte; without one, the idle timer keeps running.
-        const ms = this.ctx.config.limits.headerTimeoutMs;
+        const ms = this.snap.config.limits.headerTimeoutMs;
         if (ms > 0) this.armTimer(T_HEAD, ms);
       }
       return;
@@ -172,7 +176,7 @@ export class ClientConn implements ExchangeHost, Closable {
     // The log line says what the head had shown so far, and how long it took.
     this.x.reset(this.takeHeadStart());
     describePartialHead(this.parser, this.x.dest);
-    this.replyError(new ProxyError('REQUEST_TIMEOUT', `no complete head within ${this.ctx.config.limits.headerTimeoutMs} ms`));
+    this.replyError(new ProxyError('REQUEST_TIMEOUT', `no complete head within ${this.snap.config.limits.headerTimeoutMs} ms`));
   }
 
   // ------------------------------------------------------------ the timer
@@ -208,7 +212,7 @@ export class ClientConn implements ExchangeHost, Closable {
     const kind = this.timerKind;
     this.timerKind = T_NONE;
     this.timerActive = false;
-    const idleMs = this.ctx.config.limits.idleTimeoutMs;
+    const idleMs = this.snap.config.limits.idleTimeoutMs;
     if (kind === T_HEAD) this.headTimedOut();
     else if (kind === T_EXCHANGE) this.checkExchangeIdle(idleMs);
     else if (kind === T_LINGER || (kind === T_IDLE && this.state === S_HEAD)) this.socket.destroy();
@@ -228,6 +232,7 @@ export class ClientConn implements ExchangeHost, Closable {
     // No pause here: bytes that arrive before the upstream is ready go to keep(),
     // which pauses only then (a pause/resume pair costs two epoll_ctl calls).
     this.state = S_SETUP;
+    this.snap = this.ctx.snapshot; // a reload applies from the next request on
     this.clientAddress(); // asked while the socket is open (it keeps the answer): the log may be written after a close
     this.stash = afterHead < buf.length ? buf : null;
     this.stashStart = afterHead;
@@ -236,9 +241,9 @@ export class ClientConn implements ExchangeHost, Closable {
     try {
       // route
       const d = x.dest;
-      chooseDestination(this.ctx, this.parser, d);
+      chooseDestination(this.ctx, this.snap, this.parser, d);
       if (d.isUpgrade) {
-        x.upgradeOffer = offeredUpgrade(this.parser, this.ctx.config.access.upgrades);
+        x.upgradeOffer = offeredUpgrade(this.parser, this.snap.config.access.upgrades);
         if (x.upgradeOffer === null) d.isUpgrade = false; // served as an ordinary request
       }
       x.keepAlive = d.mode !== 'connect' && this.parser.keepAlive && !this.ctx.draining;
@@ -253,13 +258,13 @@ export class ClientConn implements ExchangeHost, Closable {
     const x = this.x;
     const target = x.dest.host!;
     const port = x.dest.authority!.port;
-    const addresses = checkedAddressesNow(this.ctx, target, port);
+    const addresses = checkedAddressesNow(this.ctx, this.snap, target, port);
     if (addresses !== undefined) {
       this.connect(addresses);
       return;
     }
     const t0 = performance.now();
-    resolveAndCheck(this.ctx, (target as { name: string }).name, port).then(
+    resolveAndCheck(this.ctx, this.snap, (target as { name: string }).name, port).then(
       (list) => {
         x.dnsMs = performance.now() - t0;
         if (this.state === S_SETUP) this.connect(list);
@@ -291,7 +296,7 @@ export class ClientConn implements ExchangeHost, Closable {
   private dial(addresses: readonly ResolvedAddress[]): void {
     const ctx = this.ctx;
     const onread = this.x.dest.mode === 'connect' ? TUNNEL_ONREAD : UPSTREAM_ONREAD;
-    connectTo(addresses, this.x.dest.authority!.port, { timeoutMs: ctx.config.limits.connectTimeoutMs, onread }).then(
+    connectTo(addresses, this.x.dest.authority!.port, { timeoutMs: this.snap.config.limits.connectTimeoutMs, onread }).then(
       (result) => this.onConnected(result),
       (err: unknown) => {
         if (this.state === S_SETUP) this.fail(err);
@@ -309,7 +314,7 @@ export class ClientConn implements ExchangeHost, Closable {
       else result.socket.destroy();
       return;
     }
-    const up = new UpstreamConn(result.socket, result.address, x.dest.authority!.port, this.ctx.config.limits.maxHeaderBytes, this.ctx.pool);
+    const up = new UpstreamConn(result.socket, result.address, x.dest.authority!.port, this.snap.config.limits.maxHeaderBytes, this.ctx.pool);
     // The client went away while we connected: keep the fresh connection for someone else.
     if (this.state !== S_SETUP) this.ctx.pool.release(up);
     else this.attach(up);
@@ -319,7 +324,7 @@ export class ClientConn implements ExchangeHost, Closable {
   private attach(up: UpstreamConn): void {
     this.state = S_EXCHANGE;
     if (this.timerActive) this.timerKind = T_EXCHANGE; // looked at when it fires
-    else this.armTimer(T_EXCHANGE, this.ctx.config.limits.idleTimeoutMs);
+    else this.armTimer(T_EXCHANGE, this.snap.config.limits.idleTimeoutMs);
     const stash = this.stash;
     this.stash = null;
     this.x.attach(up, stash, this.stashStart);
@@ -338,7 +343,7 @@ export class ClientConn implements ExchangeHost, Closable {
     }
     this.state = S_HEAD;
     this.parser.reset();
-    this.armTimer(T_IDLE, this.ctx.config.limits.idleTimeoutMs);
+    this.armTimer(T_IDLE, this.snap.config.limits.idleTimeoutMs);
     const stash = this.stash;
     if (stash !== null) {
       this.stash = null;
@@ -357,7 +362,7 @@ export class ClientConn implements ExchangeHost, Closable {
     this.leaveHttp();
     const stash = this.stash;
     this.stash = null;
-    this.splice = openConnectTunnel(this.ctx, this.socket, upstreamSocket, stash === null ? null : stash.subarray(this.stashStart));
+    this.splice = openConnectTunnel(this.ctx, this.snap, this.socket, upstreamSocket, stash === null ? null : stash.subarray(this.stashStart));
   }
 
   switchProtocols(up: UpstreamConn, chunk: Buffer, after: number): void {
@@ -365,7 +370,7 @@ export class ClientConn implements ExchangeHost, Closable {
     const stash = this.stash;
     this.stash = null;
     const fromOrigin = after < chunk.length ? piece(chunk, after, chunk.length) : null;
-    this.splice = openUpgradeTunnel(this.ctx, this.socket, up.socket, fromOrigin, stash === null ? null : stash.subarray(this.stashStart));
+    this.splice = openUpgradeTunnel(this.ctx, this.snap, this.socket, up.socket, fromOrigin, stash === null ? null : stash.subarray(this.stashStart));
   }
 
   /** No more HTTP on this connection: the splice handles the socket's events and its idle timer. */

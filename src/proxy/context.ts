@@ -9,7 +9,7 @@ import type { Conn } from '../io/conn.js';
 import type { DnsCache, ResolvedAddress } from '../dns/cache.js';
 import type { AccessLogSink } from './access-record.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import type { Denial } from '../policy/decision.js';
+import type { RuntimeSnapshot } from './snapshot.js';
 import type { ProxyMetrics } from './metrics-hooks.js';
 import type { UpstreamConn } from './upstream-conn.js';
 
@@ -21,7 +21,8 @@ export interface Closable {
 }
 
 export interface ProxyContext {
-  readonly config: Config;
+  /** The config and what is derived from it, swapped whole by a reload: read it once per request. */
+  snapshot: RuntimeSnapshot;
   readonly dns: DnsCache;
   readonly pool: UpstreamPool<UpstreamConn>;
   readonly accessLog: AccessLogSink | null;
@@ -34,20 +35,9 @@ export interface ProxyContext {
    * (ProxyServer.addLoopAddress: an admin port bound on port 0).
    */
   readonly loopAddresses: HostPort[];
-  /** Via received-by name, also used to detect loops. */
-  readonly pseudonym: string;
-  /** `Via: 1.1 <pseudonym>\r\n` (and 1.0), prebuilt. */
-  readonly viaLine11: Buffer;
-  readonly viaLine10: Buffer;
-  /** Policy-checked address lists, memoised per list object handed out by the DNS cache. */
-  readonly checked: WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Denial>;
-  /** IP literals already classified (bounded). */
-  readonly literals: Map<string, readonly ResolvedAddress[] | Denial>;
   readonly connections: Set<Closable>;
   /** Connections refused (over maxConnections, or while draining) that linger until their reply is read. */
   readonly refused: Set<Conn>;
-  /** One catch-all DynamicForwardProxy route without a rewrite header: route matching can be skipped. */
-  readonly routesAreDefault: boolean;
   /** Request parsers of closed connections and of tunnels (which need none), reused by new connections. */
   readonly spareParsers: HeadParser[];
   draining: boolean;

@@ -11,6 +11,7 @@ import { normalizeHost, type HostTarget } from '../dns/name.js';
 import { decideConnectPort, noRoute } from '../policy/decision.js';
 import { refuse } from './destination.js';
 import type { ProxyContext } from './context.js';
+import type { RuntimeSnapshot } from './snapshot.js';
 import type { ProxyMode } from './metrics-hooks.js';
 import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
 import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
@@ -32,13 +33,13 @@ export function newDestination(): Destination {
   return { mode: 'forward', authority: null, host: null, rewriteHost: false, isUpgrade: false };
 }
 
-export function chooseDestination(ctx: ProxyContext, p: HeadParser, d: Destination): void {
+export function chooseDestination(ctx: ProxyContext, snap: RuntimeSnapshot, p: HeadParser, d: Destination): void {
   d.rewriteHost = false;
   d.isUpgrade = false;
   if (p.method === METHOD_CONNECT) {
     d.mode = 'connect';
     d.authority = parseHostPort(p.buf, p.targetStart, p.targetEnd, 0, true);
-    const denial = decideConnectPort(ctx.config.access.connectPorts, d.authority.port);
+    const denial = decideConnectPort(snap.config.access.connectPorts, d.authority.port);
     if (denial !== null) refuse(ctx, denial);
   } else {
     d.isUpgrade = p.upgrade && p.versionMinor === 1;
@@ -57,9 +58,9 @@ export function chooseDestination(ctx: ProxyContext, p: HeadParser, d: Destinati
       const h = p.headers;
       authority = parseHostPort(p.buf, h[hostIndex * HEADER_STRIDE + 2]!, h[hostIndex * HEADER_STRIDE + 3]!, 80, false);
     }
-    d.authority = ctx.routesAreDefault ? authority : applyRoute(ctx, p, authority, d);
+    d.authority = snap.routesAreDefault ? authority : applyRoute(ctx, snap, p, authority, d);
   }
-  checkVia(ctx, p);
+  checkVia(snap, p);
   const authority = d.authority;
   const host = normalizeHost(authority.host);
   d.host = host;
@@ -96,10 +97,10 @@ function forwardIdnAsResolved(d: Destination, buf: Buffer, authority: Authority,
 }
 
 /** Route matching for configured routes; may move the destination to a rewrite header. */
-function applyRoute(ctx: ProxyContext, p: HeadParser, authority: Authority, d: Destination): Authority {
+function applyRoute(ctx: ProxyContext, snap: RuntimeSnapshot, p: HeadParser, authority: Authority, d: Destination): Authority {
   const host = authority.host.toLowerCase();
   const pathStart = authority.pathStart >= 0 ? authority.pathStart : p.targetStart;
-  const route = matchRoute(ctx.config.routes, p, host, pathStart);
+  const route = matchRoute(snap.config.routes, p, host, pathStart);
   if (route === null) refuse(ctx, noRoute(host));
   const backend = route.backend;
   if (backend.type !== 'DynamicForwardProxy') throw new ProxyError('NOT_IMPLEMENTED', `backend type ${backend.type} is not supported yet`);
@@ -121,10 +122,10 @@ function applyRoute(ctx: ProxyContext, p: HeadParser, authority: Authority, d: D
 }
 
 /** A Via entry naming this proxy means the request came round again. */
-function checkVia(ctx: ProxyContext, p: HeadParser): void {
+function checkVia(snap: RuntimeSnapshot, p: HeadParser): void {
   const h = p.headers;
   for (let i = p.findHeader(H_VIA); i >= 0; i = p.findHeader(H_VIA, i + 1)) {
-    if (viaNamesProxy(p.buf, h[i * HEADER_STRIDE + 2]!, h[i * HEADER_STRIDE + 3]!, ctx.pseudonym)) {
+    if (viaNamesProxy(p.buf, h[i * HEADER_STRIDE + 2]!, h[i * HEADER_STRIDE + 3]!, snap.pseudonym)) {
       throw new ProxyError('LOOP_DETECTED', 'request already passed through this proxy');
     }
   }

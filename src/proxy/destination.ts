@@ -9,6 +9,7 @@ import type { ResolvedAddress } from '../dns/cache.js';
 import { classifyAddress } from '../policy/address.js';
 import { decideAddresses, isDenial, type Denial } from '../policy/decision.js';
 import type { ProxyContext } from './context.js';
+import type { RuntimeSnapshot } from './snapshot.js';
 
 const MAX_LITERALS = 4096;
 
@@ -16,32 +17,32 @@ const MAX_LITERALS = 4096;
  * Checked addresses for an IP literal or a cached name, synchronously; undefined
  * when the name must be resolved first. Throws the policy's ProxyError.
  */
-export function checkedAddressesNow(ctx: ProxyContext, target: HostTarget, port: number): readonly ResolvedAddress[] | undefined {
+export function checkedAddressesNow(ctx: ProxyContext, snap: RuntimeSnapshot, target: HostTarget, port: number): readonly ResolvedAddress[] | undefined {
   if (target.kind === 'ip') {
-    let result = ctx.literals.get(target.address);
+    let result = snap.literals.get(target.address);
     if (result === undefined) {
-      result = decideAddresses(ctx.config.access.allowPrivateDestinations, [{ address: target.address, family: target.family }]);
-      if (ctx.literals.size >= MAX_LITERALS) ctx.literals.clear();
-      ctx.literals.set(target.address, result);
+      result = decideAddresses(snap.config.access.allowPrivateDestinations, [{ address: target.address, family: target.family }]);
+      if (snap.literals.size >= MAX_LITERALS) snap.literals.clear();
+      snap.literals.set(target.address, result);
     }
     return unwrap(ctx, result, port);
   }
   const addresses = ctx.dns.peek(target.name);
   if (addresses === undefined) return undefined;
-  return checkedList(ctx, addresses, port);
+  return checkedList(ctx, snap, addresses, port);
 }
 
 /** Resolve a name (cache miss) and check the result. Rejects with ProxyError. */
-export async function resolveAndCheck(ctx: ProxyContext, name: string, port: number): Promise<readonly ResolvedAddress[]> {
+export async function resolveAndCheck(ctx: ProxyContext, snap: RuntimeSnapshot, name: string, port: number): Promise<readonly ResolvedAddress[]> {
   const addresses = await ctx.dns.resolve(name);
-  return checkedList(ctx, addresses, port);
+  return checkedList(ctx, snap, addresses, port);
 }
 
-function checkedList(ctx: ProxyContext, addresses: readonly ResolvedAddress[], port: number): readonly ResolvedAddress[] {
-  let result = ctx.checked.get(addresses);
+function checkedList(ctx: ProxyContext, snap: RuntimeSnapshot, addresses: readonly ResolvedAddress[], port: number): readonly ResolvedAddress[] {
+  let result = snap.checked.get(addresses);
   if (result === undefined) {
-    result = decideAddresses(ctx.config.access.allowPrivateDestinations, addresses);
-    ctx.checked.set(addresses, result);
+    result = decideAddresses(snap.config.access.allowPrivateDestinations, addresses);
+    snap.checked.set(addresses, result);
   }
   return unwrap(ctx, result, port);
 }

@@ -16,6 +16,7 @@ import {
 import { ProxyError, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { ProxyContext } from './context.js';
+import type { RuntimeSnapshot } from './snapshot.js';
 import { newDestination, type Destination } from './destination-choice.js';
 import { HeadBuilder } from './head-builder.js';
 import { piece } from './read-buffer.js';
@@ -36,6 +37,8 @@ const NO_BODY_YET = new BodyParser();
 /** What the client connection does for its exchange. */
 export interface ExchangeHost {
   readonly ctx: ProxyContext;
+  /** The runtime snapshot this request started with. */
+  readonly snap: RuntimeSnapshot;
   readonly socket: Conn;
   /** The request head being served (the connection's parser). */
   readonly request: HeadParser;
@@ -167,7 +170,7 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
     this.reqBody.reset(p.bodyKind, p.contentLength);
     if (this.reqBody.done) this.requestSent();
     const d = this.dest;
-    const head = buildRequestHead(HEAD_BUILDER, p, d.authority!, d.rewriteHost, this.upgradeOffer?.line ?? null, host.ctx);
+    const head = buildRequestHead(HEAD_BUILDER, p, d.authority!, d.rewriteHost, this.upgradeOffer?.line ?? null, host.snap);
     if (stash !== null && !this.requestDone) {
       // Head and the body bytes that came with it leave in one writev.
       sock.cork();
@@ -222,7 +225,7 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
   private requestSent(): void {
     this.requestDone = true;
     if (this.responseHeadDone) return;
-    const ms = this.host.ctx.config.limits.responseTimeoutMs;
+    const ms = this.host.snap.config.limits.responseTimeoutMs;
     if (ms <= 0) return;
     if (this.responseTimer === null) {
       this.responseTimer = setTimeout(onResponseTimer, ms, this);
@@ -234,7 +237,7 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
 
   responseTimerFired(): void {
     if (this.upstream === null || !this.requestDone || this.responseHeadDone) return;
-    this.host.fail(new ProxyError('RESPONSE_TIMEOUT', `no response head within ${this.host.ctx.config.limits.responseTimeoutMs} ms of the request`));
+    this.host.fail(new ProxyError('RESPONSE_TIMEOUT', `no response head within ${this.host.snap.config.limits.responseTimeoutMs} ms of the request`));
   }
 
   /** EOF while the request body streams: complete only if its framing allows (never for a length or chunked body). */
@@ -261,7 +264,7 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
    */
   checkIdle(idleMs: number): ProxyError | null {
     const moved = this.bytesIn + this.bytesOut;
-    const awaitingHead = this.requestDone && !this.responseHeadDone && this.host.ctx.config.limits.responseTimeoutMs > 0;
+    const awaitingHead = this.requestDone && !this.responseHeadDone && this.host.snap.config.limits.responseTimeoutMs > 0;
     if (moved !== this.movedAtCheck || awaitingHead) {
       this.movedAtCheck = moved;
       return null;
@@ -299,7 +302,7 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
       if (status >= 100 && status < 200 && status !== 101) {
         // Interim response: pass it on (not to HTTP/1.0 clients) and read the final one.
         if (++this.interimCount > MAX_INTERIM_RESPONSES) return this.failResponse(`more than ${MAX_INTERIM_RESPONSES} interim responses`);
-        if (request.versionMinor === 1) this.writeClientHead(buildInterimHead(HEAD_BUILDER, parser, this.host.ctx));
+        if (request.versionMinor === 1) this.writeClientHead(buildInterimHead(HEAD_BUILDER, parser, this.host.snap));
         parser.reset();
         parser.requestMethod = request.method;
         pos = r;
@@ -310,7 +313,7 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
         if (offer === null || !this.dest.isUpgrade) return this.failResponse('101 without an upgrade request');
         if (!isAcceptedUpgrade(parser, offer)) return this.failResponse('101 switching to a protocol that was not offered');
         this.status = 101;
-        this.writeClientHead(buildInterimHead(HEAD_BUILDER, parser, this.host.ctx));
+        this.writeClientHead(buildInterimHead(HEAD_BUILDER, parser, this.host.snap));
         this.upstream = null;
         up.owner = null;
         this.host.switchProtocols(up, chunk, r);
@@ -344,7 +347,7 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
       up.body.onData = null;
       up.body.filterTrailers = true; // trailer fields that frame or route never go on
     }
-    buildResponseHead(HEAD_BUILDER, p, clientMinor, this.keepAlive, this.host.ctx);
+    buildResponseHead(HEAD_BUILDER, p, clientMinor, this.keepAlive, this.host.snap);
     this.bytesOut += p.headEnd - p.headStart;
   }
 

@@ -11,6 +11,7 @@ import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { UpstreamPool } from '../upstream/pool.js';
 import { ClientConn } from './connection.js';
 import type { ProxyContext } from './context.js';
+import { buildSnapshot } from './snapshot.js';
 import { NO_METRICS, type ProxyMetrics } from './metrics-hooks.js';
 import type { UpstreamConn } from './upstream-conn.js';
 
@@ -45,21 +46,15 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
   const pseudonym = options.pseudonym ?? 'dfp';
   const dns = options.dns ?? new DnsCache(config.dns);
   const ctx: ProxyContext = {
-    config,
+    snapshot: buildSnapshot(config, pseudonym),
     dns,
     pool: new UpstreamPool<UpstreamConn>(config.upstream.maxIdlePerHost, Math.min(config.limits.idleTimeoutMs || 60_000, 60_000)),
     accessLog: options.accessLog ?? null,
     metrics: options.metrics ?? NO_METRICS,
     listenAddresses: [],
     loopAddresses: [],
-    pseudonym,
-    viaLine11: Buffer.from(`Via: 1.1 ${pseudonym}\r\n`),
-    viaLine10: Buffer.from(`Via: 1.0 ${pseudonym}\r\n`),
-    checked: new WeakMap(),
-    literals: new Map(),
     connections: new Set(),
     refused: new Set(),
-    routesAreDefault: isDefaultRouting(config),
     spareParsers: [],
     draining: false,
   };
@@ -112,12 +107,6 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
   };
 }
 
-function isDefaultRouting(config: Config): boolean {
-  const routes = config.routes;
-  if (routes.length !== 1) return false;
-  const r = routes[0]!;
-  return r.match.hosts.length === 0 && (r.match.pathPrefix === '/' || r.match.pathPrefix === '') && Object.keys(r.match.headers).length === 0 && r.backend.type === 'DynamicForwardProxy' && r.backend.hostRewriteHeader === null;
-}
 
 function addLoopAddress(ctx: ProxyContext, address: HostPort): void {
   for (const a of ctx.loopAddresses) if (a.host === address.host && a.port === address.port) return;
@@ -127,7 +116,7 @@ function addLoopAddress(ctx: ProxyContext, address: HostPort): void {
 function onConnection(ctx: ProxyContext, socket: Conn): void {
   // limits.maxConnections counts client connections over all listeners, whichever kind of socket.
   if (ctx.draining) refuse(ctx, socket, 'SERVICE_UNAVAILABLE');
-  else if (ctx.connections.size >= ctx.config.limits.maxConnections) refuse(ctx, socket, 'CONNECTION_LIMIT');
+  else if (ctx.connections.size >= ctx.snapshot.config.limits.maxConnections) refuse(ctx, socket, 'CONNECTION_LIMIT');
   else new ClientConn(ctx, socket);
 }
 
@@ -237,7 +226,7 @@ async function shutdown(ctx: ProxyContext, servers: net.Server[], ownsDns: boole
   const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
   for (const conn of [...ctx.connections]) conn.drain();
   ctx.pool.close();
-  const deadline = Date.now() + ctx.config.limits.drainTimeoutMs;
+  const deadline = Date.now() + ctx.snapshot.config.limits.drainTimeoutMs;
   while (ctx.connections.size > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -4,6 +4,7 @@
  */
 import type { Conn } from '../io/conn.js';
 import type { ProxyContext } from './context.js';
+import type { RuntimeSnapshot } from './snapshot.js';
 import { Splice } from './splice.js';
 
 const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -12,9 +13,9 @@ const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n
  * The CONNECT's destination is connected: answer 200 and splice. `early` holds what the client sent after
  * its CONNECT head (a TLS ClientHello, often), sent first; a FIN the client sent meanwhile is passed on.
  */
-export function openConnectTunnel(ctx: ProxyContext, client: Conn, upstream: Conn, early: Buffer | null): Splice {
+export function openConnectTunnel(ctx: ProxyContext, snap: RuntimeSnapshot, client: Conn, upstream: Conn, early: Buffer | null): Splice {
   client.write(CONNECT_ESTABLISHED);
-  const splice = openSplice(ctx, client, upstream);
+  const splice = openSplice(ctx, snap, client, upstream);
   if (early !== null) splice.writeEarly(true, early);
   if (client.readableEnded) upstream.end();
   return splice;
@@ -24,20 +25,20 @@ export function openConnectTunnel(ctx: ProxyContext, client: Conn, upstream: Con
  * The origin answered 101 (already relayed): splice the client with that connection. `fromOrigin` is what
  * the origin sent after its 101 head, `fromClient` what the client sent after its request.
  */
-export function openUpgradeTunnel(ctx: ProxyContext, client: Conn, upstream: Conn, fromOrigin: Buffer | null, fromClient: Buffer | null): Splice {
-  const splice = openSplice(ctx, client, upstream);
+export function openUpgradeTunnel(ctx: ProxyContext, snap: RuntimeSnapshot, client: Conn, upstream: Conn, fromOrigin: Buffer | null, fromClient: Buffer | null): Splice {
+  const splice = openSplice(ctx, snap, client, upstream);
   if (fromOrigin !== null) splice.writeEarly(false, fromOrigin);
   if (fromClient !== null) splice.writeEarly(true, fromClient);
   return splice;
 }
 
 /** The caller has already taken its own handlers off the client socket. */
-function openSplice(ctx: ProxyContext, client: Conn, upstream: Conn): Splice {
+function openSplice(ctx: ProxyContext, snap: RuntimeSnapshot, client: Conn, upstream: Conn): Splice {
   // An upgraded HTTP upstream connection sheds its handlers; a fresh CONNECT socket has none.
   upstream.removeAllListeners('data');
   upstream.removeAllListeners('end');
   upstream.removeAllListeners('drain');
   upstream.removeAllListeners('close');
   ctx.metrics.tunnelOpened();
-  return new Splice(client, upstream, ctx.config.limits.idleTimeoutMs, null);
+  return new Splice(client, upstream, snap.config.limits.idleTimeoutMs, null);
 }

@@ -1,0 +1,43 @@
+/**
+ * One runtime snapshot: the resolved config and everything derived from it — the routing shortcut, the Via
+ * lines, the memoised policy decisions — built once and read through one reference (ctx.snapshot). A reload
+ * builds a new one and swaps the reference whole: requests that start afterwards use the new one, an
+ * exchange in flight keeps the one it started with (ClientConn takes it per request).
+ */
+import type { Config } from '../config/types.js';
+import type { ResolvedAddress } from '../dns/cache.js';
+import type { Denial } from '../policy/decision.js';
+
+export interface RuntimeSnapshot {
+  readonly config: Config;
+  /** One catch-all DynamicForwardProxy route without a rewrite header: route matching can be skipped. */
+  readonly routesAreDefault: boolean;
+  /** Via received-by name, also used to detect loops. */
+  readonly pseudonym: string;
+  /** `Via: 1.1 <pseudonym>\r\n` (and 1.0), prebuilt. */
+  readonly viaLine11: Buffer;
+  readonly viaLine10: Buffer;
+  /** Policy decisions on address lists, memoised per list object handed out by the DNS cache. */
+  readonly checked: WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Denial>;
+  /** Decisions on IP literals (bounded). */
+  readonly literals: Map<string, readonly ResolvedAddress[] | Denial>;
+}
+
+export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapshot {
+  return {
+    config,
+    routesAreDefault: isDefaultRouting(config),
+    pseudonym,
+    viaLine11: Buffer.from(`Via: 1.1 ${pseudonym}\r\n`),
+    viaLine10: Buffer.from(`Via: 1.0 ${pseudonym}\r\n`),
+    checked: new WeakMap(),
+    literals: new Map(),
+  };
+}
+
+function isDefaultRouting(config: Config): boolean {
+  const routes = config.routes;
+  if (routes.length !== 1) return false;
+  const r = routes[0]!;
+  return r.match.hosts.length === 0 && (r.match.pathPrefix === '/' || r.match.pathPrefix === '') && Object.keys(r.match.headers).length === 0 && r.backend.type === 'DynamicForwardProxy' && r.backend.hostRewriteHeader === null;
+}
