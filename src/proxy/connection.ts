@@ -16,6 +16,7 @@ import { ProxyError, toProxyError, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import { connectTo, type ConnectResult } from '../upstream/connect.js';
 import type { Closable, ProxyContext } from './context.js';
+import type { Peer } from './peer.js';
 import type { RuntimeSnapshot } from './snapshot.js';
 import { chooseDestination } from './destination-choice.js';
 import { checkedAddressesNow, resolveAndCheck } from './destination.js';
@@ -83,8 +84,12 @@ export class ClientConn implements ExchangeHost, Closable {
   /** The client sent its FIN: serve what was received, then close. */
   clientEnded = false;
 
-  constructor(ctx: ProxyContext, socket: Conn) {
+  /** The client as the listener chain established it. */
+  readonly peer: Peer;
+
+  constructor(ctx: ProxyContext, socket: Conn, peer: Peer) {
     this.ctx = ctx;
+    this.peer = peer;
     this.snap = ctx.snapshot;
     this.socket = socket;
     this.parser = ctx.spareParsers.pop() ?? new HeadParser('request', { maxHeadBytes: this.snap.config.limits.maxHeaderBytes });
@@ -233,7 +238,6 @@ export class ClientConn implements ExchangeHost, Closable {
     // which pauses only then (a pause/resume pair costs two epoll_ctl calls).
     this.state = S_SETUP;
     this.snap = this.ctx.snapshot; // a reload applies from the next request on
-    this.clientAddress(); // asked while the socket is open (it keeps the answer): the log may be written after a close
     this.stash = afterHead < buf.length ? buf : null;
     this.stashStart = afterHead;
     const x = this.x;
@@ -501,9 +505,9 @@ export class ClientConn implements ExchangeHost, Closable {
     this.socket.destroy();
   }
 
-  /** The client's address: both kinds of socket ask the kernel once and keep the answer, also after a close. */
+  /** The client's address, as the listener chain established it. */
   clientAddress(): string {
-    return this.socket.remoteAddress ?? '';
+    return this.peer.address;
   }
 }
 

@@ -9,8 +9,8 @@ import type { AccessLogSink } from './access-record.js';
 import { acceptRaw, type Conn } from '../io/conn.js';
 import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { UpstreamPool } from '../upstream/pool.js';
-import { ClientConn } from './connection.js';
 import type { ProxyContext } from './context.js';
+import { acceptConnection } from './listener.js';
 import { buildSnapshot } from './snapshot.js';
 import { NO_METRICS, type ProxyMetrics } from './metrics-hooks.js';
 import type { UpstreamConn } from './upstream-conn.js';
@@ -72,8 +72,8 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
       server.on('error', onAcceptError);
       // Accepted connections are RawConns where that layer is available (src/io/conn.ts),
       // net.Sockets through the 'connection' event otherwise.
-      if (!acceptRaw(server, (conn) => onConnection(ctx, conn), onAcceptError)) {
-        server.on('connection', (socket: net.Socket) => onConnection(ctx, socket as unknown as Conn));
+      if (!acceptRaw(server, (conn) => acceptConnection(ctx, listener, conn), onAcceptError)) {
+        server.on('connection', (socket: net.Socket) => acceptConnection(ctx, listener, socket as unknown as Conn));
       }
       servers.push(server);
       const bound = server.address() as net.AddressInfo;
@@ -111,95 +111,6 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
 function addLoopAddress(ctx: ProxyContext, address: HostPort): void {
   for (const a of ctx.loopAddresses) if (a.host === address.host && a.port === address.port) return;
   ctx.loopAddresses.push({ host: address.host, port: address.port });
-}
-
-function onConnection(ctx: ProxyContext, socket: Conn): void {
-  // limits.maxConnections counts client connections over all listeners, whichever kind of socket.
-  if (ctx.draining) refuse(ctx, socket, 'SERVICE_UNAVAILABLE');
-  else if (ctx.connections.size >= ctx.snapshot.config.limits.maxConnections) refuse(ctx, socket, 'CONNECTION_LIMIT');
-  else new ClientConn(ctx, socket);
-}
-
-// ------------------------------------------------------------ refused connections
-
-/** How long a refused connection may take to read its 503 before it is dropped. */
-const REFUSED_LINGER_MS = 1_000;
-/** Beyond this many refused connections lingering at once, more are dropped at once (no reply). */
-const MAX_REFUSED_LINGERING = 1024;
-
-/** Replies by code, made once: a flood of refusals only writes them. */
-const refusedReplies = new Map<ErrorCode, Buffer>();
-
-function refusedReply(code: ErrorCode): Buffer {
-  let reply = refusedReplies.get(code);
-  if (reply === undefined) {
-    reply = renderErrorReply(new ProxyError(code));
-    refusedReplies.set(code, reply);
-  }
-  return reply;
-}
-
-/**
- * A connection the proxy will not serve: a 503 and our FIN, without reading a
- * request. What the client sends meanwhile is read and dropped, so unread
- * bytes do not turn the reply into a reset; the client's FIN completes the
- * close, and a fixed linger (not refreshed by reads) bounds how long each one
- * lives. Past MAX_REFUSED_LINGERING at once, new ones are dropped outright.
- */
-function refuse(ctx: ProxyContext, socket: Conn, code: ErrorCode): void {
-  if (code === 'CONNECTION_LIMIT') ctx.metrics.denied('connection_limit');
-  if (ctx.refused.size >= MAX_REFUSED_LINGERING) {
-    socket.destroy();
-    return;
-  }
-  const timer = setTimeout(onRefusedLingerEnd, REFUSED_LINGER_MS, socket);
-  timer.unref();
-  ctx.refused.add(socket);
-  socket.on('data', onRefusedData);
-  socket.on('error', onRefusedError);
-  // Rare path: a closure here keeps state off the socket (no new property shapes for the data path's sockets).
-  socket.on('close', () => {
-    clearTimeout(timer);
-    ctx.refused.delete(socket);
-  });
-  const reply = refusedReply(code);
-  logRefused(ctx, socket, code, reply.length); // first: the client address is asked while the socket is surely open
-  socket.write(reply);
-  socket.end();
-}
-
-function logRefused(ctx: ProxyContext, socket: Conn, code: ErrorCode, bytesOut: number): void {
-  const log = ctx.accessLog;
-  if (log === null) return;
-  log.write({
-    client: socket.remoteAddress ?? '',
-    user: null,
-    mode: 'forward',
-    method: '',
-    host: '',
-    port: 0,
-    address: null,
-    status: 503,
-    bytesIn: 0,
-    bytesOut,
-    durationMs: 0,
-    dnsMs: 0,
-    connectMs: 0,
-    error: code,
-    rule: null,
-  });
-}
-
-function onRefusedData(): void {
-  // Dropped: reading only keeps the kernel from answering our close with a reset.
-}
-
-function onRefusedError(): void {
-  // 'close' follows.
-}
-
-function onRefusedLingerEnd(socket: Conn): void {
-  socket.destroy();
 }
 
 let lastAcceptErrorLog = 0;

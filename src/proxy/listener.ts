@@ -1,0 +1,119 @@
+/**
+ * What happens to an accepted connection before any protocol is spoken, as a chain of stages:
+ * accept → admit (draining, limits.maxConnections) → [PROXY protocol header] → [TLS termination] →
+ * the listener's protocol handler (HTTP today; SNI passthrough later). The stages in brackets come with
+ * their issues and slot in here. What the chain establishes about the client (its address, later what a
+ * PROXY header or a TLS handshake says) travels as a Peer: nothing after the chain reads it from the socket.
+ */
+import type { ListenerConfig } from '../config/types.js';
+import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
+import type { Conn } from '../io/conn.js';
+import { ClientConn } from './connection.js';
+import type { ProxyContext } from './context.js';
+import type { Peer } from './peer.js';
+
+/** An accepted connection enters the chain. */
+export function acceptConnection(ctx: ProxyContext, listener: ListenerConfig, socket: Conn): void {
+  const refusal = admit(ctx);
+  if (refusal !== null) {
+    refuse(ctx, socket, refusal);
+    return;
+  }
+  // Asked once, while the socket is surely open; both socket kinds keep the answer.
+  const peer: Peer = { address: socket.remoteAddress ?? '' };
+  handle(ctx, listener, socket, peer);
+}
+
+/** The listener's protocol handler. */
+function handle(ctx: ProxyContext, _listener: ListenerConfig, socket: Conn, peer: Peer): void {
+  new ClientConn(ctx, socket, peer);
+}
+
+/** Whether the proxy takes one more connection: null, or the code to refuse it with. */
+function admit(ctx: ProxyContext): ErrorCode | null {
+  if (ctx.draining) return 'SERVICE_UNAVAILABLE';
+  // limits.maxConnections counts client connections over all listeners, whichever kind of socket.
+  if (ctx.connections.size >= ctx.snapshot.config.limits.maxConnections) return 'CONNECTION_LIMIT';
+  return null;
+}
+
+// ------------------------------------------------------------ refused connections
+
+/** How long a refused connection may take to read its 503 before it is dropped. */
+const REFUSED_LINGER_MS = 1_000;
+/** Beyond this many refused connections lingering at once, more are dropped at once (no reply). */
+const MAX_REFUSED_LINGERING = 1024;
+
+/** Replies by code, made once: a flood of refusals only writes them. */
+const refusedReplies = new Map<ErrorCode, Buffer>();
+
+function refusedReply(code: ErrorCode): Buffer {
+  let reply = refusedReplies.get(code);
+  if (reply === undefined) {
+    reply = renderErrorReply(new ProxyError(code));
+    refusedReplies.set(code, reply);
+  }
+  return reply;
+}
+
+/**
+ * A connection the proxy will not serve: a 503 and our FIN, without reading a request. What the client
+ * sends meanwhile is read and dropped, so unread bytes do not turn the reply into a reset; the client's FIN
+ * completes the close, and a fixed linger (not refreshed by reads) bounds how long each one lives. Past
+ * MAX_REFUSED_LINGERING at once, new ones are dropped outright.
+ */
+function refuse(ctx: ProxyContext, socket: Conn, code: ErrorCode): void {
+  if (code === 'CONNECTION_LIMIT') ctx.metrics.denied('connection_limit');
+  if (ctx.refused.size >= MAX_REFUSED_LINGERING) {
+    socket.destroy();
+    return;
+  }
+  const timer = setTimeout(onRefusedLingerEnd, REFUSED_LINGER_MS, socket);
+  timer.unref();
+  ctx.refused.add(socket);
+  socket.on('data', onRefusedData);
+  socket.on('error', onRefusedError);
+  // Rare path: a closure here keeps state off the socket (no new property shapes for the data path's sockets).
+  socket.on('close', () => {
+    clearTimeout(timer);
+    ctx.refused.delete(socket);
+  });
+  const reply = refusedReply(code);
+  logRefused(ctx, socket, code, reply.length); // first: the client address is asked while the socket is surely open
+  socket.write(reply);
+  socket.end();
+}
+
+function logRefused(ctx: ProxyContext, socket: Conn, code: ErrorCode, bytesOut: number): void {
+  const log = ctx.accessLog;
+  if (log === null) return;
+  log.write({
+    client: socket.remoteAddress ?? '',
+    user: null,
+    mode: 'forward',
+    method: '',
+    host: '',
+    port: 0,
+    address: null,
+    status: 503,
+    bytesIn: 0,
+    bytesOut,
+    durationMs: 0,
+    dnsMs: 0,
+    connectMs: 0,
+    error: code,
+    rule: null,
+  });
+}
+
+function onRefusedData(): void {
+  // Dropped: reading only keeps the kernel from answering our close with a reset.
+}
+
+function onRefusedError(): void {
+  // 'close' follows.
+}
+
+function onRefusedLingerEnd(socket: Conn): void {
+  socket.destroy();
+}
