@@ -30,6 +30,8 @@ export class UpstreamConn implements Poolable {
   readonly socket: Conn;
   readonly address: ResolvedAddress;
   readonly port: number;
+  /** '' : plain TCP (TLS origination will set what the connection was verified as; see UpstreamPool). */
+  readonly tlsIdentity: string = '';
   readonly parser: HeadParser;
   readonly body: BodyParser;
   owner: UpstreamOwner | null = null;

@@ -6,6 +6,10 @@
  * attaches no listeners (that would cost two on/off pairs per request): a
  * pooled connection watches its own socket and calls `evict` when bytes or a
  * close arrive while it is idle.
+ *
+ * A connection also has a TLS identity ('' for plain TCP; for TLS, the server name and trust it was
+ * verified with): it is only ever taken for the same identity, so a connection opened and checked for one
+ * name never serves another, even at the same address and port.
  */
 import type { Conn } from '../io/conn.js';
 
@@ -14,6 +18,8 @@ export interface Poolable {
   /** The address dialled and the port: the pool's key (address.address, then port). */
   readonly address: { readonly address: string };
   readonly port: number;
+  /** '' for plain TCP; for TLS, what it was verified as (server name and trust): taken only for the same. */
+  readonly tlsIdentity: string;
   /** Called when the pool drops the connection (idle timeout, peer closed, over capacity). */
   destroy(): void;
 }
@@ -43,20 +49,23 @@ export class UpstreamPool<T extends Poolable> {
     return this.idleCount;
   }
 
-  /** An idle connection to address:port, removed from the pool, or undefined. */
-  take(address: string, port: number): T | undefined {
+  /** An idle connection to address:port with this TLS identity ('' = plain), removed from the pool, or undefined. */
+  take(address: string, port: number, tlsIdentity = ''): T | undefined {
     const list = this.idle.get(address)?.get(port);
-    if (list !== undefined) {
-      while (list.length > 0) {
-        const entry = list.pop()!;
-        this.idleCount--;
-        const socket = entry.conn.socket;
-        if (socket.destroyed || socket.readableEnded || !socket.writable) {
-          entry.conn.destroy();
-          continue;
-        }
-        return entry.conn;
+    if (list === undefined) return undefined;
+    // Newest first; with plain connections only, the last entry matches at once.
+    for (let i = list.length - 1; i >= 0; i--) {
+      const entry = list[i]!;
+      if (entry.conn.tlsIdentity !== tlsIdentity) continue;
+      if (i === list.length - 1) list.pop();
+      else list.splice(i, 1);
+      this.idleCount--;
+      const socket = entry.conn.socket;
+      if (socket.destroyed || socket.readableEnded || !socket.writable) {
+        entry.conn.destroy();
+        continue; // the entries below i keep their places
       }
+      return entry.conn;
     }
     return undefined;
   }
