@@ -40,10 +40,29 @@ export interface DnsSnapshotEntry {
   error?: string;
 }
 
+/** Where the cache reads the time and arms its host timers; tests inject their own. */
+export interface DnsCacheClock {
+  /** Hot path (peek, resolve): monotonic ms, may be a few ms old. */
+  coarseNowMs(): number;
+  /** Exact monotonic ms: expiry times, timer delays. */
+  nowMs(): number;
+  setTimer<T>(callback: (arg: T) => void, delayMs: number, arg: T): NodeJS.Timeout;
+  clearTimer(timer: NodeJS.Timeout): void;
+}
+
+/** clock.ts and unref'd global timers. */
+const SYSTEM_CLOCK: DnsCacheClock = {
+  coarseNowMs,
+  nowMs,
+  setTimer: (callback, delayMs, arg) => setTimeout(callback, delayMs, arg).unref(),
+  clearTimer: (timer) => clearTimeout(timer),
+};
+
 function noop(): void {}
 
 export class DnsCache {
   readonly #config: DnsConfig;
+  readonly #clock: DnsCacheClock;
   readonly #resolver: DnsResolver;
   /** Recency and the maxHosts bound (evicts least recently used). */
   readonly #hosts: LRUCache<string, HostEntry>;
@@ -59,8 +78,9 @@ export class DnsCache {
   #pending: number;
   #isClosed: boolean;
 
-  constructor(config: DnsConfig) {
+  constructor(config: DnsConfig, clock: DnsCacheClock = SYSTEM_CLOCK) {
     this.#config = config;
+    this.#clock = clock;
     this.#resolver = new DnsResolver(config);
     this.#hosts = new LRUCache<string, HostEntry>({
       max: Math.max(1, config.maxHosts),
@@ -107,7 +127,7 @@ export class DnsCache {
   #servingEntry(name: string): HostEntry | undefined {
     const entry = this.#index.get(name);
     if (entry === undefined) return undefined;
-    const now = coarseNowMs();
+    const now = this.#clock.coarseNowMs();
     if (now >= entry.serveUntilMs) return undefined;
     if (entry.lastUsedMs !== now) {
       entry.lastUsedMs = now;
@@ -121,7 +141,7 @@ export class DnsCache {
   /** Not served from cache: a cached failure, a lookup to join, or a new lookup. */
   #resolveMiss(name: string): Promise<readonly ResolvedAddress[]> {
     if (this.#isClosed) return Promise.reject(new ProxyError('DNS_FAILURE', 'DNS cache closed'));
-    const now = coarseNowMs();
+    const now = this.#clock.coarseNowMs();
     let entry = this.#hosts.get(name);
     if (entry !== undefined) {
       entry.lastUsedMs = now;
@@ -150,8 +170,8 @@ export class DnsCache {
   }
 
   #addLoopback(name: string): readonly ResolvedAddress[] {
-    const entry = new HostEntry(name, coarseNowMs(), true);
-    this.#renewLoopback(entry, nowMs());
+    const entry = new HostEntry(name, this.#clock.coarseNowMs(), true);
+    this.#renewLoopback(entry, this.#clock.nowMs());
     this.#add(entry);
     return this.#loopback;
   }
@@ -182,7 +202,7 @@ export class DnsCache {
   #finish(entry: HostEntry, result: QueryResult, wasRefresh: boolean): readonly ResolvedAddress[] {
     this.#pending--;
     entry.waiting = undefined;
-    const now = nowMs();
+    const now = this.#clock.nowMs();
     if (result.kind === 'success') {
       if (!entry.isDead) {
         entry.setAddresses(Object.freeze(result.addresses), now, this.#clampTtlMs(result.ttlSeconds), this.#config.maxTtlMs);
@@ -216,16 +236,15 @@ export class DnsCache {
   }
 
   #arm(entry: HostEntry, delayMs: number): void {
-    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    if (entry.timer !== undefined) this.#clock.clearTimer(entry.timer);
     // Node timers cap at 2^31-1 ms; a longer wait just wakes early and re-arms.
-    entry.timer = setTimeout(this.#onTimer, Math.min(Math.ceil(delayMs), 0x7fffffff), entry);
-    entry.timer.unref();
+    entry.timer = this.#clock.setTimer(this.#onTimer, Math.min(Math.ceil(delayMs), 0x7fffffff), entry);
   }
 
   #onHostTimer(entry: HostEntry): void {
     entry.timer = undefined;
     if (entry.isDead || entry.waiting !== undefined) return;
-    const now = nowMs();
+    const now = this.#clock.nowMs();
     if (entry.addresses === undefined || now - entry.lastUsedMs >= this.#config.hostTtlMs) {
       // Unused for hostTtl, or a cached failure that has run out: forget the host.
       this.#hosts.delete(entry.name);
@@ -258,7 +277,7 @@ export class DnsCache {
   #retire(entry: HostEntry): void {
     if (this.#index.get(entry.name) === entry) this.#index.delete(entry.name);
     entry.isDead = true;
-    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    if (entry.timer !== undefined) this.#clock.clearTimer(entry.timer);
     entry.timer = undefined;
   }
 
@@ -275,7 +294,7 @@ export class DnsCache {
 
   /** For GET /dns: most recently used first. */
   snapshot(): DnsSnapshotEntry[] {
-    const now = nowMs();
+    const now = this.#clock.nowMs();
     const out: DnsSnapshotEntry[] = [];
     for (const entry of this.#hosts.values()) out.push(snapshotOf(entry, now));
     return out;

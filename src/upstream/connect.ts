@@ -35,7 +35,22 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Read into caller-supplied buffers instead of a new Buffer per 'data' event (see proxy/read-buffer.ts). */
   onread?: ReadInto;
+  /** The clock and timers of the race (default: performance.now and the global timers); tests inject their own. */
+  timers?: ConnectTimers;
 }
+
+/** What the race reads the time from and schedules its attempt delay and deadline with. */
+export interface ConnectTimers {
+  now(): number;
+  setTimeout(callback: () => void, delayMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const SYSTEM_TIMERS: ConnectTimers = {
+  now: () => performance.now(),
+  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 export const DEFAULT_ATTEMPT_DELAY_MS = 250;
 
@@ -94,14 +109,15 @@ class ConnectRace {
   readonly #attemptDelayMs: number;
   readonly #signal: AbortSignal | undefined;
   readonly #onread: ReadInto | undefined;
+  readonly #timers: ConnectTimers;
   readonly #resolve: (result: ConnectResult) => void;
   readonly #reject: (err: unknown) => void;
   readonly #attempts: Attempt[];
   readonly #startedAt: number;
   readonly #onAbort: () => void;
   #next: number;
-  #delayTimer: NodeJS.Timeout | undefined;
-  #deadline: NodeJS.Timeout | undefined;
+  #delayTimer: unknown;
+  #deadline: unknown;
   #worst: { failure: FailureClass; detail: string; cause: unknown } | undefined;
   #isDone: boolean;
 
@@ -118,10 +134,11 @@ class ConnectRace {
     this.#attemptDelayMs = Math.max(0, options.attemptDelayMs ?? DEFAULT_ATTEMPT_DELAY_MS);
     this.#signal = options.signal;
     this.#onread = options.onread;
+    this.#timers = options.timers ?? SYSTEM_TIMERS;
     this.#resolve = resolve;
     this.#reject = reject;
     this.#attempts = [];
-    this.#startedAt = performance.now();
+    this.#startedAt = this.#timers.now();
     this.#onAbort = () => this.#fail(this.#signal!.reason);
     this.#next = 0;
     this.#delayTimer = undefined;
@@ -131,14 +148,14 @@ class ConnectRace {
   }
 
   start(): void {
-    this.#deadline = setTimeout(() => this.#onDeadline(), this.#timeoutMs);
+    this.#deadline = this.#timers.setTimeout(() => this.#onDeadline(), this.#timeoutMs);
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#launch();
   }
 
   /** Start the next attempt, and arm the delay before the one after it. */
   #launch(): void {
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    if (this.#delayTimer !== undefined) this.#timers.clearTimeout(this.#delayTimer);
     this.#delayTimer = undefined;
     if (this.#isDone || this.#next >= this.#addresses.length) return;
     const address = this.#addresses[this.#next++]!;
@@ -155,7 +172,7 @@ class ConnectRace {
     socket.on('error', attempt.onError);
     this.#attempts.push(attempt);
     if (this.#next < this.#addresses.length) {
-      this.#delayTimer = setTimeout(() => this.#launch(), this.#attemptDelayMs);
+      this.#delayTimer = this.#timers.setTimeout(() => this.#launch(), this.#attemptDelayMs);
     }
   }
 
@@ -186,7 +203,7 @@ class ConnectRace {
     const socket = winner.socket;
     socket.off('connect', winner.onConnect);
     socket.off('error', winner.onError);
-    this.#resolve({ socket, address: winner.address, connectMs: performance.now() - this.#startedAt });
+    this.#resolve({ socket, address: winner.address, connectMs: this.#timers.now() - this.#startedAt });
   }
 
   #onDeadline(): void {
@@ -204,8 +221,8 @@ class ConnectRace {
   /** Stop timers and listeners; destroy every attempt but the winner. Losers keep their error listener. */
   #finish(winner: Attempt | undefined): void {
     this.#isDone = true;
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
-    if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+    if (this.#delayTimer !== undefined) this.#timers.clearTimeout(this.#delayTimer);
+    if (this.#deadline !== undefined) this.#timers.clearTimeout(this.#deadline);
     this.#delayTimer = undefined;
     this.#deadline = undefined;
     this.#signal?.removeEventListener('abort', this.#onAbort);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { startHarness } from '../helpers/harness.js';
 import { freePort, startRawOrigin } from '../helpers/origin.js';
 import { afterHead, connectRaw } from '../helpers/raw-client.js';
-import { waitFor } from '../helpers/wait.js';
+import { header, waitFor } from '../helpers/wait.js';
 
 describe('CONNECT', () => {
   it('answers 200 after connecting and forwards bytes sent with the CONNECT head', async () => {
@@ -44,22 +44,27 @@ describe('CONNECT', () => {
     expect(h.log.records[0]).toMatchObject({ mode: 'connect', client: '127.0.0.1', status: 200, bytesIn: 5, bytesOut: 5 });
   });
 
-  it('refuses a CONNECT port not in connectPorts with 403', async () => {
+  it('refuses a CONNECT port not in connectPorts with 403 http_request_denied (REQUEST_DENIED)', async () => {
     const h = await startHarness((c) => (c.access.connectPorts = [443]));
     const client = await connectRaw(h.port);
     client.send('CONNECT 127.0.0.1:25 HTTP/1.1\r\n\r\n');
     const res = await client.responses(1);
     expect(res.responses[0]?.status).toBe(403);
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_denied(;|$)/);
+    await waitFor(() => h.log.records.length === 1);
+    expect(h.log.records[0]).toMatchObject({ mode: 'connect', status: 403, error: 'REQUEST_DENIED' });
   });
 
-  it('answers 502 connection_refused when nothing listens', async () => {
+  it('answers 502 connection_refused (CONNECTION_REFUSED) when nothing listens', async () => {
     const h = await startHarness();
     const closedPort = await freePort();
     const client = await connectRaw(h.port);
     client.send(`CONNECT 127.0.0.1:${closedPort} HTTP/1.1\r\n\r\n`);
     const res = await client.responses(1);
     expect(res.responses[0]?.status).toBe(502);
-    expect(res.responses[0]?.headers.find(([k]) => k === 'Proxy-Status')?.[1]).toContain('error=connection_refused');
+    expect(header(res.responses[0], 'proxy-status')).toBe(`dfp; error=connection_refused; details="127.0.0.1:${closedPort} ECONNREFUSED"`);
+    await waitFor(() => h.log.records.length === 1);
+    expect(h.log.records[0]).toMatchObject({ mode: 'connect', status: 502, error: 'CONNECTION_REFUSED' });
   });
 
   it('carries 24 MiB from the origin to a client that reads slowly, byte for byte', async () => {

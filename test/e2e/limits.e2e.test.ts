@@ -12,12 +12,28 @@ import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
 import { afterHead, connectRaw, rawRequest } from '../helpers/raw-client.js';
 import { startUnansweredServer } from '../unit/upstream/unanswered-server.js';
-import { header, waitFor } from '../helpers/wait.js';
+import { TIMER_SLACK_MS, header, settlesBefore, timerStart, waitFor } from '../helpers/wait.js';
 
 v8.setFlagsFromString('--expose-gc');
 const forceGc = vm.runInNewContext('gc') as () => void;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Send `pieces` at their offsets (ms) from now, all scheduled at once so that a late timer does not
+ * push the later ones back; resolves after the last one is sent.
+ */
+function sendAt(client: { send(data: string): void }, pieces: Array<[number, string]>): Promise<void> {
+  return new Promise((resolve) => {
+    let left = pieces.length;
+    for (const [atMs, data] of pieces) {
+      setTimeout(() => {
+        client.send(data);
+        if (--left === 0) resolve();
+      }, atMs);
+    }
+  });
+}
 
 /**
  * Peak growth of live ArrayBuffer memory and of RSS while `run` runs. Each
@@ -288,46 +304,48 @@ describe('timeouts', () => {
     const origin = await startRecordingOrigin();
     const client = await connectRaw(h.port);
     const head = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nX-Slow: ${'z'.repeat(60)}\r\n\r\n`;
-    const start = Date.now();
+    const start = performance.now(); // before the first byte, which starts headerTimeout
     let i = 0;
     const dribble = setInterval(() => {
       if (i < head.length && !client.socket.destroyed) client.send(head[i++]!);
     }, 20);
     onTestFinished(() => clearInterval(dribble));
-    const res = await client.closed(3_000);
+    const res = await client.closed(5_000);
     clearInterval(dribble);
-    const elapsed = Date.now() - start;
     expect(res.responses[0]?.status).toBe(408);
-    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_error/);
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(2_000);
+    expect(header(res.responses[0], 'proxy-status')).toBe('dfp; error=http_request_error; details="no complete head within 300 ms"');
+    expect(performance.now() - start).toBeGreaterThanOrEqual(300 - TIMER_SLACK_MS);
+    // Answered before the head was complete: at one byte per 20 ms tick it needs over 100 ticks, and
+    // the 300 ms timer, armed at the first, fires before the 16th however late the ticks run.
     expect(i).toBeLessThan(head.length);
     expect(origin.allRequests()).toEqual([]);
     expect(h.log.records[0]).toMatchObject({ status: 408, error: 'REQUEST_TIMEOUT' });
   });
 
   it('does not time out a head that arrives in pieces within headerTimeout, and gives each head a fresh allowance', async () => {
-    const h = await startHarness((c) => (c.limits.headerTimeoutMs = 800));
+    const headerTimeoutMs = 1_600;
+    const h = await startHarness((c) => (c.limits.headerTimeoutMs = headerTimeoutMs));
     const origin = await startRecordingOrigin();
     const client = await connectRaw(h.port);
-    // 600 ms for the whole head: 200 ms to spare.
-    client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\n`);
-    await sleep(300);
-    client.send('Host: x\r\n');
-    await sleep(300);
-    client.send('\r\n');
+    const t = `http://127.0.0.1:${origin.port}`;
+    // The first head in three pieces over 200 ms: 1.4 s to spare.
+    const firstStart = performance.now();
+    await sendAt(client, [[0, `GET ${t}/ HTTP/1.1\r\n`], [100, 'Host: x\r\n'], [200, '\r\n']]);
     const res = await client.responses(1);
     expect(res.responses[0]?.status).toBe(200);
-    // The second head starts ~600 ms after the first and takes 600 ms: only a fresh timer lets it through.
-    client.send(`GET http://127.0.0.1:${origin.port}/2 HTTP/1.1\r\n`);
-    await sleep(600);
-    client.send('Host: x\r\n\r\n');
+    // The second head starts 0.7 headerTimeout after the first one did and takes half a headerTimeout (0.8 s to
+    // spare): it ends past a headerTimeout counted from the first head's first byte, so only a fresh timer lets it through.
+    await sleep(0.7 * headerTimeoutMs - (performance.now() - firstStart));
+    await sendAt(client, [[0, `GET ${t}/2 HTTP/1.1\r\n`], [headerTimeoutMs / 2, 'Host: x\r\n\r\n']]);
     const res2 = await client.responses(2);
     expect(res2.responses.map((r) => r.status)).toEqual([200, 200]);
+    await waitFor(() => h.log.records.length === 2);
+    expect(h.log.records.map((r) => r.error)).toEqual([null, null]);
   });
 
-  it('closes an idle keep-alive client connection after idleTimeout, and the idle upstream connection too', async () => {
-    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 300));
+  it('closes an idle keep-alive client connection after idleTimeout, not before, and the idle upstream connection too', async () => {
+    const idleTimeoutMs = 1_000;
+    const h = await startHarness((c) => (c.limits.idleTimeoutMs = idleTimeoutMs));
     let originClosed = false;
     const origin = await startRawOrigin((s) => {
       s.on('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
@@ -335,33 +353,36 @@ describe('timeouts', () => {
       s.on('end', () => (originClosed = true));
     });
     const client = await connectRaw(h.port);
+    const start = performance.now(); // before the request: the idle timer starts after its response
     client.send(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
     await client.responses(1);
-    const start = Date.now();
-    const res = await client.closed(3_000);
+    const res = await client.closed(5_000);
     expect(res.closed).toBe(true);
-    expect(Date.now() - start).toBeGreaterThanOrEqual(200);
-    await waitFor(() => originClosed, 3_000);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(idleTimeoutMs - TIMER_SLACK_MS);
+    await waitFor(() => originClosed, 5_000);
   });
 
   it('counts idleTimeout from the end of the last response, not from the connection start', async () => {
-    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 400));
+    const idleTimeoutMs = 1_000;
+    const answerMs = 150;
+    const h = await startHarness((c) => (c.limits.idleTimeoutMs = idleTimeoutMs));
     const origin = await startRawOrigin((s) => {
-      // Each answer takes 250 ms: three requests outlast one idleTimeout.
-      s.on('data', () => setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), 250));
+      s.on('data', () => setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), answerMs));
     });
     const client = await connectRaw(h.port);
+    // Three rounds of an answer and 300 ms idle (0.7 s to spare each) outlast one idleTimeout.
+    let lastSent = 0;
     for (let i = 1; i <= 3; i++) {
+      lastSent = performance.now();
       client.send(`GET http://127.0.0.1:${origin.port}/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
       await client.responses(i);
-      await sleep(250); // idle, but less than idleTimeout
+      await sleep(300);
     }
-    expect(client.socket.destroyed).toBe(false);
-    const start = Date.now();
-    const res = await client.closed(3_000);
+    expect(client.socket.readableEnded).toBe(false);
+    const res = await client.closed(5_000);
     expect(res.responses.map((r) => r.status)).toEqual([200, 200, 200]);
-    // 250 ms of the 400 were already spent idle before `start`.
-    expect(Date.now() - start).toBeGreaterThanOrEqual(80);
+    // The last response left the origin at least answerMs after the last request was sent; idleTimeout counts from there.
+    expect(performance.now() - lastSent).toBeGreaterThanOrEqual(answerMs + idleTimeoutMs - TIMER_SLACK_MS);
   });
 
   it('with headerTimeout off, a head that stops half-way is still closed by idleTimeout', async () => {
@@ -369,38 +390,42 @@ describe('timeouts', () => {
       c.limits.headerTimeoutMs = 0;
       c.limits.idleTimeoutMs = 300;
     });
+    const start = performance.now(); // before the connection: the idle timer starts when it is accepted
     const client = await connectRaw(h.port);
-    const start = Date.now();
     client.send('GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: x\r\n');
-    const res = await client.closed(3_000);
+    const res = await client.closed(5_000);
     expect(res.closed).toBe(true);
     expect(res.responses).toEqual([]);
-    expect(Date.now() - start).toBeGreaterThanOrEqual(250);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(300 - TIMER_SLACK_MS);
   });
 
   it('closes a connection it ended within the linger time even if the client keeps sending', async () => {
     const h = await startHarness();
     const client = await connectRaw(h.port);
     // `closed()` resolves on our FIN; the linger is about the socket going away after it.
-    const gone = new Promise<number>((resolve) => client.socket.once('close', () => resolve(Date.now())));
+    const gone = new Promise<number>((resolve) => client.socket.once('close', () => resolve(performance.now())));
     // A malformed head: 400, then our FIN; the client ignores it and keeps trickling bytes.
+    const sentAt = performance.now(); // before the head: the linger starts with the FIN that answers it
     client.send('GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
-    const res = await client.closed(3_000);
+    const res = await client.closed(5_000);
     expect(res.responses[0]?.status).toBe(400);
-    const finAt = Date.now();
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_error; details="[A-Z_]+"$/);
+    expect(h.log.records[0]).toMatchObject({ status: 400, error: 'REQUEST_MALFORMED' });
     const trickle = setInterval(() => {
       if (!client.socket.destroyed) client.send('x');
     }, 100);
     onTestFinished(() => clearInterval(trickle));
-    const goneAt = await Promise.race([gone, sleep(6_000).then(() => Infinity)]);
+    // LINGER_MS is 2 s: reading continues that long (no reset while the 400 is read), then the socket is
+    // dropped: before a 10 s timer armed after the linger's own.
+    const goneAt = await Promise.race([gone, sleep(10_000).then(() => Infinity)]);
     clearInterval(trickle);
-    // LINGER_MS is 2 s: reading continues that long (no reset while the 400 is read), then the socket is dropped.
-    expect(goneAt - finAt).toBeGreaterThanOrEqual(1_500);
-    expect(goneAt - finAt).toBeLessThan(4_000);
+    expect(goneAt).not.toBe(Infinity);
+    expect(goneAt - sentAt).toBeGreaterThanOrEqual(2_000 - TIMER_SLACK_MS);
   });
 
   it('closes an idle tunnel (both sides) after idleTimeout but keeps one with one-way traffic open', async () => {
-    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 300));
+    const idleTimeoutMs = 1_000;
+    const h = await startHarness((c) => (c.limits.idleTimeoutMs = idleTimeoutMs));
     const originSockets: net.Socket[] = [];
     const closed = new Set<net.Socket>();
     const origin = await startRawOrigin((s) => {
@@ -409,24 +434,30 @@ describe('timeouts', () => {
       s.on('end', () => closed.add(s));
       s.on('close', () => closed.add(s));
     });
-    // Busy tunnel: client → origin only, every 80 ms for ~800 ms.
     const busy = await connectRaw(h.port);
     busy.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
     const idle = await connectRaw(h.port);
+    const idleStart = performance.now(); // before its CONNECT: its idle timer starts once it is set up
     idle.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
     await waitFor(() => busy.received().length > 0 && idle.received().length > 0 && originSockets.length === 2);
-    const start = Date.now();
-    for (let k = 0; k < 10; k++) {
+    let idleClosedAt = 0;
+    const idleDone = idle.closed(10_000).then((r) => ((idleClosedAt = performance.now()), r));
+    // Busy tunnel: client → origin only, every 100 ms (0.9 s to spare) for at least 1.5 idleTimeouts,
+    // one tick after another: the idle tunnel's timer, armed before the first, fires before the 11th.
+    let lastTick = 0;
+    for (let k = 0; k < 15; k++) {
+      lastTick = performance.now();
       busy.send('tick');
-      await sleep(80);
+      await sleep(100);
     }
-    const idleDone = await idle.closed(3_000);
-    expect(idleDone.closed).toBe(true);
-    expect(Date.now() - start).toBeLessThan(3_000);
+    expect(idleClosedAt).toBeGreaterThan(0); // closed while the busy one was still ticking
+    expect((await idleDone).closed).toBe(true);
+    expect(idleClosedAt - idleStart).toBeGreaterThanOrEqual(idleTimeoutMs - TIMER_SLACK_MS);
     await waitFor(() => closed.size === 1);
     expect(busy.socket.destroyed || busy.socket.readableEnded).toBe(false);
-    const busyDone = await busy.closed(3_000);
+    const busyDone = await busy.closed(5_000);
     expect(busyDone.closed).toBe(true);
+    expect(performance.now() - lastTick).toBeGreaterThanOrEqual(idleTimeoutMs - TIMER_SLACK_MS);
     await waitFor(() => closed.size === 2);
   });
 
@@ -444,11 +475,12 @@ describe('timeouts', () => {
   });
 
   it('does not apply idleTimeout to a slowly trickling upload that keeps making progress', async () => {
-    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 300));
+    const h = await startHarness((c) => (c.limits.idleTimeoutMs = 600));
     const origin = await startRecordingOrigin();
     const client = await connectRaw(h.port);
-    client.send(`POST http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n`);
-    for (let k = 0; k < 8; k++) {
+    // A byte every 100 ms (0.5 s to spare) for longer than two idleTimeouts.
+    client.send(`POST http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 14\r\n\r\n`);
+    for (let k = 0; k < 14; k++) {
       await sleep(100);
       client.send('u');
     }
@@ -460,15 +492,21 @@ describe('timeouts', () => {
     const unanswered = await startUnansweredServer('127.0.0.1');
     onTestFinished(() => unanswered.close());
     const h = await startHarness((c) => (c.limits.connectTimeoutMs = 300));
-    const start = Date.now();
+    const start = performance.now(); // before the request that starts the connect
     const res = await rawRequest(h.port, `GET http://127.0.0.1:${unanswered.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const elapsed = Date.now() - start;
+    expect(performance.now() - start).toBeGreaterThanOrEqual(300 - TIMER_SLACK_MS);
+    // The details name the limit that ran out: connectTimeout (300 ms), not another one.
+    const details = `details="127.0.0.1:${unanswered.port} after 300 ms"`;
     expect(res.responses[0]?.status).toBe(504);
-    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=connection_timeout/);
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(2_000);
+    expect(header(res.responses[0], 'proxy-status')).toBe(`dfp; error=connection_timeout; ${details}`);
     const tunnel = await rawRequest(h.port, `CONNECT 127.0.0.1:${unanswered.port} HTTP/1.1\r\n\r\n`);
     expect(tunnel.responses[0]?.status).toBe(504);
+    expect(header(tunnel.responses[0], 'proxy-status')).toBe(`dfp; error=connection_timeout; ${details}`);
+    await waitFor(() => h.log.records.length === 2);
+    expect(h.log.records).toMatchObject([
+      { mode: 'forward', status: 504, error: 'CONNECT_TIMEOUT' },
+      { mode: 'connect', status: 504, error: 'CONNECT_TIMEOUT' },
+    ]);
   });
 });
 
@@ -485,7 +523,10 @@ describe('maxConnections', () => {
     const refused = await c.closed(3_000);
     // A 503 with its reason, then the close (not a bare reset).
     expect(refused.responses.map((r) => r.status)).toEqual([503]);
+    expect(header(refused.responses[0], 'proxy-status')).toMatch(/^dfp; error=connection_limit_reached(;|$)/);
     expect(refused.closed).toBe(true);
+    await waitFor(() => h.log.records.length === 1);
+    expect(h.log.records).toMatchObject([{ status: 503, error: 'CONNECTION_LIMIT' }]);
     // The two admitted connections still work.
     a.send(req);
     b.send(req);
@@ -507,24 +548,33 @@ describe('graceful shutdown', () => {
     const client = await connectRaw(h.port);
     client.send(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
     await waitFor(() => client.received().length > 0);
-    const start = Date.now();
+    const start = await timerStart();
     const closing = h.proxy.close();
+    // Ends at drainTimeout (300 ms), well before the harness's 2 s default: a bound five times the limit.
+    const endsInTime = settlesBefore(closing, 1_500);
     client.send('still-working');
     await waitFor(() => client.received().toString().includes('still-working'));
     const done = await client.closed(3_000);
     expect(done.closed).toBe(true);
+    expect(await endsInTime).toBe(true);
     await closing;
-    const elapsed = Date.now() - start;
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(2_000);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(300 - TIMER_SLACK_MS);
   });
 
   it('closes idle keep-alive connections, lets the in-flight request finish, refuses new connections', async () => {
-    const h = await startHarness((c) => (c.limits.drainTimeoutMs = 3_000));
+    const h = await startHarness((c) => (c.limits.drainTimeoutMs = 5_000));
+    // The slow request is answered when the test says so, after the checks made while it is in flight.
+    let slowArrived = false;
+    let answerSlow!: () => void;
+    const slowAnswered = new Promise<void>((resolve) => (answerSlow = resolve));
     const origin = await startRawOrigin((s) => {
       s.on('data', (c: Buffer) => {
-        const slow = c.toString('latin1').includes('/slow');
-        setTimeout(() => s.write(`HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n${slow ? 'slow' : 'fast'}`), slow ? 400 : 0);
+        if (!c.toString('latin1').includes('/slow')) {
+          s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfast');
+          return;
+        }
+        slowArrived = true;
+        void slowAnswered.then(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'));
       });
     });
     const t = `http://127.0.0.1:${origin.port}`;
@@ -533,16 +583,16 @@ describe('graceful shutdown', () => {
     await idle.responses(1);
     const busy = await connectRaw(h.port);
     busy.send(`GET ${t}/slow HTTP/1.1\r\nHost: x\r\n\r\n`);
-    await waitFor(() => h.log.records.length === 1 && h.proxy.context.connections.size === 2);
-    await sleep(50); // the slow request is at the origin now
+    await waitFor(() => h.log.records.length === 1 && h.proxy.context.connections.size === 2 && slowArrived);
     let closeResolved = false;
     const closing = h.proxy.close().then(() => (closeResolved = true));
-    const idleDone = await idle.closed(1_000);
+    const idleDone = await idle.closed(3_000);
     expect(idleDone.closed).toBe(true);
     expect(idleDone.responses.length).toBe(1);
     idle.close();
     await expect(connectRaw(h.port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect(closeResolved).toBe(false);
+    answerSlow();
     const busyDone = await busy.closed(3_000);
     expect(busyDone.responses[0]?.status).toBe(200);
     expect(busyDone.responses[0]?.body.toString()).toBe('slow');
@@ -614,6 +664,7 @@ describe('over maxConnections: a 503 reply, not a reset', () => {
     c.send(Buffer.concat([Buffer.from(`POST http://127.0.0.1:9/ HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
     const refused = await c.closed(5_000);
     expect503(refused.responses[0], 'connection_limit_reached');
+    expect(p.log.records).toMatchObject([{ status: 503, error: 'CONNECTION_LIMIT' }]);
   });
 
   it('closes every connection of a flood over the limit on its own, each with a 503, even clients that keep sending and never close', async () => {
@@ -631,6 +682,7 @@ describe('over maxConnections: a 503 reply, not a reset', () => {
     for (const r of results) expect503(r.responses[0], 'connection_limit_reached');
     expect(p.denied.length).toBe(40);
     expect(p.log.records.length).toBe(40);
+    expect(p.log.records.every((r) => r.status === 503 && r.error === 'CONNECTION_LIMIT')).toBe(true);
     expect(p.proxy.context.connections.size).toBe(1);
   });
 

@@ -12,7 +12,7 @@ import { startProxy } from '../../src/proxy/server.js';
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin } from '../helpers/origin.js';
 import { connectRaw, type RawClient } from '../helpers/raw-client.js';
-import { waitFor } from '../helpers/wait.js';
+import { header, waitFor } from '../helpers/wait.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
@@ -123,9 +123,9 @@ describe('CONNECT tunnels', () => {
     expect(tunnelBytes(client)).toBe('server-done');
     // Our side is still open for writing.
     client.send('still ');
-    await sleep(20);
+    await sleep(20); // two writes, not one
     client.send('talking');
-    await waitFor(() => origin.received[0] === 'still talking', 1_000);
+    await waitFor(() => origin.received[0] === 'still talking');
     expect(origin.events).not.toContain('end0');
     client.socket.end();
     await waitFor(() => origin.events.includes('end0'));
@@ -312,7 +312,9 @@ describe('CONNECT tunnels', () => {
     };
     const denied = await connectRaw(port);
     denied.send('CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n');
-    expect((await denied.responses(1)).responses[0]?.status).toBe(403);
+    const refusal = (await denied.responses(1)).responses[0];
+    expect(refusal?.status).toBe(403);
+    expect(header(refusal, 'proxy-status')).toMatch(/^dfp; error=http_request_denied(;|$)/);
     denied.close();
     expect(value('dfp_denied_total{reason="connect_port"}')).toBe(1);
     expect(value('dfp_requests_total{mode="connect",code="403"}')).toBe(1);

@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkProperty } from '../helpers/property.js';
 import { parseStream } from '../../src/http/index.js';
 import { checkInput } from '../../fuzz/check.js';
 import {
@@ -13,7 +14,6 @@ import {
 } from '../helpers/http-gen.js';
 import { judge } from '../helpers/llhttp.js';
 
-const runs = (n: number, ms: number) => ({ numRuns: n, plugins: [fc.interruptAfterTimeLimit(ms)] });
 const streams = { request: requestStreamArb(), response: responseStreamArb() };
 const optsOf = (s: GenStream) => ({ eof: s.eof, requestMethods: s.requestMethods });
 
@@ -27,7 +27,7 @@ function cutsOf(rng: Rng, bytes: Buffer): number[] {
 
 describe.each(['request', 'response'] as const)('differential vs llhttp (%s streams)', (kind) => {
   it('valid generated streams: both accept and agree field by field', () => {
-    fc.assert(
+    checkProperty(
       fc.property(streams[kind], (s) => {
         const bytes = serializeStream(s);
         const dfp = parseStream(kind, [bytes], optsOf(s));
@@ -35,33 +35,33 @@ describe.each(['request', 'response'] as const)('differential vs llhttp (%s stre
         const v = judge(kind, bytes, dfp, optsOf(s));
         expect(v.outcome, `${v.detail} ${JSON.stringify(bytes.toString('latin1'))}`).toBe('agree');
       }),
-      runs(300, 4000),
+      { numRuns: 300, timeMs: 4000, floor: 100 },
     );
   });
 
   it('mutated generated streams: no disagreement outside the documented deviations', () => {
     const corpus = loadCorpus(kind).map((c) => Buffer.from(c.raw_base64, 'base64'));
-    fc.assert(
+    checkProperty(
       fc.property(streams[kind], fc.integer(), (s, seed) => {
         const rng = new Rng(seed);
         const { bytes, ops } = mutate(rng, serializeStream(s), corpus);
         const r = checkInput(kind, bytes, [cutsOf(rng, bytes)], optsOf(s));
         expect(r.finding, `${r.detail} ${ops.join(' ')} ${JSON.stringify(bytes.toString('latin1'))}`).toBeNull();
       }),
-      runs(500, 5000),
+      { numRuns: 500, timeMs: 5000, floor: 150 },
     );
   });
 
   it('mutated corpus cases: no disagreement outside the documented deviations', () => {
     const corpus = loadCorpus(kind).map((c) => Buffer.from(c.raw_base64, 'base64'));
-    fc.assert(
+    checkProperty(
       fc.property(fc.constantFrom(...corpus), fc.integer(), fc.boolean(), (input, seed, eof) => {
         const rng = new Rng(seed);
         const { bytes, ops } = mutate(rng, input, corpus);
         const r = checkInput(kind, bytes, [cutsOf(rng, bytes)], { eof: kind === 'response' && eof });
         expect(r.finding, `${r.detail} ${ops.join(' ')} ${JSON.stringify(bytes.toString('latin1'))}`).toBeNull();
       }),
-      runs(500, 5000),
+      { numRuns: 500, timeMs: 5000, floor: 150 },
     );
   });
 

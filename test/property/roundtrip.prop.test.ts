@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkProperty } from '../helpers/property.js';
 import {
   BODY_CHUNKED, BODY_EOF, BODY_LENGTH, BODY_NONE, BodyParser, H_CONTENT_LENGTH, H_HOST, H_TRANSFER_ENCODING,
   HEADER_STRIDE, HeadParser, NEED_MORE, ERROR, parseStream,
@@ -13,7 +14,6 @@ import {
   upgradeOffsetOf, type GenMessage, type GenStream,
 } from '../helpers/http-gen.js';
 
-const runs = (n: number, ms: number) => ({ numRuns: n, plugins: [fc.interruptAfterTimeLimit(ms)] });
 const latin1 = (b: Buffer) => b.toString('latin1');
 
 function checkStream(s: GenStream): void {
@@ -97,19 +97,19 @@ function checkHeadApi(m: GenMessage): void {
 
 describe('round-trip: generated messages parse back to their fields', () => {
   it('request streams via parseStream', () => {
-    fc.assert(fc.property(requestStreamArb(), checkStream), runs(300, 4000));
+    checkProperty(fc.property(requestStreamArb(), checkStream), { numRuns: 300, timeMs: 4000, floor: 100 });
   });
   it('response streams via parseStream', () => {
-    fc.assert(fc.property(responseStreamArb(), checkStream), runs(300, 4000));
+    checkProperty(fc.property(responseStreamArb(), checkStream), { numRuns: 300, timeMs: 4000, floor: 100 });
   });
   it('request heads and bodies via HeadParser + BodyParser', () => {
-    fc.assert(fc.property(requestArb({ last: true }), checkHeadApi), runs(300, 3000));
+    checkProperty(fc.property(requestArb({ last: true }), checkHeadApi), { numRuns: 300, timeMs: 3000, floor: 100 });
   });
   it('response heads and bodies via HeadParser + BodyParser', () => {
-    fc.assert(fc.property(responseArb({ last: true }), checkHeadApi), runs(300, 3000));
+    checkProperty(fc.property(responseArb({ last: true }), checkHeadApi), { numRuns: 300, timeMs: 3000, floor: 100 });
   });
   it('a head split in two is joined into a parser-owned buffer with the same fields', () => {
-    fc.assert(
+    checkProperty(
       fc.property(requestArb({ last: false }), fc.nat(), (m, cut) => {
         const bytes = serializeMessage(m);
         const headLen = bytes.indexOf('\r\n\r\n') + 4;
@@ -128,7 +128,7 @@ describe('round-trip: generated messages parse back to their fields', () => {
           expect(head.headerValue(i)).toBe(v);
         });
       }),
-      runs(300, 3000),
+      { numRuns: 300, timeMs: 3000, floor: 100 },
     );
   });
 });

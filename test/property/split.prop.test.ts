@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkProperty } from '../helpers/property.js';
 import { parseStream } from '../../src/http/index.js';
 import {
   Rng, bytewise, copyChunks, loadCorpus, mutate, requestStreamArb, responseStreamArb, serializeStream, splitAt,
@@ -12,7 +13,6 @@ import {
 } from '../helpers/http-gen.js';
 import { diffResults } from '../helpers/llhttp.js';
 
-const runs = (n: number, ms: number) => ({ numRuns: n, plugins: [fc.interruptAfterTimeLimit(ms)] });
 
 function checkSplits(kind: 'request' | 'response', bytes: Buffer, cuts: number[], opts: { eof?: boolean; requestMethods?: number[] }): void {
   const whole = parseStream(kind, [bytes], opts);
@@ -25,32 +25,32 @@ const optsOf = (s: GenStream) => ({ eof: s.eof, requestMethods: s.requestMethods
 
 describe.each(['request', 'response'] as const)('split invariance (%s streams)', (kind) => {
   it('valid streams: random cut points parse like the whole', () => {
-    fc.assert(
+    checkProperty(
       fc.property(streams[kind], fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (s, cuts) => {
         const bytes = serializeStream(s);
         const whole = parseStream(kind, [bytes], optsOf(s));
         expect(whole.error).toBeNull();
         checkSplits(kind, bytes, cuts, optsOf(s));
       }),
-      runs(300, 4000),
+      { numRuns: 300, timeMs: 4000, floor: 100 },
     );
   });
 
   it('valid streams: byte by byte parses like the whole', () => {
-    fc.assert(
+    checkProperty(
       fc.property(streams[kind], (s) => {
         const bytes = serializeStream(s);
         const whole = parseStream(kind, [bytes], optsOf(s));
         const bytes1 = parseStream(kind, copyChunks(bytewise(bytes)), optsOf(s));
         expect(diffResults(whole, bytes1)).toBeNull();
       }),
-      runs(150, 3000),
+      { numRuns: 150, timeMs: 3000, floor: 50 },
     );
   });
 
   it('mutated streams and corpus cases: the verdict does not depend on the chunking', () => {
     const corpus = loadCorpus(kind).map((c) => Buffer.from(c.raw_base64, 'base64'));
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.oneof(streams[kind].map((s) => serializeStream(s)), fc.constantFrom(...corpus)),
         fc.integer(), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.boolean(),
@@ -61,7 +61,7 @@ describe.each(['request', 'response'] as const)('split invariance (%s streams)',
           expect(diffResults(whole, parseStream(kind, copyChunks(bytewise(bytes)), { eof }))).toBeNull();
         },
       ),
-      runs(400, 5000),
+      { numRuns: 400, timeMs: 5000, floor: 130 },
     );
   });
 });

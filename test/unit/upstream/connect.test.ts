@@ -5,6 +5,7 @@ import { connectErrorCode, connectTo } from '../../../src/upstream/connect.js';
 import { ProxyError } from '../../../src/errors.js';
 import type { ResolvedAddress } from '../../../src/dns/family.js';
 import { startRawOrigin } from '../../helpers/origin.js';
+import { ManualClock, settlesAtOnce } from '../../helpers/wait.js';
 import { startUnansweredServer, type UnansweredServer } from './unanswered-server.js';
 
 const V4: ResolvedAddress = { address: '127.0.0.1', family: 4 };
@@ -74,15 +75,20 @@ function track(result: { socket: { destroy(): void } }): void {
   });
 }
 
+/** Let real socket I/O happen (connects, accepts, refusals) while the race's own clock stands still. */
+const letSocketsWork = () => sleep(30);
+
 describe('connectTo', () => {
   it('connects to the first address and does not dial the second', async () => {
     const origin = await startOrigin('127.0.0.1');
-    const result = await connectTo([V4, { address: '127.0.0.1', family: 4 }], origin.port, { timeoutMs: 1_000 });
+    const clock = new ManualClock();
+    const result = await connectTo([V4, { address: '127.0.0.1', family: 4 }], origin.port, { timeoutMs: 1_000, timers: clock });
     track(result);
     expect(result.address).toBe(V4);
-    expect(result.connectMs).toBeGreaterThanOrEqual(0);
-    expect(result.connectMs).toBeLessThan(200);
-    await sleep(300); // past the attempt delay: no second attempt may start
+    expect(result.connectMs).toBe(0); // on the race's clock, which has not moved
+    expect(clock.pendingDelays()).toEqual([]); // the win cleared the attempt delay and the deadline
+    clock.advance(1_000); // past the attempt delay: nothing is left to start a second attempt
+    await letSocketsWork();
     expect(origin.accepted()).toBe(1);
   });
 
@@ -111,33 +117,46 @@ describe('connectTo', () => {
     expect(received).toBe('after-fin');
   });
 
-  it('an unanswered first address delays a good second one by about the attempt delay only', async () => {
-    const { port } = await unansweredV4AndOriginV6();
-    const started = performance.now();
-    const result = await connectTo([V4, V6], port, { timeoutMs: 5_000 });
-    const elapsed = performance.now() - started;
+  it('an unanswered first address delays a good second one by the attempt delay (250 ms) only', async () => {
+    const { port, origin } = await unansweredV4AndOriginV6();
+    const clock = new ManualClock();
+    const racing = connectTo([V4, V6], port, { timeoutMs: 5_000, timers: clock });
+    expect(clock.pendingDelays()).toEqual([5_000, 250]); // the deadline, then the delay before the next attempt
+    clock.advance(249);
+    await letSocketsWork();
+    expect(origin.accepted()).toBe(0); // the second address is not dialled before the delay
+    clock.advance(1);
+    const result = await racing;
     track(result);
     expect(result.address).toBe(V6);
-    expect(elapsed).toBeGreaterThanOrEqual(240);
-    expect(elapsed).toBeLessThan(400);
+    expect(result.connectMs).toBe(250);
+    expect(origin.accepted()).toBe(1);
+    expect(clock.pendingDelays()).toEqual([]);
   });
 
   it('honours a shorter attemptDelayMs', async () => {
-    const { port } = await unansweredV4AndOriginV6();
-    const started = performance.now();
-    const result = await connectTo([V4, V6], port, { timeoutMs: 5_000, attemptDelayMs: 50 });
+    const { port, origin } = await unansweredV4AndOriginV6();
+    const clock = new ManualClock();
+    const racing = connectTo([V4, V6], port, { timeoutMs: 5_000, attemptDelayMs: 50, timers: clock });
+    expect(clock.pendingDelays()).toEqual([5_000, 50]);
+    clock.advance(49);
+    await letSocketsWork();
+    expect(origin.accepted()).toBe(0);
+    clock.advance(1);
+    const result = await racing;
     track(result);
     expect(result.address).toBe(V6);
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(result.connectMs).toBe(50);
   });
 
-  it('a refused first address fails over at once', async () => {
+  it('a refused first address fails over at once, without waiting for the attempt delay', async () => {
     const origin = await startOrigin('::1'); // nothing listens on 127.0.0.1 at this port
-    const started = performance.now();
-    const result = await connectTo([V4, V6], origin.port, { timeoutMs: 5_000 });
+    const clock = new ManualClock();
+    const result = await connectTo([V4, V6], origin.port, { timeoutMs: 5_000, timers: clock });
     track(result);
     expect(result.address).toBe(V6);
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(result.connectMs).toBe(0); // no timer of the race fired: the refusal started the second attempt
+    expect(clock.pendingDelays()).toEqual([]);
   });
 
   it('rejects CONNECTION_REFUSED when every address refuses, without waiting for the delay', async () => {
@@ -147,33 +166,43 @@ describe('connectTo', () => {
         s.close(() => resolve(p));
       });
     });
-    const started = performance.now();
-    const err = await rejection(connectTo([V4, V6], free, { timeoutMs: 5_000 }));
-    expect(performance.now() - started).toBeLessThan(100);
+    const clock = new ManualClock(); // never advanced: the rejection cannot come from a timer
+    const err = await rejection(connectTo([V4, V6], free, { timeoutMs: 5_000, timers: clock }));
+    expect(clock.pendingDelays()).toEqual([]);
     expect([err.code, err.status, err.proxyStatus]).toEqual(['CONNECTION_REFUSED', 502, 'connection_refused']);
     expect(err.detail).toMatch(/ECONNREFUSED/);
   });
 
-  it('rejects CONNECT_TIMEOUT when nothing answers within timeoutMs', async () => {
+  it('rejects CONNECT_TIMEOUT when nothing answers within timeoutMs, naming every address tried', async () => {
     const server = await startUnanswered('127.0.0.1');
-    const started = performance.now();
-    const err = await rejection(connectTo([V4, V4], server.port, { timeoutMs: 300, attemptDelayMs: 100 }));
-    const elapsed = performance.now() - started;
+    const clock = new ManualClock();
+    const pending = connectTo([V4, V4], server.port, { timeoutMs: 300, attemptDelayMs: 100, timers: clock });
+    let settled = false;
+    pending.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    clock.advance(100); // the second attempt starts
+    clock.advance(199);
+    await letSocketsWork();
+    expect(settled).toBe(false); // not before the deadline
+    clock.advance(1);
+    const err = await rejection(pending);
     expect([err.code, err.status, err.proxyStatus]).toEqual(['CONNECT_TIMEOUT', 504, 'connection_timeout']);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(450);
-    expect(err.detail).toContain(`127.0.0.1:${server.port}`);
+    expect(err.detail).toBe(`127.0.0.1:${server.port}, 127.0.0.1:${server.port} after 300 ms`);
+    expect(clock.pendingDelays()).toEqual([]);
   });
 
-  it('an abort destroys the attempts and rejects with the signal reason', async () => {
+  it('an abort destroys the attempts and rejects with the signal reason at once', async () => {
     const server = await startUnanswered('127.0.0.1');
+    const clock = new ManualClock();
     const controller = new AbortController();
-    const pending = connectTo([V4], server.port, { timeoutMs: 5_000, signal: controller.signal });
-    await sleep(50);
-    const started = performance.now();
+    const pending = connectTo([V4], server.port, { timeoutMs: 5_000, signal: controller.signal, timers: clock });
+    await letSocketsWork();
     controller.abort();
+    expect(await settlesAtOnce(pending)).toBe(true);
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(clock.pendingDelays()).toEqual([]); // the deadline went with the race
   });
 
   it('rejects at once for an already aborted signal or no addresses', async () => {
