@@ -33,7 +33,33 @@ import util from 'node:util';
 export type ConnEvent = 'data' | 'end' | 'close' | 'drain' | 'error' | 'connect';
 type Listener = (...args: any[]) => void;
 
-export interface Conn {
+/**
+ * The proxy's slots on a socket, declared where every socket is made (RawConn's fields; a net.Socket gets
+ * them from openConn or adoptNetSocket before anyone sees it), so that no module adds a property to a socket
+ * later and each socket kind keeps one shape.
+ */
+export interface ConnSlots {
+  /** The object whose handlers serve this socket's events (a client connection, an upstream connection). */
+  dfpOwner: unknown;
+  /** The splice a tunnel's socket belongs to (proxy/splice.ts). */
+  dfpSplice: unknown;
+  /** The socket's own read buffer while it streams (proxy/read-buffer.ts). */
+  dfpOwnBuffer: Buffer | null;
+  /** Bytes read before the socket's splice existed (proxy/splice.ts). */
+  dfpEarly: Buffer[] | null;
+}
+
+/** Give a net.Socket the proxy's slots, as RawConn declares them. */
+export function adoptNetSocket(socket: net.Socket): Conn {
+  const s = socket as unknown as ConnSlots;
+  s.dfpOwner = null;
+  s.dfpSplice = null;
+  s.dfpOwnBuffer = null;
+  s.dfpEarly = null;
+  return socket as unknown as Conn;
+}
+
+export interface Conn extends ConnSlots {
   write(buf: Buffer): boolean;
   cork(): void;
   uncork(): void;
@@ -191,6 +217,11 @@ export class RawConn implements Conn {
   private onDrain: Listener | Listener[] | null = null;
   private onError: Listener | Listener[] | null = null;
   private onConnect: Listener | Listener[] | null = null;
+  // The proxy's slots (ConnSlots).
+  dfpOwner: unknown = null;
+  dfpSplice: unknown = null;
+  dfpOwnBuffer: Buffer | null = null;
+  dfpEarly: Buffer[] | null = null;
 
   constructor(handle: RawHandle, readInto: ReadInto | null, connecting: boolean) {
     this.handle = handle;
@@ -654,13 +685,13 @@ function onConnectDone(this: unknown, status: number, _handle: unknown, req: { d
 /** An outgoing connection (no-delay, half-open); 'connect' or 'error' follows. */
 export function openConn(address: string, family: 4 | 6, port: number, readInto: ReadInto | null): Conn {
   if (rawEnabled) return RawConn.connect(address, family, port, readInto);
-  return net.connect({
+  return adoptNetSocket(net.connect({
     host: address,
     port,
     noDelay: true,
     allowHalfOpen: true,
     onread: readInto === null ? undefined : { buffer: readInto.buffer, callback: readInto.callback as unknown as (n: number, buf: Uint8Array) => boolean },
-  }) as unknown as Conn;
+  }));
 }
 
 /**

@@ -49,7 +49,7 @@ const T_LINGER = 3;
 const T_EXCHANGE = 4; // idleTimeout within an exchange: checked when it fires, not refreshed per byte
 
 interface ClientSocket extends Conn {
-  dfpClient: ClientConn;
+  dfpOwner: ClientConn;
 }
 
 export class ClientConn implements ExchangeHost, Closable {
@@ -95,7 +95,7 @@ export class ClientConn implements ExchangeHost, Closable {
     this.parser = ctx.spareParsers.pop() ?? new HeadParser('request', { maxHeadBytes: this.snap.config.limits.maxHeaderBytes });
     this.x = new Exchange(this);
     const s = socket as ClientSocket;
-    s.dfpClient = this;
+    s.dfpOwner = this;
     s.on('data', onClientData);
     s.on('end', onClientEnd);
     s.on('close', onClientClose);
@@ -513,19 +513,19 @@ export class ClientConn implements ExchangeHost, Closable {
 
 function onClientData(this: ClientSocket, chunk: Buffer): void {
   try {
-    this.dfpClient.onData(chunk);
+    this.dfpOwner.onData(chunk);
   } catch (err) {
-    this.dfpClient.crashed(err);
+    this.dfpOwner.crashed(err);
   }
 }
 function onClientEnd(this: ClientSocket): void {
-  this.dfpClient.onClientEnd();
+  this.dfpOwner.onClientEnd();
 }
 function onClientClose(this: ClientSocket): void {
-  this.dfpClient.onClientClose();
+  this.dfpOwner.onClientClose();
 }
 function onClientDrain(this: ClientSocket): void {
-  this.dfpClient.onClientDrain();
+  this.dfpOwner.onClientDrain();
 }
 function onClientError(this: ClientSocket): void {
   // 'close' follows; nothing to do here but keep the error from being thrown.

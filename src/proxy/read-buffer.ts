@@ -44,10 +44,8 @@ import type { Conn } from '../io/conn.js';
 const READ_BUFFER_BYTES = 256 * 1024;
 const shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 
-export interface ReadingSocket extends Conn {
-  /** This socket's own read buffer while it streams; null otherwise. */
-  dfpOwnBuffer?: Buffer | null;
-}
+/** A socket read into buffers chosen here: its dfpOwnBuffer slot (io/conn.ts ConnSlots) holds its own buffer while it streams. */
+export type ReadingSocket = Conn;
 
 let nextBuffer: Buffer = shared;
 
@@ -93,7 +91,7 @@ const MAX_SPARE = 16;
  * read, instead of going back to the shared one and copying the next full read.
  */
 export function chooseNextBuffer(socket: ReadingSocket, n: number, buf: Buffer, writerPending: boolean, streaming = false): void {
-  let own = socket.dfpOwnBuffer ?? null;
+  let own = socket.dfpOwnBuffer;
   if (own !== null && writerPending && buf === own) own = socket.dfpOwnBuffer = null; // now the queued write's
   if (n < buf.length && !streaming) {
     if (own !== null) {

@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { Config, HostPort } from '../config/types.js';
 import { DnsCache, type ResolvedAddress } from '../dns/cache.js';
 import type { AccessLogSink } from './access-record.js';
-import { acceptRaw, type Conn } from '../io/conn.js';
+import { acceptRaw, adoptNetSocket } from '../io/conn.js';
 import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { UpstreamPool } from '../upstream/pool.js';
 import type { ProxyContext } from './context.js';
@@ -73,7 +73,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
       // Accepted connections are RawConns where that layer is available (src/io/conn.ts),
       // net.Sockets through the 'connection' event otherwise.
       if (!acceptRaw(server, (conn) => acceptConnection(ctx, listener, conn), onAcceptError)) {
-        server.on('connection', (socket: net.Socket) => acceptConnection(ctx, listener, socket as unknown as Conn));
+        server.on('connection', (socket: net.Socket) => acceptConnection(ctx, listener, adoptNetSocket(socket)));
       }
       servers.push(server);
       const bound = server.address() as net.AddressInfo;

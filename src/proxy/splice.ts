@@ -7,16 +7,15 @@
 import type { Conn, ReadInto } from '../io/conn.js';
 import { chooseNextBuffer, piece, readBufferFor, type ReadingSocket } from './read-buffer.js';
 
+/** A tunnel's socket: its dfpSplice slot holds the splice; dfpEarly the bytes read before it existed (sent first). */
 export interface SpliceSocket extends ReadingSocket {
   dfpSplice: Splice | null;
-  /** Bytes read (onread mode) before the splice was attached, sent first (see onTunnelRead). */
-  dfpEarly?: Buffer[];
 }
 
 /** onread callback of an upstream socket once it is spliced (CONNECT, or after a 101). */
 export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   const splice = this.dfpSplice;
-  if (splice === undefined || splice === null) {
+  if (splice === null) {
     // Kept until the splice sends them: like a queued write, they hold the buffer if it is the socket's own.
     (this.dfpEarly ??= []).push(piece(buf, 0, n));
     chooseNextBuffer(this, n, buf, true);
@@ -55,9 +54,9 @@ export class Splice {
     this.idleTimer = idleTimeoutMs > 0 ? setTimeout(onSpliceIdle, idleTimeoutMs, this).unref() : null;
     attach(client, this);
     attach(upstream, this);
-    const early = (upstream as SpliceSocket).dfpEarly;
-    if (early !== undefined) {
-      (upstream as SpliceSocket).dfpEarly = undefined;
+    const early = upstream.dfpEarly;
+    if (early !== null) {
+      upstream.dfpEarly = null;
       for (const chunk of early) this.writeEarly(false, chunk);
     }
   }

@@ -23,7 +23,7 @@ export interface UpstreamOwner {
 }
 
 interface UpstreamSocket extends ReadingSocket {
-  dfpUpstream: UpstreamConn;
+  dfpOwner: UpstreamConn;
 }
 
 export class UpstreamConn implements Poolable {
@@ -50,7 +50,7 @@ export class UpstreamConn implements Poolable {
     this.parser = new HeadParser('response', { maxHeadBytes });
     this.body = new BodyParser();
     const s = socket as UpstreamSocket;
-    s.dfpUpstream = this;
+    s.dfpOwner = this;
     s.on('end', onUpstreamEnd);
     s.on('close', onUpstreamClose);
     s.on('drain', onUpstreamDrain);
@@ -69,13 +69,13 @@ export class UpstreamConn implements Poolable {
  * the same socket is spliced and its reads go the tunnel's way.
  */
 function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
-  if ((this as unknown as SpliceSocket).dfpSplice) {
+  if ((this as unknown as SpliceSocket).dfpSplice !== null) {
     onTunnelRead.call(this as unknown as SpliceSocket, n, buf);
     return;
   }
-  const owner = this.dfpUpstream.owner;
+  const owner = this.dfpOwner.owner;
   if (owner === null) {
-    this.dfpUpstream.pool?.evict(this.dfpUpstream); // unsolicited bytes while idle: never reuse
+    this.dfpOwner.pool?.evict(this.dfpOwner); // unsolicited bytes while idle: never reuse
     chooseNextBuffer(this, n, buf, false);
     return;
   }
@@ -85,14 +85,14 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
     owner.crashed(err);
   }
   // Still owned after the data: the response goes on, so this socket keeps its own buffer.
-  chooseNextBuffer(this, n, buf, owner.socket.writableLength > 0, this.dfpUpstream.owner === owner);
+  chooseNextBuffer(this, n, buf, owner.socket.writableLength > 0, this.dfpOwner.owner === owner);
 }
 
 /** `onread` options for HTTP upstream sockets. */
 export const UPSTREAM_ONREAD: ReadInto = { buffer: readBufferFor, callback: onUpstreamRead as ReadInto['callback'] };
 
 function onUpstreamEnd(this: UpstreamSocket): void {
-  const up = this.dfpUpstream;
+  const up = this.dfpOwner;
   if (up.owner !== null) up.owner.onUpstreamEnd();
   else up.pool?.evict(up);
   // Upstream sockets are half-open capable (tunnels need it); for HTTP an origin's FIN
@@ -101,16 +101,16 @@ function onUpstreamEnd(this: UpstreamSocket): void {
 }
 
 function onUpstreamClose(this: UpstreamSocket): void {
-  const up = this.dfpUpstream;
+  const up = this.dfpOwner;
   if (up.owner !== null) up.owner.onUpstreamClose();
   else up.pool?.evict(up);
 }
 
 function onUpstreamDrain(this: UpstreamSocket): void {
-  const owner = this.dfpUpstream.owner;
+  const owner = this.dfpOwner.owner;
   if (owner !== null) owner.onUpstreamDrain();
 }
 
 function onUpstreamError(this: UpstreamSocket, err: NodeJS.ErrnoException): void {
-  this.dfpUpstream.lastError = err;
+  this.dfpOwner.lastError = err;
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { acceptRaw, openConn, RawConn, usingRawConns, type Conn } from '../../../src/io/conn.js';
+import { acceptRaw, adoptNetSocket, openConn, RawConn, usingRawConns, type Conn } from '../../../src/io/conn.js';
 import { freePort, startRawOrigin } from '../../helpers/origin.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -280,5 +280,21 @@ describe.runIf(usingRawConns())('RawConn', () => {
     client.on('data', (c: Buffer) => (got += c.toString()));
     conn.write(Buffer.from('served raw'));
     await waitFor(() => got === 'served raw');
+  });
+});
+
+describe('the proxy slots on a socket', () => {
+  it('every socket the proxy makes or adopts has its four slots from the start, empty', async () => {
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const made = openConn('127.0.0.1', 4, port, null);
+    made.on('error', () => {});
+    onTestFinished(() => made.destroy());
+    const adopted = adoptNetSocket(new net.Socket());
+    for (const socket of [made, adopted]) {
+      expect([socket.dfpOwner, socket.dfpSplice, socket.dfpOwnBuffer, socket.dfpEarly]).toEqual([null, null, null, null]);
+    }
   });
 });

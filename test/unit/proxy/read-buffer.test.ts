@@ -9,7 +9,7 @@ import { chooseNextBuffer, isShared, piece, readBufferFor, type ReadingSocket } 
 import { onTunnelRead, type SpliceSocket } from '../../../src/proxy/splice.js';
 
 const FULL = 256 * 1024;
-const sock = () => ({}) as ReadingSocket;
+const sock = () => ({ dfpOwner: null, dfpSplice: null, dfpOwnBuffer: null, dfpEarly: null }) as unknown as ReadingSocket;
 
 /** One read of n bytes into buf, then the choice, as a read callback ends. */
 function read(socket: ReadingSocket, buf: Buffer, n: number, writerPending = false, streaming = false): Buffer {
@@ -84,7 +84,7 @@ describe('read buffers', () => {
   });
 
   it('bytes a tunnel socket reads before its splice is attached stay intact until they are sent', () => {
-    const s = {} as SpliceSocket;
+    const s = sock() as SpliceSocket;
     const first = readBufferFor();
     first.fill(0x41);
     onTunnelRead.call(s, FULL, first); // a full read: the socket moves to a buffer of its own
