@@ -682,9 +682,13 @@ function onConnectDone(this: unknown, status: number, _handle: unknown, req: { d
 
 // ------------------------------------------------------------ making connections
 
-/** An outgoing connection (no-delay, half-open); 'connect' or 'error' follows. */
-export function openConn(address: string, family: 4 | 6, port: number, readInto: ReadInto | null): Conn {
-  if (rawEnabled) return RawConn.connect(address, family, port, readInto);
+/**
+ * An outgoing connection (no-delay, half-open); 'connect' or 'error' follows. With `forTls`, always a
+ * net.Socket: TLS (tls.connect({ socket })) wraps a stream, not a bare handle, so connections that TLS
+ * will wrap take that path and plain ones keep the libuv-handle fast path.
+ */
+export function openConn(address: string, family: 4 | 6, port: number, readInto: ReadInto | null, forTls = false): Conn {
+  if (rawEnabled && !forTls) return RawConn.connect(address, family, port, readInto);
   return adoptNetSocket(net.connect({
     host: address,
     port,

@@ -35,6 +35,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Read into caller-supplied buffers instead of a new Buffer per 'data' event (see proxy/read-buffer.ts). */
   onread?: ReadInto;
+  /** The connection will be wrapped in TLS: make it a socket type TLS can wrap (a net.Socket). */
+  forTls?: boolean;
   /** The clock and timers of the race (default: performance.now and the global timers); tests inject their own. */
   timers?: ConnectTimers;
 }
@@ -109,6 +111,7 @@ class ConnectRace {
   readonly #attemptDelayMs: number;
   readonly #signal: AbortSignal | undefined;
   readonly #onread: ReadInto | undefined;
+  readonly #forTls: boolean;
   readonly #timers: ConnectTimers;
   readonly #resolve: (result: ConnectResult) => void;
   readonly #reject: (err: unknown) => void;
@@ -134,6 +137,7 @@ class ConnectRace {
     this.#attemptDelayMs = Math.max(0, options.attemptDelayMs ?? DEFAULT_ATTEMPT_DELAY_MS);
     this.#signal = options.signal;
     this.#onread = options.onread;
+    this.#forTls = options.forTls ?? false;
     this.#timers = options.timers ?? SYSTEM_TIMERS;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -161,7 +165,7 @@ class ConnectRace {
     const address = this.#addresses[this.#next++]!;
     // allowHalfOpen: the upstream's FIN must not end our side by itself (tunnels and
     // responses delimited by close forward it to the client first).
-    const socket = openConn(address.address, address.family, this.#port, this.#onread ?? null);
+    const socket = openConn(address.address, address.family, this.#port, this.#onread ?? null, this.#forTls);
     const attempt: Attempt = {
       socket,
       address,
