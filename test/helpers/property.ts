@@ -33,6 +33,19 @@ export function checkProperty<Ts>(property: fc.IProperty<Ts>, budget: RunBudget)
   ).toBeGreaterThanOrEqual(budget.floor);
 }
 
+/** checkProperty for async properties (real sockets): the same budget, awaited. */
+export async function checkAsyncProperty<Ts>(property: fc.IAsyncProperty<Ts>, budget: RunBudget): Promise<void> {
+  const name = expect.getState().currentTestName ?? 'property';
+  const started = performance.now();
+  const details = await fc.check(property, { numRuns: budget.numRuns, plugins: [fc.interruptAfterTimeLimit(budget.timeMs)] });
+  report(name, details, budget, performance.now() - started);
+  if (details.failed) throw new Error(fc.defaultReportMessage(details), { cause: details.errorInstance });
+  expect(
+    details.numRuns,
+    `${name}: ${details.numRuns} of ${budget.numRuns} cases ran in ${budget.timeMs} ms (seed ${details.seed}); the floor is ${budget.floor}`,
+  ).toBeGreaterThanOrEqual(budget.floor);
+}
+
 function report(name: string, details: fc.RunDetails<unknown>, budget: RunBudget, elapsedMs: number): void {
   if (process.env.DFP_PROPERTY_RUNS === undefined) return;
   const line = `property runs: ${name}: ${details.numRuns}/${budget.numRuns} floor ${budget.floor}${details.interrupted ? ' (time limit)' : ''} ${Math.round(elapsedMs)} ms\n`;

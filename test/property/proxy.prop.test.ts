@@ -23,6 +23,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { connectionListArb, KNOWN_FIELD_NAMES, randomCaseArb, type ConnectionListPools } from '../helpers/http-gen.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { checkAsyncProperty } from '../helpers/property.js';
 import { startRawOrigin, startRecordingOrigin, type RecordingOrigin } from '../helpers/origin.js';
 import { connectRaw, type RawClient } from '../helpers/raw-client.js';
 
@@ -690,34 +691,22 @@ describe('proxy properties over one connection', () => {
     const h = await startHarness((c) => (c.limits.maxHeaderBytes = MAX_HEADER_BYTES));
     h.dns.set('prop.test', { a: ['127.0.0.1'], ttl: 300 });
     const origin = await startRecordingOrigin();
-    await fc.assert(
-      fc.asyncProperty(sequence, (seq) => runSequence(h, origin, seq)),
-      { numRuns: 60, plugins: [fc.interruptAfterTimeLimit(12_000)] },
-    );
+    await checkAsyncProperty(fc.asyncProperty(sequence, (seq) => runSequence(h, origin, seq)), { numRuns: 60, timeMs: 12_000, floor: 20 });
   }, 30_000);
 
   it('relays pipelined responses byte-exact apart from hop-by-hop lines, Connection-named unknown fields, dropped trailer fields and Via; interim heads rebuilt alike; a status above 599 gets a 502', async () => {
     const h = await startHarness();
-    await fc.assert(
-      fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq)),
-      { numRuns: 60, plugins: [fc.interruptAfterTimeLimit(10_000)] },
-    );
+    await checkAsyncProperty(fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq)), { numRuns: 60, timeMs: 10_000, floor: 20 });
   }, 30_000);
 
   it('relays the same to an HTTP/1.0 keep-alive client: no interim responses, chunked decoded and closed, keep-alive said', async () => {
     const h = await startHarness();
-    await fc.assert(
-      fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq, 0)),
-      { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(6_000)] },
-    );
+    await checkAsyncProperty(fc.asyncProperty(responseSequence, (seq) => runResponses(h, seq, 0)), { numRuns: 40, timeMs: 6_000, floor: 12 });
   }, 30_000);
 
   it('relays large responses with interim heads byte-exact to a client that reads one data event at a time with pauses', async () => {
     const h = await startHarness();
-    await fc.assert(
-      fc.asyncProperty(slowResponseSequence, (seq) => runResponses(h, seq)),
-      { numRuns: 15, plugins: [fc.interruptAfterTimeLimit(8_000)] },
-    );
+    await checkAsyncProperty(fc.asyncProperty(slowResponseSequence, (seq) => runResponses(h, seq)), { numRuns: 15, timeMs: 8_000, floor: 5 });
   }, 30_000);
 
   it('fixed case: hop-by-hop names in odd case and a Connection-listed header, then a rejection', async () => {

@@ -20,7 +20,7 @@ describe('connectTo for TLS', () => {
     const { socket } = await connectTo([{ address: '127.0.0.1', family: 4 }], port, { timeoutMs: 2_000, forTls: true });
     expect(socket).toBeInstanceOf(net.Socket);
     const secure = tls.connect({ socket: socket as unknown as net.Socket, servername: 'origin.test', ca: certs.caCert });
-    onTestFinished(() => secure.destroy());
+    onTestFinished(() => void secure.destroy());
     const text = await new Promise<string>((resolve, reject) => {
       let got = '';
       secure.on('data', (c: Buffer) => (got += c.toString()));
