@@ -67,6 +67,7 @@ describe('gateway mode: routing by Host', () => {
     const res = await client.closed();
     expect(res.responses[0]?.status).toBe(400);
     expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_error/);
+    expect(h.log.records[0]).toMatchObject({ status: 400, error: 'REQUEST_MALFORMED' });
     expect(res.closed).toBe(true);
   });
 });
@@ -107,6 +108,7 @@ describe('gateway mode: routes', () => {
     const res = await client.closed();
     expect(res.responses[0]?.status).toBe(400);
     expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_error/);
+    expect(h.log.records[0]).toMatchObject({ status: 400, error: 'REQUEST_MALFORMED' });
     expect(origin.connections.length).toBe(0);
   });
 
@@ -114,6 +116,8 @@ describe('gateway mode: routes', () => {
     const h = await startHarness(withRoutes(dfpRoute({}, 'x-rewrite-me')));
     const res = await rawRequest(h.port, `GET / HTTP/1.1\r\nHost: front.example\r\nx-rewrite-me: 127.0.0.1:${h.port}\r\n\r\n`);
     expect(res.responses[0]?.status).toBe(508);
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=proxy_loop_detected/);
+    expect(h.log.records[0]).toMatchObject({ status: 508, error: 'LOOP_DETECTED' });
   });
 
   it('answers 403 http_request_denied when no route matches the host, path or headers', async () => {
@@ -131,8 +135,9 @@ describe('gateway mode: routes', () => {
     ]) {
       const denied = await rawRequest(h.port, request);
       expect(denied.responses[0]?.status).toBe(403);
-      expect(header(denied.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_denied/);
+      expect(header(denied.responses[0], 'proxy-status')).toMatch(/^dfp; error=http_request_denied; details="no route for /);
     }
+    expect(h.log.records.slice(1).map((r) => [r.error, r.rule])).toEqual(Array(4).fill(['REQUEST_DENIED', 'routes']));
     expect(origin.allRequests().length).toBe(1);
   });
 });
@@ -149,6 +154,7 @@ describe('gateway mode: a single route that matches on path or headers alone', (
       const origin = await startRecordingOrigin();
       const res = await rawRequest(h.port, `${denied}\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`);
       expect(res.responses[0]?.status).toBe(403);
+      expect(h.log.records[0]).toMatchObject({ error: 'REQUEST_DENIED', rule: 'routes' });
       const ok = await rawRequest(h.port, `GET /api HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nX-Team: blue\r\n\r\n`);
       expect(ok.responses[0]?.status).toBe(200);
       expect(origin.allRequests().length).toBe(1);

@@ -144,6 +144,7 @@ describe('protocol switches only to protocols on access.upgrades', () => {
     const res = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
     expect(res.responses[0]?.status).toBe(502);
     expect(res.responses[0]?.body.toString()).toContain('not offered');
+    expect(h.log.records[0]).toMatchObject({ status: 502, error: 'UPSTREAM_PROTOCOL_ERROR' });
   });
 
   it('access.upgrades: [] turns every Upgrade into an ordinary request', async () => {
@@ -320,8 +321,9 @@ describe('every exchange ends', () => {
   });
 
   it('a slow but steady response is not cut by idleTimeout', async () => {
+    // A byte every 50 ms against a 500 ms idleTimeout: a tenfold margin for a loaded machine.
     const h = await startHarness((c) => {
-      c.limits.idleTimeoutMs = 150;
+      c.limits.idleTimeoutMs = 500;
     });
     const origin = await startHeadOrigin((_head, socket) => {
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n');
@@ -329,7 +331,7 @@ describe('every exchange ends', () => {
       const t = setInterval(() => {
         socket.write('x');
         if (++n === 8) clearInterval(t);
-      }, 60);
+      }, 50);
     });
     const res = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(res.responses[0]?.body.toString()).toBe('xxxxxxxx');
@@ -343,7 +345,8 @@ describe('smaller gaps', () => {
     const origin = await startHeadOrigin((_head, socket) => socket.write(`HTTP/1.1 ${status} Odd\r\nContent-Length: 0\r\n\r\n`));
     const res = await rawRequest(h.port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(res.responses[0]?.status).toBe(502);
-    expect(header(res.responses[0], 'proxy-status')).toContain('error=http_protocol_error');
+    expect(header(res.responses[0], 'proxy-status')).toContain(`error=http_protocol_error; details="status ${status} is outside 100-599"`);
+    expect(h.log.records[0]).toMatchObject({ status: 502, error: 'UPSTREAM_PROTOCOL_ERROR' });
   });
 
   it('the Trailer field is forwarded end to end, both ways', async () => {
