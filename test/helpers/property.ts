@@ -22,22 +22,19 @@ export interface RunBudget {
 }
 
 export function checkProperty<Ts>(property: fc.IProperty<Ts>, budget: RunBudget): void {
-  const name = expect.getState().currentTestName ?? 'property';
   const started = performance.now();
-  const details = fc.check(property, { numRuns: budget.numRuns, plugins: [fc.interruptAfterTimeLimit(budget.timeMs)] });
-  report(name, details, budget, performance.now() - started);
-  if (details.failed) throw new Error(fc.defaultReportMessage(details), { cause: details.errorInstance });
-  expect(
-    details.numRuns,
-    `${name}: ${details.numRuns} of ${budget.numRuns} cases ran in ${budget.timeMs} ms (seed ${details.seed}); the floor is ${budget.floor}`,
-  ).toBeGreaterThanOrEqual(budget.floor);
+  judge(fc.check(property, { numRuns: budget.numRuns, plugins: [fc.interruptAfterTimeLimit(budget.timeMs)] }), budget, started);
 }
 
 /** checkProperty for async properties (real sockets): the same budget, awaited. */
 export async function checkAsyncProperty<Ts>(property: fc.IAsyncProperty<Ts>, budget: RunBudget): Promise<void> {
-  const name = expect.getState().currentTestName ?? 'property';
   const started = performance.now();
-  const details = await fc.check(property, { numRuns: budget.numRuns, plugins: [fc.interruptAfterTimeLimit(budget.timeMs)] });
+  judge(await fc.check(property, { numRuns: budget.numRuns, plugins: [fc.interruptAfterTimeLimit(budget.timeMs)] }), budget, started);
+}
+
+/** Fails as fc.assert would on a counterexample, and when fewer than the floor of cases ran. */
+function judge(details: fc.RunDetails<unknown>, budget: RunBudget, started: number): void {
+  const name = expect.getState().currentTestName ?? 'property';
   report(name, details, budget, performance.now() - started);
   if (details.failed) throw new Error(fc.defaultReportMessage(details), { cause: details.errorInstance });
   expect(
