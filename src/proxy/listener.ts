@@ -1,19 +1,40 @@
 /**
  * What happens to an accepted connection before any protocol is spoken, as a chain of stages:
- * accept → admit (draining, limits.maxConnections) → [PROXY protocol header] → [TLS termination] →
- * the listener's protocol handler (HTTP today; SNI passthrough later). The stages in brackets come with
- * their issues and slot in here. What the chain establishes about the client (its address, later what a
- * PROXY header or a TLS handshake says) travels as a Peer: nothing after the chain reads it from the socket.
+ * accept → admit (draining, limits.maxConnections) → [PROXY protocol header] → TLS termination (an HTTPS
+ * listener) → the listener's protocol handler (HTTP today; SNI passthrough later). The stage in brackets
+ * comes with its issue and slots in here. What the chain establishes about the client (its address, later
+ * what a PROXY header says) travels as a Peer: nothing after the chain reads it from the socket.
  */
+import { readFileSync } from 'node:fs';
+import type net from 'node:net';
+import tls from 'node:tls';
 import type { ListenerConfig } from '../config/types.js';
 import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
-import type { Conn } from '../io/conn.js';
+import { adoptNetSocket, type Conn } from '../io/conn.js';
 import { ClientConn } from './connection.js';
 import type { ProxyContext } from './context.js';
 import type { Peer } from './peer.js';
 
+/** A listener as it runs: its config and what was made from it at start. */
+export interface ListenerRuntime {
+  readonly config: ListenerConfig;
+  /** An HTTPS listener's certificate and key (read once at start), or null for plain HTTP. */
+  readonly secureContext: tls.SecureContext | null;
+}
+
+/** Read a listener's certificate and key; a file that cannot be used stops the start, naming it. */
+export function listenerRuntime(config: ListenerConfig): ListenerRuntime {
+  if (config.tls === null) return { config, secureContext: null };
+  const where = `listener ${config.address.host}:${config.address.port}`;
+  try {
+    return { config, secureContext: tls.createSecureContext({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }) };
+  } catch (err) {
+    throw new Error(`${where}: cannot use tls.certFile ${config.tls.certFile} / keyFile ${config.tls.keyFile}: ${(err as Error).message}`);
+  }
+}
+
 /** An accepted connection enters the chain. */
-export function acceptConnection(ctx: ProxyContext, listener: ListenerConfig, socket: Conn): void {
+export function acceptConnection(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn): void {
   const refusal = admit(ctx);
   if (refusal !== null) {
     refuse(ctx, socket, refusal);
@@ -21,12 +42,67 @@ export function acceptConnection(ctx: ProxyContext, listener: ListenerConfig, so
   }
   // Asked once, while the socket is surely open; both socket kinds keep the answer.
   const peer: Peer = { address: socket.remoteAddress ?? '' };
-  handle(ctx, listener, socket, peer);
+  if (listener.secureContext !== null) terminateTls(ctx, listener, socket, peer);
+  else handle(ctx, listener, socket, peer);
 }
 
 /** The listener's protocol handler. */
-function handle(ctx: ProxyContext, _listener: ListenerConfig, socket: Conn, peer: Peer): void {
+function handle(ctx: ProxyContext, _listener: ListenerRuntime, socket: Conn, peer: Peer): void {
   new ClientConn(ctx, socket, peer);
+}
+
+/**
+ * An HTTPS listener: the client speaks TLS to the proxy, and every mode (forward, CONNECT, gateway) runs
+ * inside it. The handshake must finish within limits.headerTimeout; one that fails (plain HTTP sent to the
+ * port, a client that does not trust the certificate, garbage) is counted in dfp_tls_handshakes_total and
+ * the connection closed. Only then does the protocol handler see the connection.
+ */
+function terminateTls(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn, peer: Peer): void {
+  const secure = new tls.TLSSocket(socket as unknown as net.Socket, {
+    isServer: true,
+    secureContext: listener.secureContext!,
+    ALPNProtocols: ['http/1.1'],
+  });
+  const handshake: TlsHandshake = { ctx, listener, secure, peer, timer: null, failed: false };
+  const ms = ctx.snapshot.config.limits.headerTimeoutMs;
+  if (ms > 0) handshake.timer = setTimeout(onHandshakeTimeout, ms, handshake).unref();
+  // A closure per handshake: a rare path next to the handshake's own cost.
+  const onError = (): void => handshakeFailed(handshake);
+  secure.once('error', onError);
+  secure.once('secure', () => {
+    secure.removeListener('error', onError);
+    if (handshake.timer !== null) clearTimeout(handshake.timer);
+    ctx.metrics.tlsHandshake('client', true);
+    handle(ctx, listener, adoptNetSocket(secure), peer);
+  });
+}
+
+interface TlsHandshake {
+  readonly ctx: ProxyContext;
+  readonly listener: ListenerRuntime;
+  readonly secure: tls.TLSSocket;
+  readonly peer: Peer;
+  timer: NodeJS.Timeout | null;
+  /** Counted once, whether the timeout or an error came first. */
+  failed: boolean;
+}
+
+function handshakeFailed(h: TlsHandshake): void {
+  if (h.failed) return;
+  h.failed = true;
+  if (h.timer !== null) clearTimeout(h.timer);
+  h.ctx.metrics.tlsHandshake('client', false);
+  h.secure.on('error', onIgnoredError);
+  h.secure.destroy();
+}
+
+function onHandshakeTimeout(h: TlsHandshake): void {
+  h.timer = null;
+  handshakeFailed(h);
+}
+
+function onIgnoredError(): void {
+  // after the failure was counted: 'close' follows
 }
 
 /** Whether the proxy takes one more connection: null, or the code to refuse it with. */

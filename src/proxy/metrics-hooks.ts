@@ -17,6 +17,8 @@ export interface ProxyMetrics {
   tunnelClosed(bytesUp: number, bytesDown: number): void;
   /** A refusal, counted in dfp_denied_total{reason}. */
   denied(reason: DenyReason): void;
+  /** A TLS handshake finished: with a client (an HTTPS listener) or an upstream; ok or error. */
+  tlsHandshake(side: 'client' | 'upstream', ok: boolean): void;
 }
 
 export const NO_METRICS: ProxyMetrics = {
@@ -27,4 +29,5 @@ export const NO_METRICS: ProxyMetrics = {
   tunnelOpened() {},
   tunnelClosed() {},
   denied() {},
+  tlsHandshake() {},
 };

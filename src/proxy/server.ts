@@ -10,7 +10,7 @@ import { acceptRaw, adoptNetSocket } from '../io/conn.js';
 import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { UpstreamPool } from '../upstream/pool.js';
 import type { ProxyContext } from './context.js';
-import { acceptConnection } from './listener.js';
+import { acceptConnection, listenerRuntime } from './listener.js';
 import { buildSnapshot } from './snapshot.js';
 import { NO_METRICS, type ProxyMetrics } from './metrics-hooks.js';
 import type { UpstreamConn } from './upstream-conn.js';
@@ -61,18 +61,20 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
 
   const servers: net.Server[] = [];
   try {
-    for (const listener of config.listeners) {
-      if (listener.mode !== 'http' || listener.tls !== null || listener.proxyProtocol) {
-        throw new Error(`listener ${listener.address.host}:${listener.address.port}: only plain HTTP listeners are supported yet`);
+    for (const config_ of config.listeners) {
+      if (config_.mode !== 'http' || config_.proxyProtocol) {
+        throw new Error(`listener ${config_.address.host}:${config_.address.port}: only HTTP listeners are supported yet`);
       }
+      // Certificate and key are read once, at start: a bad file stops dfp here, naming it.
+      const listener = listenerRuntime(config_);
       const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-      await listen(server, listener.address);
+      await listen(server, config_.address);
       // After listen, errors come from accept() (EMFILE, ENFILE, ENOBUFS): the listener keeps
       // going and the connection waits in the backlog; without a handler they would crash dfp.
       server.on('error', onAcceptError);
       // Accepted connections are RawConns where that layer is available (src/io/conn.ts),
-      // net.Sockets through the 'connection' event otherwise.
-      if (!acceptRaw(server, (conn) => acceptConnection(ctx, listener, conn), onAcceptError)) {
+      // net.Sockets through the 'connection' event otherwise, and always for a TLS listener (TLS wraps a stream).
+      if (listener.secureContext !== null || !acceptRaw(server, (conn) => acceptConnection(ctx, listener, conn), onAcceptError)) {
         server.on('connection', (socket: net.Socket) => acceptConnection(ctx, listener, adoptNetSocket(socket)));
       }
       servers.push(server);

@@ -8,6 +8,7 @@ import { defaultConfig } from '../../src/config/defaults.js';
 import type { Config } from '../../src/config/types.js';
 import { MemoryAccessLog } from '../../src/observability/access-log.js';
 import { startProxy, type ProxyServer } from '../../src/proxy/server.js';
+import type { ProxyMetrics } from '../../src/proxy/metrics-hooks.js';
 import { startDnsServer, type TestDnsServer } from './dns-server.js';
 
 export interface Harness {
@@ -21,7 +22,7 @@ export interface Harness {
 export type ConfigTweak = (config: Config) => void;
 
 /** Defaults for tests: loopback origins allowed (they are all on 127.0.0.1), short timeouts, any CONNECT port. */
-export async function startHarness(tweak?: ConfigTweak, options: { dns?: TestDnsServer } = {}): Promise<Harness> {
+export async function startHarness(tweak?: ConfigTweak, options: { dns?: TestDnsServer; metrics?: ProxyMetrics } = {}): Promise<Harness> {
   const dns = options.dns ?? (await startDnsServer());
   if (!options.dns) onTestFinished(() => dns.close());
   const config = defaultConfig();
@@ -36,7 +37,7 @@ export async function startHarness(tweak?: ConfigTweak, options: { dns?: TestDns
   config.limits.drainTimeoutMs = 2_000;
   tweak?.(config);
   const log = new MemoryAccessLog();
-  const proxy = await startProxy(config, { accessLog: log });
+  const proxy = await startProxy(config, { accessLog: log, metrics: options.metrics });
   onTestFinished(() => proxy.close());
   return { proxy, port: proxy.addresses[0]!.port, dns, log, config };
 }

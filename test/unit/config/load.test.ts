@@ -71,8 +71,7 @@ describe('parseCommand', () => {
     const raw = parse('listeners: [{ address: 127.0.0.1:1, tls: { certFile: cert.pem, keyFile: ./key.pem } }]');
     const c = resolveConfig(raw, null, { baseDir: dir });
     expect(c.listeners[0]!.tls).toEqual({ certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') });
-    // ...and parseCommand still refuses to run it (listener TLS is not supported yet).
-    expect(rejection(['--config', path]).path).toBe('listeners[0].tls');
+    expect(configOf(parseCommand(['--config', path])).listeners[0]!.tls).toEqual({ certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') });
   });
 
   it.each([
@@ -119,7 +118,6 @@ spec:
 
 describe('rejectUnsupported', () => {
   const cases: [string, string][] = [
-    ['listeners: [{ address: 127.0.0.1:1, tls: { certFile: cert.pem, keyFile: key.pem } }]', 'listeners[0].tls'],
     ['listeners: [{ address: 127.0.0.1:1 }, { address: 127.0.0.1:2, mode: sni }]', 'listeners[1].mode'],
     ['listeners: [{ address: 127.0.0.1:1, proxyProtocol: true }]', 'listeners[0].proxyProtocol'],
     ['auth: { basic: { users: [{ username: a, password: b }] } }', 'auth'],
