@@ -75,7 +75,12 @@ async function run(config: Config): Promise<void> {
   // The admin port counts as this proxy for loop detection (508): with --admin ADDR:0 only now is its port known.
   if (admin !== null) proxy.addLoopAddress(admin.address);
   const where = proxy.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
-  if (!inWorker) process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
+  if (!inWorker) {
+    process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
+    const trust = proxy.context.snapshot.upstreamTrust;
+    const files = config.upstream.tls.trust.caFiles;
+    process.stderr.write(`dfp upstream TLS trust: ${[trust.systemSource, ...files].filter((x) => x !== null).join(' + ') || 'none'}\n`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

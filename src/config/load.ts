@@ -40,8 +40,6 @@ export function rejectUnsupported(config: Config): void {
   if (config.rateLimit.perClient !== null) no('rateLimit');
   if (config.access.allow.length > 0) no('access.allow');
   if (config.access.deny.length > 0) no('access.deny');
-  const trust = config.upstream.tls.trust;
-  if (!trust.system || trust.caFiles.length > 0) no('upstream.tls');
   config.routes.forEach((r, i) => {
     if (r.backend.type === 'Static') no(`routes[${i}].backend.type`);
     if (r.backend.tls !== null) no(`routes[${i}].backend.tls`);

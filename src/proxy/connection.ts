@@ -15,6 +15,9 @@ import { ERROR, HeadParser, NEED_MORE } from '../http/index.js';
 import { ProxyError, toProxyError, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import { connectTo, type ConnectResult } from '../upstream/connect.js';
+import { originateTls, tlsIdentity } from '../upstream/tls.js';
+import { adoptNetSocket } from '../io/conn.js';
+import type net from 'node:net';
 import type { Closable, ProxyContext } from './context.js';
 import type { Peer } from './peer.js';
 import type { RuntimeSnapshot } from './snapshot.js';
@@ -280,14 +283,15 @@ export class ClientConn implements ExchangeHost, Closable {
     );
   }
 
-  /** connect: a pooled connection to one of the checked addresses, else a new one. */
+  /** connect: a pooled connection to one of the checked addresses (and the same TLS identity), else a new one. */
   private connect(addresses: readonly ResolvedAddress[]): void {
     const d = this.x.dest;
     const port = d.authority!.port;
     if (d.mode !== 'connect') {
       const pool = this.ctx.pool;
+      const identity = d.tls ? this.tlsIdentity() : '';
       for (let i = 0; i < addresses.length; i++) {
-        const up = pool.take(addresses[i]!.address, port);
+        const up = pool.take(addresses[i]!.address, port, identity);
         if (up !== undefined) {
           this.attach(up);
           return;
@@ -298,9 +302,10 @@ export class ClientConn implements ExchangeHost, Closable {
   }
 
   private dial(addresses: readonly ResolvedAddress[]): void {
-    const ctx = this.ctx;
-    const onread = this.x.dest.mode === 'connect' ? TUNNEL_ONREAD : UPSTREAM_ONREAD;
-    connectTo(addresses, this.x.dest.authority!.port, { timeoutMs: this.snap.config.limits.connectTimeoutMs, onread }).then(
+    const d = this.x.dest;
+    // A TLS upstream is a net.Socket read through 'data' (TLS wraps a stream); plain ones read into our buffers.
+    const onread = d.tls ? undefined : d.mode === 'connect' ? TUNNEL_ONREAD : UPSTREAM_ONREAD;
+    connectTo(addresses, d.authority!.port, { timeoutMs: this.snap.config.limits.connectTimeoutMs, onread, forTls: d.tls }).then(
       (result) => this.onConnected(result),
       (err: unknown) => {
         if (this.state === S_SETUP) this.fail(err);
@@ -318,10 +323,52 @@ export class ClientConn implements ExchangeHost, Closable {
       else result.socket.destroy();
       return;
     }
-    const up = new UpstreamConn(result.socket, result.address, x.dest.authority!.port, this.snap.config.limits.maxHeaderBytes, this.ctx.pool);
+    if (x.dest.tls) {
+      this.originate(result);
+      return;
+    }
+    this.connected(new UpstreamConn(result.socket, result.address, x.dest.authority!.port, this.snap.config.limits.maxHeaderBytes, this.ctx.pool, ''));
+  }
+
+  private connected(up: UpstreamConn): void {
     // The client went away while we connected: keep the fresh connection for someone else.
     if (this.state !== S_SETUP) this.ctx.pool.release(up);
     else this.attach(up);
+  }
+
+  /** TLS to the origin over the connected socket: SNI and the certificate check from the destination's name. */
+  private originate(result: ConnectResult): void {
+    const x = this.x;
+    const ctx = this.ctx;
+    const snap = this.snap;
+    const target = x.dest.host!;
+    const identity = this.tlsIdentity();
+    const started = performance.now();
+    originateTls(result.socket as unknown as net.Socket, {
+      servername: target.kind === 'name' ? target.name : null, // never SNI for an IP literal (RFC 6066 §3)
+      host: target.kind === 'name' ? target.name : target.address,
+      trust: snap.upstreamTrust,
+      identity,
+      sessions: ctx.tlsSessions,
+      verifyHostname: true,
+      timeoutMs: snap.config.limits.connectTimeoutMs,
+    }).then(
+      (secure) => {
+        ctx.metrics.tlsHandshake('upstream', true);
+        x.connectMs += performance.now() - started;
+        this.connected(new UpstreamConn(adoptNetSocket(secure), result.address, x.dest.authority!.port, snap.config.limits.maxHeaderBytes, ctx.pool, identity));
+      },
+      (err: unknown) => {
+        ctx.metrics.tlsHandshake('upstream', false);
+        if (this.state === S_SETUP) this.fail(err);
+      },
+    );
+  }
+
+  /** What a TLS upstream connection for this request is pooled and resumed under. */
+  private tlsIdentity(): string {
+    const target = this.x.dest.host!;
+    return tlsIdentity(target.kind === 'name' ? target.name : target.address, this.snap.upstreamTrust);
   }
 
   /** exchange: from here exchange.ts runs it; the timer watches it for idleness. */

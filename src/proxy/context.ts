@@ -9,6 +9,7 @@ import type { Conn } from '../io/conn.js';
 import type { DnsCache, ResolvedAddress } from '../dns/cache.js';
 import type { AccessLogSink } from './access-record.js';
 import type { UpstreamPool } from '../upstream/pool.js';
+import type { TlsSessions } from '../upstream/tls.js';
 import type { RuntimeSnapshot } from './snapshot.js';
 import type { ProxyMetrics } from './metrics-hooks.js';
 import type { UpstreamConn } from './upstream-conn.js';
@@ -25,6 +26,8 @@ export interface ProxyContext {
   snapshot: RuntimeSnapshot;
   readonly dns: DnsCache;
   readonly pool: UpstreamPool<UpstreamConn>;
+  /** TLS sessions of originated connections, by identity (process-wide, bounded). */
+  readonly tlsSessions: TlsSessions;
   readonly accessLog: AccessLogSink | null;
   readonly metrics: ProxyMetrics;
   /** Addresses the listeners are bound to (after listen). */

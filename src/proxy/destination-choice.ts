@@ -27,15 +27,18 @@ export interface Destination {
   rewriteHost: boolean;
   /** An HTTP/1.1 Upgrade request (an HTTP/1.0 Upgrade is ignored, RFC 9110 §7.8). */
   isUpgrade: boolean;
+  /** The upstream connection speaks TLS (an https:// target): originated by the proxy. */
+  tls: boolean;
 }
 
 export function newDestination(): Destination {
-  return { mode: 'forward', authority: null, host: null, rewriteHost: false, isUpgrade: false };
+  return { mode: 'forward', authority: null, host: null, rewriteHost: false, isUpgrade: false, tls: false };
 }
 
 export function chooseDestination(ctx: ProxyContext, snap: RuntimeSnapshot, p: HeadParser, d: Destination): void {
   d.rewriteHost = false;
   d.isUpgrade = false;
+  d.tls = false;
   if (p.method === METHOD_CONNECT) {
     d.mode = 'connect';
     d.authority = parseHostPort(p.buf, p.targetStart, p.targetEnd, 0, true);
@@ -49,7 +52,7 @@ export function chooseDestination(ctx: ProxyContext, snap: RuntimeSnapshot, p: H
       // Every HTTP/1.1 request carries Host, absolute-form too (RFC 9112 §3.2); it is then replaced.
       if (p.versionMinor === 1 && p.hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
       authority = parseAbsoluteTarget(p.buf, p.targetStart, p.targetEnd);
-      if (authority.isHttps) throw new ProxyError('NOT_IMPLEMENTED', 'https:// targets need TLS origination, which is not supported yet');
+      d.tls = authority.isHttps; // the proxy speaks TLS to the origin (trust: upstream.tls.ca)
       d.rewriteHost = true;
     } else {
       d.mode = 'gateway';

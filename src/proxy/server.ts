@@ -9,6 +9,7 @@ import type { AccessLogSink } from './access-record.js';
 import { acceptRaw, adoptNetSocket } from '../io/conn.js';
 import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { UpstreamPool } from '../upstream/pool.js';
+import { TlsSessions } from '../upstream/tls.js';
 import type { ProxyContext } from './context.js';
 import { acceptConnection, listenerRuntime } from './listener.js';
 import { buildSnapshot } from './snapshot.js';
@@ -49,6 +50,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     snapshot: buildSnapshot(config, pseudonym),
     dns,
     pool: new UpstreamPool<UpstreamConn>(config.upstream.maxIdlePerHost, Math.min(config.limits.idleTimeoutMs || 60_000, 60_000)),
+    tlsSessions: new TlsSessions(),
     accessLog: options.accessLog ?? null,
     metrics: options.metrics ?? NO_METRICS,
     listenAddresses: [],

@@ -7,6 +7,7 @@
 import type { Config } from '../config/types.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Denial } from '../policy/decision.js';
+import { loadTrust, type Trust } from '../upstream/tls.js';
 
 export interface RuntimeSnapshot {
   readonly config: Config;
@@ -21,9 +22,15 @@ export interface RuntimeSnapshot {
   readonly checked: WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Denial>;
   /** Decisions on IP literals (bounded). */
   readonly literals: Map<string, readonly ResolvedAddress[] | Denial>;
+  /** upstream.tls.ca, read and parsed once: what origination checks certificates against. */
+  readonly upstreamTrust: Trust;
 }
 
 export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapshot {
+  // The system roots take ~30 ms to parse: read on the first TLS origination. Custom CA files are read
+  // now, so that a bad one stops the start (or the reload) naming the file.
+  const trustConfig = config.upstream.tls.trust;
+  let trust: Trust | null = trustConfig.caFiles.length > 0 ? loadTrust(trustConfig) : null;
   return {
     config,
     routesAreDefault: isDefaultRouting(config),
@@ -32,6 +39,9 @@ export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapsho
     viaLine10: Buffer.from(`Via: 1.0 ${pseudonym}\r\n`),
     checked: new WeakMap(),
     literals: new Map(),
+    get upstreamTrust(): Trust {
+      return (trust ??= loadTrust(trustConfig));
+    },
   };
 }
 

@@ -30,8 +30,8 @@ export class UpstreamConn implements Poolable {
   readonly socket: Conn;
   readonly address: ResolvedAddress;
   readonly port: number;
-  /** '' : plain TCP (TLS origination will set what the connection was verified as; see UpstreamPool). */
-  readonly tlsIdentity: string = '';
+  /** '' : plain TCP; for TLS, what the connection was verified as (see UpstreamPool). */
+  readonly tlsIdentity: string;
   readonly parser: HeadParser;
   readonly body: BodyParser;
   owner: UpstreamOwner | null = null;
@@ -42,8 +42,9 @@ export class UpstreamConn implements Poolable {
   /** Last socket error, for the reply when it dies mid-exchange. */
   lastError: NodeJS.ErrnoException | null = null;
 
-  constructor(socket: Conn, address: ResolvedAddress, port: number, maxHeadBytes: number, pool: UpstreamPool<UpstreamConn>) {
+  constructor(socket: Conn, address: ResolvedAddress, port: number, maxHeadBytes: number, pool: UpstreamPool<UpstreamConn>, tlsIdentity: string) {
     this.socket = socket;
+    this.tlsIdentity = tlsIdentity;
     this.pool = pool;
     this.address = address;
     this.port = port;
@@ -55,6 +56,8 @@ export class UpstreamConn implements Poolable {
     s.on('close', onUpstreamClose);
     s.on('drain', onUpstreamDrain);
     s.on('error', onUpstreamError);
+    // A TLS socket is read through 'data' events; plain ones through UPSTREAM_ONREAD.
+    if (tlsIdentity !== '') s.on('data', onUpstreamDataEvent);
   }
 
   destroy(): void {
@@ -86,6 +89,21 @@ function onUpstreamRead(this: UpstreamSocket, n: number, buf: Buffer): void {
   }
   // Still owned after the data: the response goes on, so this socket keeps its own buffer.
   chooseNextBuffer(this, n, buf, owner.socket.writableLength > 0, this.dfpOwner.owner === owner);
+}
+
+/** 'data' handler of a TLS upstream socket (its chunks are fresh Buffers: no read-buffer choice to make). */
+function onUpstreamDataEvent(this: UpstreamSocket, chunk: Buffer): void {
+  const up = this.dfpOwner;
+  const owner = up.owner;
+  if (owner === null) {
+    up.pool?.evict(up); // unsolicited bytes while idle: never reuse
+    return;
+  }
+  try {
+    owner.onUpstreamData(chunk);
+  } catch (err) {
+    owner.crashed(err);
+  }
 }
 
 /** `onread` options for HTTP upstream sockets. */

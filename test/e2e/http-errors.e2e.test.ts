@@ -118,11 +118,12 @@ describe('error replies (DESIGN.md table)', () => {
     expect(origin.allRequests()[0]!.toString('latin1')).toBe(`GET /old HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nVia: 1.0 dfp\r\n\r\n`);
   });
 
-  it('answers 501 to an https:// absolute target', async () => {
+  it('originates TLS for an https:// absolute target: a refused port is a 502 connection_refused like any other', async () => {
     const h = await startHarness();
-    const res = await rawRequest(h.port, 'GET https://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n\r\n');
-    expectErrorReply(res.responses[0], 501, 'http_request_error');
-    expect(await loggedErrors(h, 1)).toEqual([[501, 'NOT_IMPLEMENTED']]);
+    const port = await freePort();
+    const res = await rawRequest(h.port, `GET https://127.0.0.1:${port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expectErrorReply(res.responses[0], 502, 'connection_refused');
+    expect(await loggedErrors(h, 1)).toEqual([[502, 'CONNECTION_REFUSED']]);
   });
 
   it('answers 502 http_protocol_error when the origin sends garbage', async () => {

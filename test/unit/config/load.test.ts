@@ -124,7 +124,6 @@ describe('rejectUnsupported', () => {
     ['rateLimit: { perClient: { requestsPerSecond: 1 } }', 'rateLimit'],
     ['access: { allow: ["*.example.com"] }', 'access.allow'],
     ['access: { deny: [10.0.0.0/8] }', 'access.deny'],
-    ['upstream: { tls: { ca: ca.pem } }', 'upstream.tls'],
     ['routes: [{ backend: { type: Static, endpoints: ["127.0.0.1:1"] } }]', 'routes[0].backend.type'],
     ['routes: [{ backend: { tls: { enabled: true } } }]', 'routes[0].backend.tls'],
   ];
