@@ -83,7 +83,7 @@ function formatTrust(trust: TrustConfig): string | string[] {
 
 function formatTls(tls: UpstreamTlsConfig | null): Record<string, unknown> {
   if (tls === null) return {};
-  return { tls: { enabled: tls.enabled, ca: formatTrust(tls.trust), sni: tls.sni, verifyHostname: tls.verifyHostname } };
+  return { tls: { enabled: tls.enabled, ...(tls.trust !== null ? { ca: formatTrust(tls.trust) } : {}), sni: tls.sni, verifyHostname: tls.verifyHostname } };
 }
 
 function formatBackend(b: BackendConfig): Record<string, unknown> {

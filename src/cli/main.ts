@@ -80,6 +80,12 @@ async function run(config: Config): Promise<void> {
     const trust = proxy.context.snapshot.upstreamTrust;
     const files = config.upstream.tls.trust.caFiles;
     process.stderr.write(`dfp upstream TLS trust: ${[trust.systemSource, ...files].filter((x) => x !== null).join(' + ') || 'none'}\n`);
+    config.routes.forEach((r, i) => {
+      const t = r.backend.tls;
+      if (t !== null && t.enabled && !t.verifyHostname) {
+        process.stderr.write(`dfp warning: routes[${i}].backend.tls.verifyHostname is false: its certificates are not checked against the name dialled\n`);
+      }
+    });
   }
 
   let stopping = false;

@@ -42,7 +42,6 @@ export function rejectUnsupported(config: Config): void {
   if (config.access.deny.length > 0) no('access.deny');
   config.routes.forEach((r, i) => {
     if (r.backend.type === 'Static') no(`routes[${i}].backend.type`);
-    if (r.backend.tls !== null) no(`routes[${i}].backend.tls`);
   });
 }
 

@@ -386,7 +386,7 @@ function resolveBackendTls(value: unknown, path: string, ctx: Ctx): UpstreamTlsC
   const sni = readString(t, 'sni', path) ?? 'auto';
   return {
     enabled: readBool(t, 'enabled', path, true),
-    trust: t['ca'] === undefined || t['ca'] === null ? { system: true, caFiles: [] } : readTrust(t['ca'], `${path}.ca`, ctx),
+    trust: t['ca'] === undefined || t['ca'] === null ? null : readTrust(t['ca'], `${path}.ca`, ctx),
     sni: sni === 'auto' ? 'auto' : checkHostName(sni, `${path}.sni`),
     verifyHostname: readBool(t, 'verifyHostname', path, true),
   };

@@ -96,7 +96,8 @@ export interface RouteMatch {
 
 export interface UpstreamTlsConfig {
   enabled: boolean;
-  trust: TrustConfig;
+  /** The route's own CAs; null: upstream.tls.ca. */
+  trust: TrustConfig | null;
   /** 'auto' = the destination host name; otherwise a fixed SNI. */
   sni: string;
   verifyHostname: boolean;

@@ -289,7 +289,7 @@ export class ClientConn implements ExchangeHost, Closable {
     const port = d.authority!.port;
     if (d.mode !== 'connect') {
       const pool = this.ctx.pool;
-      const identity = d.tls ? this.tlsIdentity() : '';
+      const identity = d.tls !== null ? this.tlsIdentity() : '';
       for (let i = 0; i < addresses.length; i++) {
         const up = pool.take(addresses[i]!.address, port, identity);
         if (up !== undefined) {
@@ -304,8 +304,8 @@ export class ClientConn implements ExchangeHost, Closable {
   private dial(addresses: readonly ResolvedAddress[]): void {
     const d = this.x.dest;
     // A TLS upstream is a net.Socket read through 'data' (TLS wraps a stream); plain ones read into our buffers.
-    const onread = d.tls ? undefined : d.mode === 'connect' ? TUNNEL_ONREAD : UPSTREAM_ONREAD;
-    connectTo(addresses, d.authority!.port, { timeoutMs: this.snap.config.limits.connectTimeoutMs, onread, forTls: d.tls }).then(
+    const onread = d.tls !== null ? undefined : d.mode === 'connect' ? TUNNEL_ONREAD : UPSTREAM_ONREAD;
+    connectTo(addresses, d.authority!.port, { timeoutMs: this.snap.config.limits.connectTimeoutMs, onread, forTls: d.tls !== null }).then(
       (result) => this.onConnected(result),
       (err: unknown) => {
         if (this.state === S_SETUP) this.fail(err);
@@ -323,7 +323,7 @@ export class ClientConn implements ExchangeHost, Closable {
       else result.socket.destroy();
       return;
     }
-    if (x.dest.tls) {
+    if (x.dest.tls !== null) {
       this.originate(result);
       return;
     }
@@ -342,15 +342,17 @@ export class ClientConn implements ExchangeHost, Closable {
     const ctx = this.ctx;
     const snap = this.snap;
     const target = x.dest.host!;
+    const tls = x.dest.tls!;
     const identity = this.tlsIdentity();
     const started = performance.now();
+    const name = tls.sni ?? (target.kind === 'name' ? target.name : null); // never SNI for an IP literal (RFC 6066 §3)
     originateTls(result.socket as unknown as net.Socket, {
-      servername: target.kind === 'name' ? target.name : null, // never SNI for an IP literal (RFC 6066 §3)
-      host: target.kind === 'name' ? target.name : target.address,
-      trust: snap.upstreamTrust,
+      servername: name,
+      host: name ?? (target.kind === 'name' ? target.name : target.address),
+      trust: tls.trust,
       identity,
       sessions: ctx.tlsSessions,
-      verifyHostname: true,
+      verifyHostname: tls.verifyHostname,
       timeoutMs: snap.config.limits.connectTimeoutMs,
     }).then(
       (secure) => {
@@ -365,10 +367,12 @@ export class ClientConn implements ExchangeHost, Closable {
     );
   }
 
-  /** What a TLS upstream connection for this request is pooled and resumed under. */
+  /** What a TLS upstream connection for this request is pooled and resumed under: name checked, trust, check on or off. */
   private tlsIdentity(): string {
     const target = this.x.dest.host!;
-    return tlsIdentity(target.kind === 'name' ? target.name : target.address, this.snap.upstreamTrust);
+    const tls = this.x.dest.tls!;
+    const name = tls.sni ?? (target.kind === 'name' ? target.name : target.address);
+    return tlsIdentity(tls.verifyHostname ? name : `${name}\nunverified`, tls.trust);
   }
 
   /** exchange: from here exchange.ts runs it; the timer watches it for idleness. */

@@ -11,7 +11,7 @@ import { normalizeHost, type HostTarget } from '../dns/name.js';
 import { decideConnectPort, noRoute } from '../policy/decision.js';
 import { refuse } from './destination.js';
 import type { ProxyContext } from './context.js';
-import type { RuntimeSnapshot } from './snapshot.js';
+import type { OriginationTls, RuntimeSnapshot } from './snapshot.js';
 import type { ProxyMode } from './metrics-hooks.js';
 import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
 import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
@@ -27,18 +27,18 @@ export interface Destination {
   rewriteHost: boolean;
   /** An HTTP/1.1 Upgrade request (an HTTP/1.0 Upgrade is ignored, RFC 9110 §7.8). */
   isUpgrade: boolean;
-  /** The upstream connection speaks TLS (an https:// target): originated by the proxy. */
-  tls: boolean;
+  /** How the proxy speaks TLS to the upstream (an https:// target, a route with backend tls), or null: plain. */
+  tls: OriginationTls | null;
 }
 
 export function newDestination(): Destination {
-  return { mode: 'forward', authority: null, host: null, rewriteHost: false, isUpgrade: false, tls: false };
+  return { mode: 'forward', authority: null, host: null, rewriteHost: false, isUpgrade: false, tls: null };
 }
 
 export function chooseDestination(ctx: ProxyContext, snap: RuntimeSnapshot, p: HeadParser, d: Destination): void {
   d.rewriteHost = false;
   d.isUpgrade = false;
-  d.tls = false;
+  d.tls = null;
   if (p.method === METHOD_CONNECT) {
     d.mode = 'connect';
     d.authority = parseHostPort(p.buf, p.targetStart, p.targetEnd, 0, true);
@@ -52,7 +52,7 @@ export function chooseDestination(ctx: ProxyContext, snap: RuntimeSnapshot, p: H
       // Every HTTP/1.1 request carries Host, absolute-form too (RFC 9112 §3.2); it is then replaced.
       if (p.versionMinor === 1 && p.hostIndex < 0) throw new ProxyError('REQUEST_MALFORMED', 'missing Host header');
       authority = parseAbsoluteTarget(p.buf, p.targetStart, p.targetEnd);
-      d.tls = authority.isHttps; // the proxy speaks TLS to the origin (trust: upstream.tls.ca)
+      if (authority.isHttps) d.tls = snap.httpsTargets; // the proxy speaks TLS to the origin (trust: upstream.tls.ca)
       d.rewriteHost = true;
     } else {
       d.mode = 'gateway';
@@ -62,6 +62,8 @@ export function chooseDestination(ctx: ProxyContext, snap: RuntimeSnapshot, p: H
       authority = parseHostPort(p.buf, h[hostIndex * HEADER_STRIDE + 2]!, h[hostIndex * HEADER_STRIDE + 3]!, 80, false);
     }
     d.authority = snap.routesAreDefault ? authority : applyRoute(ctx, snap, p, authority, d);
+    // A backend the proxy speaks TLS to listens on 443 unless the request names a port.
+    if (d.tls !== null && !d.authority.hasPort) d.authority.port = 443;
   }
   checkVia(snap, p);
   const authority = d.authority;
@@ -107,6 +109,8 @@ function applyRoute(ctx: ProxyContext, snap: RuntimeSnapshot, p: HeadParser, aut
   if (route === null) refuse(ctx, noRoute(host));
   const backend = route.backend;
   if (backend.type !== 'DynamicForwardProxy') throw new ProxyError('NOT_IMPLEMENTED', `backend type ${backend.type} is not supported yet`);
+  const tls = snap.routeTls.get(route);
+  if (tls !== undefined) d.tls = tls;
   if (backend.hostRewriteHeader !== null) {
     const i = findHeaderByName(p, backend.hostRewriteHeader);
     if (i >= 0) {

@@ -4,14 +4,14 @@
  * builds a new one and swaps the reference whole: requests that start afterwards use the new one, an
  * exchange in flight keeps the one it started with (ClientConn takes it per request).
  */
-import type { Config } from '../config/types.js';
+import type { Config, RouteConfig } from '../config/types.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Denial } from '../policy/decision.js';
 import { loadTrust, type Trust } from '../upstream/tls.js';
 
 export interface RuntimeSnapshot {
   readonly config: Config;
-  /** One catch-all DynamicForwardProxy route without a rewrite header: route matching can be skipped. */
+  /** One catch-all DynamicForwardProxy route without a rewrite header or TLS: route matching can be skipped. */
   readonly routesAreDefault: boolean;
   /** Via received-by name, also used to detect loops. */
   readonly pseudonym: string;
@@ -24,6 +24,18 @@ export interface RuntimeSnapshot {
   readonly literals: Map<string, readonly ResolvedAddress[] | Denial>;
   /** upstream.tls.ca, read and parsed once: what origination checks certificates against. */
   readonly upstreamTrust: Trust;
+  /** TLS origination for an https:// target: upstream.tls.ca, SNI from the name, names checked. */
+  readonly httpsTargets: OriginationTls;
+  /** TLS origination of each route whose backend has tls.enabled. */
+  readonly routeTls: ReadonlyMap<RouteConfig, OriginationTls>;
+}
+
+/** How one kind of destination is originated: trust, SNI, name check. */
+export interface OriginationTls {
+  readonly trust: Trust;
+  /** A fixed SNI (and name to check); null: the destination's own name (none for an IP literal). */
+  readonly sni: string | null;
+  readonly verifyHostname: boolean;
 }
 
 export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapshot {
@@ -31,6 +43,21 @@ export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapsho
   // now, so that a bad one stops the start (or the reload) naming the file.
   const trustConfig = config.upstream.tls.trust;
   let trust: Trust | null = trustConfig.caFiles.length > 0 ? loadTrust(trustConfig) : null;
+  const upstreamTrust = (): Trust => (trust ??= loadTrust(trustConfig));
+  const routeTls = new Map<RouteConfig, OriginationTls>();
+  for (const route of config.routes) {
+    const t = route.backend.tls;
+    if (t === null || !t.enabled) continue;
+    // A route's own CA files are read now (a bad one stops the start); without its own, upstream.tls.ca.
+    const own = t.trust === null ? null : loadTrust(t.trust);
+    routeTls.set(route, {
+      get trust() {
+        return own ?? upstreamTrust();
+      },
+      sni: t.sni === 'auto' ? null : t.sni,
+      verifyHostname: t.verifyHostname,
+    });
+  }
   return {
     config,
     routesAreDefault: isDefaultRouting(config),
@@ -40,8 +67,16 @@ export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapsho
     checked: new WeakMap(),
     literals: new Map(),
     get upstreamTrust(): Trust {
-      return (trust ??= loadTrust(trustConfig));
+      return upstreamTrust();
     },
+    httpsTargets: {
+      get trust() {
+        return upstreamTrust();
+      },
+      sni: null,
+      verifyHostname: true,
+    },
+    routeTls,
   };
 }
 
@@ -49,5 +84,5 @@ function isDefaultRouting(config: Config): boolean {
   const routes = config.routes;
   if (routes.length !== 1) return false;
   const r = routes[0]!;
-  return r.match.hosts.length === 0 && (r.match.pathPrefix === '/' || r.match.pathPrefix === '') && Object.keys(r.match.headers).length === 0 && r.backend.type === 'DynamicForwardProxy' && r.backend.hostRewriteHeader === null;
+  return r.match.hosts.length === 0 && (r.match.pathPrefix === '/' || r.match.pathPrefix === '') && Object.keys(r.match.headers).length === 0 && r.backend.type === 'DynamicForwardProxy' && r.backend.hostRewriteHeader === null && (r.backend.tls === null || !r.backend.tls.enabled);
 }

@@ -13,6 +13,8 @@ export interface Authority {
   pathStart: number;
   /** https:// scheme (absolute-form only). */
   isHttps: boolean;
+  /** The port was written (else `port` is the default given). */
+  hasPort: boolean;
   /** The authority as received, buf[authorityStart, authorityEnd): what a rewritten Host carries. */
   authorityStart: number;
   authorityEnd: number;
@@ -82,7 +84,7 @@ export function parseHostPort(buf: Buffer, start: number, end: number, defaultPo
   } else if (requirePort) {
     throw new ProxyError('REQUEST_MALFORMED', 'CONNECT target needs a port');
   }
-  return { host: buf.toString('latin1', hostStart, hostEnd), port, pathStart: -1, isHttps: false, authorityStart: start, authorityEnd: end, hostHeader: null };
+  return { host: buf.toString('latin1', hostStart, hostEnd), port, pathStart: -1, isHttps: false, authorityStart: start, authorityEnd: end, hostHeader: null, hasPort: i < end };
 }
 
 function parsePort(buf: Buffer, start: number, end: number): number {

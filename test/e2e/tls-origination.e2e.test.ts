@@ -177,3 +177,57 @@ describe('TLS origination for https:// targets', () => {
     expect(origin.connections.map((c) => c.resumed)).toEqual([false, true]);
   });
 });
+
+describe('TLS origination for a route whose backend has tls', () => {
+  /** A proxy with one gateway route to any host, its backend spoken to over TLS with these settings. */
+  async function startRouted(certs: CertFiles, tls: { sni?: string; verifyHostname?: boolean; ownCa?: boolean }) {
+    const dir = mkdtempSync(join(tmpdir(), 'dfp-route-tls-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'ca.pem'), certs.caCert);
+    const ca = { system: false, caFiles: [join(dir, 'ca.pem')] };
+    return startHarness((c) => {
+      // Without its own ca the route takes upstream.tls.ca.
+      if (!tls.ownCa) c.upstream.tls.trust = ca;
+      c.routes = [
+        {
+          match: { hosts: [], pathPrefix: '/', headers: {} },
+          backend: { type: 'DynamicForwardProxy', hostRewriteHeader: null, tls: { enabled: true, trust: tls.ownCa ? ca : null, sni: tls.sni ?? 'auto', verifyHostname: tls.verifyHostname ?? true } },
+        },
+      ];
+    });
+  }
+
+  it('takes plain HTTP from the client and speaks TLS to the backend (gateway mode, the route\'s own CA)', async () => {
+    const certs = makeCertificates(['backend.test']);
+    const origin = await startTlsOrigin(certs);
+    const h = await startRouted(certs, { ownCa: true });
+    h.dns.set('backend.test', { a: ['127.0.0.1'] });
+    const res = await rawRequest(h.port, get('/r', `backend.test:${origin.port}`));
+    expect(res.responses[0]?.status).toBe(200);
+    expect(res.responses[0]?.body.toString()).toBe('tls ok /r');
+    expect(origin.connections[0]?.servername).toBe('backend.test');
+    expect(h.log.records[0]).toMatchObject({ mode: 'gateway', status: 200, error: null });
+  });
+
+  it('uses upstream.tls.ca when the route names no CA; a fixed sni is sent and checked instead of the host', async () => {
+    const certs = makeCertificates(['internal.name']);
+    const origin = await startTlsOrigin(certs);
+    const h = await startRouted(certs, { sni: 'internal.name' });
+    const res = await rawRequest(h.port, get('/s', `127.0.0.1:${origin.port}`));
+    expect(res.responses[0]?.status).toBe(200);
+    expect(origin.connections[0]?.servername).toBe('internal.name');
+  });
+
+  it('verifyHostname: false accepts a certificate for another name, still from a trusted CA', async () => {
+    const certs = makeCertificates(['other.test']);
+    const origin = await startTlsOrigin(certs);
+    const h = await startRouted(certs, { verifyHostname: false });
+    h.dns.set('backend.test', { a: ['127.0.0.1'] });
+    expect((await rawRequest(h.port, get('/v', `backend.test:${origin.port}`))).responses[0]?.status).toBe(200);
+    const untrusted = makeCertificates(['other.test']); // another CA
+    const stranger = await startTlsOrigin(untrusted);
+    const res = await rawRequest(h.port, get('/v', `backend.test:${stranger.port}`));
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=tls_certificate_error/);
+  });
+});
+

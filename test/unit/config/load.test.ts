@@ -125,7 +125,6 @@ describe('rejectUnsupported', () => {
     ['access: { allow: ["*.example.com"] }', 'access.allow'],
     ['access: { deny: [10.0.0.0/8] }', 'access.deny'],
     ['routes: [{ backend: { type: Static, endpoints: ["127.0.0.1:1"] } }]', 'routes[0].backend.type'],
-    ['routes: [{ backend: { tls: { enabled: true } } }]', 'routes[0].backend.tls'],
   ];
   it.each(cases)('%s → %s: not supported yet', (text, path) => {
     const err = rejection(['--config', file(text)]);
