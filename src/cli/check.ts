@@ -77,7 +77,7 @@ export function toRawShape(config: Config): Record<string, unknown> {
 }
 
 function formatTrust(trust: TrustConfig): string | string[] {
-  const list = trust.system ? ['system', ...trust.caFiles] : [...trust.caFiles];
+  const list = [...(trust.system ? ['system'] : []), ...trust.caFiles, ...trust.caPems.map((p) => `inline: ${p.source}`)];
   return list.length === 1 ? list[0]! : list;
 }
 

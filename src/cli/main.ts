@@ -78,7 +78,7 @@ async function run(config: Config): Promise<void> {
   if (!inWorker) {
     process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
     const trust = proxy.context.snapshot.upstreamTrust;
-    const files = config.upstream.tls.trust.caFiles;
+    const files = [...config.upstream.tls.trust.caFiles, ...config.upstream.tls.trust.caPems.map((p) => p.source)];
     process.stderr.write(`dfp upstream TLS trust: ${[trust.systemSource, ...files].filter((x) => x !== null).join(' + ') || 'none'}\n`);
     config.routes.forEach((r, i) => {
       const t = r.backend.tls;

@@ -30,7 +30,7 @@ export function defaultConfig(): Config {
       connectTimeoutMs: 10_000,
       drainTimeoutMs: 30_000,
     },
-    upstream: { maxIdlePerHost: 128, tls: { trust: { system: true, caFiles: [] } } },
+    upstream: { maxIdlePerHost: 128, tls: { trust: { system: true, caFiles: [], caPems: [] } } },
     routes: [
       {
         match: { hosts: [], pathPrefix: '/', headers: {} },

@@ -4,7 +4,9 @@
  * - kgateway   `Backend` (gateway.kgateway.dev) `type: DynamicForwardProxy`,
  *              `dynamicForwardProxy.enableTls` → backend.tls
  * - Envoy Gateway `Backend` (gateway.envoyproxy.io) `type: DynamicResolver`,
- *              `tls.wellKnownCACertificates: System` → backend.tls with system roots
+ *              `tls.wellKnownCACertificates: System` → backend.tls with system roots,
+ *              `tls.caCertificateRefs` → backend.tls with the `ca.crt` of each named
+ *              `ConfigMap` (v1, same namespace, in the same file)
  * - `HTTPRoute` (gateway.networking.k8s.io): hostnames → match.hosts, each
  *              rule × match → one route (PathPrefix, Exact headers), its one
  *              backendRef names a Backend above
@@ -22,6 +24,7 @@ import {
   describe,
   readList,
   type RawObject,
+  type RawCaItem,
   type RawRoute,
 } from './raw.js';
 
@@ -60,9 +63,11 @@ export function translateManifests(documents: readonly unknown[], fileName: stri
   const base: RawObject = config ?? {};
   if (manifests.length === 0) return base;
   const backends = new Map<string, TranslatedBackend>();
+  const configMaps = new Map<string, Manifest>();
   const routes: RawRoute[] = [];
+  for (const m of manifests) if (m.kind === 'ConfigMap') configMaps.set(`${m.namespace}/${m.name}`, m);
   for (const m of manifests) {
-    if (m.kind === 'Backend') backends.set(`${m.namespace}/${m.name}`, translateBackend(m));
+    if (m.kind === 'Backend') backends.set(`${m.namespace}/${m.name}`, translateBackend(m, configMaps));
   }
   for (const m of manifests) {
     if (m.kind === 'HTTPRoute') routes.push(...translateHttpRoute(m, backends));
@@ -77,6 +82,7 @@ const KINDS: Record<string, readonly string[]> = {
   Backend: ['gateway.kgateway.dev', 'gateway.envoyproxy.io'],
   HTTPRoute: ['gateway.networking.k8s.io'],
   VirtualService: ['gateway.solo.io'],
+  ConfigMap: [''],
 };
 
 function readManifest(doc: RawObject, index: number): Manifest {
@@ -89,9 +95,10 @@ function readManifest(doc: RawObject, index: number): Manifest {
   const namespace = typeof meta['namespace'] === 'string' ? meta['namespace'] : 'default';
   const path = `${kind}/${name}`;
   const groups = KINDS[kind];
-  if (groups === undefined) throw new ConfigError(path, `kind ${kind} cannot be translated (supported: Backend, HTTPRoute, VirtualService)`);
-  if (!groups.includes(group)) throw new ConfigError(`${path}.apiVersion`, `${apiVersion} cannot be translated (expected ${groups.join(' or ')})`);
-  const spec = doc['spec'];
+  if (groups === undefined) throw new ConfigError(path, `kind ${kind} cannot be translated (supported: Backend, HTTPRoute, VirtualService, ConfigMap)`);
+  if (!groups.includes(group)) throw new ConfigError(`${path}.apiVersion`, `${apiVersion} cannot be translated (expected ${groups.map((g) => g || 'v1').join(' or ')})`);
+  // A ConfigMap's content is its data (read when a Backend names it).
+  const spec = kind === 'ConfigMap' ? (doc['data'] ?? {}) : doc['spec'];
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new ConfigError(`${path}.spec`, 'must be a mapping');
   return { kind, group, name, namespace, spec: spec as RawObject, path };
 }
@@ -108,7 +115,7 @@ function asObject(value: unknown, path: string): RawObject {
   return value as RawObject;
 }
 
-function translateBackend(m: Manifest): TranslatedBackend {
+function translateBackend(m: Manifest, configMaps: ReadonlyMap<string, Manifest>): TranslatedBackend {
   const p = `${m.path}.spec`;
   if (m.group === 'gateway.kgateway.dev') {
     if (m.spec['type'] !== 'DynamicForwardProxy') throw new ConfigError(`${p}.type`, `only type DynamicForwardProxy can be translated, not ${describe(m.spec['type'])}`);
@@ -123,9 +130,30 @@ function translateBackend(m: Manifest): TranslatedBackend {
   allowOnly(m.spec, p, ['type', 'tls']);
   if (m.spec['tls'] === undefined || m.spec['tls'] === null) return { type: 'DynamicForwardProxy' };
   const tls = asObject(m.spec['tls'], `${p}.tls`);
-  allowOnly(tls, `${p}.tls`, ['wellKnownCACertificates']);
-  if (tls['wellKnownCACertificates'] !== 'System') throw new ConfigError(`${p}.tls.wellKnownCACertificates`, 'only System can be translated');
-  return { type: 'DynamicForwardProxy', tls: { enabled: true, ca: 'system' } };
+  allowOnly(tls, `${p}.tls`, ['wellKnownCACertificates', 'caCertificateRefs']);
+  const ca: RawCaItem[] = [];
+  if (tls['wellKnownCACertificates'] !== undefined) {
+    if (tls['wellKnownCACertificates'] !== 'System') throw new ConfigError(`${p}.tls.wellKnownCACertificates`, 'only System can be translated');
+    ca.push('system');
+  }
+  (readList(tls, 'caCertificateRefs', `${p}.tls`) ?? []).forEach((item, i) => ca.push(caFromConfigMap(item, `${p}.tls.caCertificateRefs[${i}]`, m.namespace, configMaps)));
+  if (ca.length === 0) throw new ConfigError(`${p}.tls`, 'needs wellKnownCACertificates: System or caCertificateRefs');
+  return { type: 'DynamicForwardProxy', tls: { enabled: true, ca } };
+}
+
+/** A caCertificateRefs entry: the `ca.crt` of a ConfigMap of this file, in the Backend's namespace. */
+function caFromConfigMap(item: unknown, path: string, namespace: string, configMaps: ReadonlyMap<string, Manifest>): RawCaItem {
+  const ref = asObject(item, path);
+  allowOnly(ref, path, ['group', 'kind', 'name']);
+  if ((ref['group'] ?? '') !== '') throw new ConfigError(`${path}.group`, 'only the core group ("") can be translated');
+  if (ref['kind'] !== 'ConfigMap') throw new ConfigError(`${path}.kind`, `only ConfigMap references can be translated, not ${describe(ref['kind'])}`);
+  const name = ref['name'];
+  if (typeof name !== 'string' || name.length === 0) throw new ConfigError(`${path}.name`, 'is required');
+  const cm = configMaps.get(`${namespace}/${name}`);
+  if (cm === undefined) throw new ConfigError(`${path}.name`, `no ConfigMap ${namespace}/${name} in this file`);
+  const pem = cm.spec['ca.crt'];
+  if (typeof pem !== 'string' || pem.length === 0) throw new ConfigError(`ConfigMap/${name}.data`, 'needs a ca.crt entry (a PEM bundle)');
+  return { pem, source: `ConfigMap ${namespace}/${name} ca.crt` };
 }
 
 function translateHttpRoute(m: Manifest, backends: Map<string, TranslatedBackend>): RawRoute[] {

@@ -48,7 +48,9 @@ export interface RawDns {
 }
 
 /** `ca: system`, `ca: file.pem` or `ca: [system, file.pem]`. */
-export type RawCa = string | string[];
+/** `system`, a PEM file path, or (from a translated manifest) an inline bundle; or a list of them. */
+export type RawCaItem = string | { pem: string; source: string };
+export type RawCa = RawCaItem | RawCaItem[];
 
 export interface RawUpstreamTls {
   enabled?: boolean;

@@ -315,12 +315,23 @@ function resolveUpstream(o: RawObject, d: UpstreamConfig, ctx: Ctx): UpstreamCon
 }
 
 /** `ca: system | file.pem | [system, file.pem]`. */
+/** An inline bundle, as manifests translate a ConfigMap's ca.crt: { pem, source }. */
+function isInlinePem(item: unknown): item is { pem: string; source: string } {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
+  const o = item as Record<string, unknown>;
+  return typeof o['pem'] === 'string' && typeof o['source'] === 'string' && Object.keys(o).length === 2;
+}
+
 function readTrust(value: unknown, path: string, ctx: Ctx): TrustConfig {
   const items = Array.isArray(value) ? value : [value];
   if (items.length === 0) throw new ConfigError(path, 'needs at least one CA: system or a PEM file');
-  const trust: TrustConfig = { system: false, caFiles: [] };
+  const trust: TrustConfig = { system: false, caFiles: [], caPems: [] };
   items.forEach((item, i) => {
     const p = Array.isArray(value) ? `${path}[${i}]` : path;
+    if (isInlinePem(item)) {
+      trust.caPems.push({ source: item.source, pem: item.pem });
+      return;
+    }
     if (typeof item !== 'string' || item.length === 0) throw new ConfigError(p, `must be system or a PEM file path, not ${describe(item)}`);
     if (item === 'system') {
       if (trust.system) throw new ConfigError(p, 'system listed twice');

@@ -79,6 +79,8 @@ export interface LimitsConfig {
 export interface TrustConfig {
   system: boolean;
   caFiles: string[];
+  /** Bundles given inline (a Kubernetes ConfigMap's ca.crt in a translated manifest), with where they came from. */
+  caPems: { source: string; pem: string }[];
 }
 
 export interface UpstreamConfig {

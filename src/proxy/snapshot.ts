@@ -42,7 +42,7 @@ export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapsho
   // The system roots take ~30 ms to parse: read on the first TLS origination. Custom CA files are read
   // now, so that a bad one stops the start (or the reload) naming the file.
   const trustConfig = config.upstream.tls.trust;
-  let trust: Trust | null = trustConfig.caFiles.length > 0 ? loadTrust(trustConfig) : null;
+  let trust: Trust | null = trustConfig.caFiles.length > 0 || trustConfig.caPems.length > 0 ? loadTrust(trustConfig) : null;
   const upstreamTrust = (): Trust => (trust ??= loadTrust(trustConfig));
   const routeTls = new Map<RouteConfig, OriginationTls>();
   for (const route of config.routes) {

@@ -48,7 +48,13 @@ export function loadTrust(trust: TrustConfig): Trust {
     if (problem !== null) throw new Error(`upstream TLS trust: ${file} is not a PEM certificate bundle (${problem})`);
     ca.push(pem);
   }
-  return { secureContext: tls.createSecureContext({ ca }), id: [trust.system ? 'system' : '', ...trust.caFiles].join('|'), systemSource };
+  for (const inline of trust.caPems) {
+    const problem = pemBundleProblem(inline.pem);
+    if (problem !== null) throw new Error(`upstream TLS trust: ${inline.source} is not a PEM certificate bundle (${problem})`);
+    ca.push(inline.pem);
+  }
+  const id = [trust.system ? 'system' : '', ...trust.caFiles, ...trust.caPems.map((p) => p.source)].join('|');
+  return { secureContext: tls.createSecureContext({ ca }), id, systemSource };
 }
 
 const PEM_END = '-----END CERTIFICATE-----';

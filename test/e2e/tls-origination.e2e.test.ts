@@ -17,6 +17,9 @@ import { createMetrics } from '../../src/observability/proxy-metrics.js';
 import { startHarness } from '../helpers/harness.js';
 import { startRawOrigin } from '../helpers/origin.js';
 import { rawRequest } from '../helpers/raw-client.js';
+import { translateManifests } from '../../src/config/manifests.js';
+import { parseConfigText } from '../../src/config/raw.js';
+import { resolveConfig } from '../../src/config/resolve.js';
 import { header } from '../helpers/wait.js';
 
 const YEAR_MS = 365 * 86_400_000;
@@ -61,7 +64,7 @@ async function startProxyTrusting(certs: CertFiles | null, system: boolean, twea
   }
   const metrics = createMetrics();
   const h = await startHarness((c) => {
-    c.upstream.tls.trust = { system, caFiles };
+    c.upstream.tls.trust = { system, caFiles, caPems: [] };
     tweak?.(c);
   }, { metrics: metrics.hooks });
   const value = (line: string): number => {
@@ -148,7 +151,7 @@ describe('TLS origination for https:// targets', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dfp-tls-bad-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n');
-    await expect(startHarness((c) => (c.upstream.tls.trust = { system: true, caFiles: [join(dir, 'ca.pem')] }))).rejects.toThrow(/upstream TLS trust: .*ca\.pem is not a PEM certificate bundle/);
+    await expect(startHarness((c) => (c.upstream.tls.trust = { system: true, caFiles: [join(dir, 'ca.pem')], caPems: [] }))).rejects.toThrow(/upstream TLS trust: .*ca\.pem is not a PEM certificate bundle/);
   });
 
   it('reuses a pooled TLS connection for the same name, never for another name at the same address', async () => {
@@ -184,7 +187,7 @@ describe('TLS origination for a route whose backend has tls', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dfp-route-tls-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'ca.pem'), certs.caCert);
-    const ca = { system: false, caFiles: [join(dir, 'ca.pem')] };
+    const ca = { system: false, caFiles: [join(dir, 'ca.pem')], caPems: [] };
     return startHarness((c) => {
       // Without its own ca the route takes upstream.tls.ca.
       if (!tls.ownCa) c.upstream.tls.trust = ca;
@@ -228,6 +231,24 @@ describe('TLS origination for a route whose backend has tls', () => {
     const stranger = await startTlsOrigin(untrusted);
     const res = await rawRequest(h.port, get('/v', `backend.test:${stranger.port}`));
     expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=tls_certificate_error/);
+  });
+
+  it('the Envoy Gateway Backend with caCertificateRefs (a ConfigMap in the same file) runs as written', async () => {
+    const certs = makeCertificates(['origin.test']);
+    const origin = await startTlsOrigin(certs);
+    const manifests = [
+      'apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: Backend\nmetadata: { name: backend-dynamic-resolver }\nspec:\n  type: DynamicResolver\n  tls:\n    caCertificateRefs: [{ group: "", kind: ConfigMap, name: corp-ca }]\n',
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: corp-ca }\ndata:\n  ca.crt: ${JSON.stringify(certs.caCert)}\n`,
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: r }\nspec:\n  hostnames: ["origin.test"]\n  rules: [{ backendRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: backend-dynamic-resolver }] }]\n',
+    ].join('---\n');
+    const translated = resolveConfig(translateManifests(parseConfigText(manifests, 'eg.yaml'), 'eg.yaml'), null, { baseDir: '/' });
+    const h = await startHarness((c) => (c.routes = translated.routes));
+    h.dns.set('origin.test', { a: ['127.0.0.1'] });
+    const res = await rawRequest(h.port, get('/eg', `origin.test:${origin.port}`));
+    expect(res.responses[0]?.status).toBe(200);
+    expect(res.responses[0]?.body.toString()).toBe('tls ok /eg');
+    const other = await rawRequest(h.port, get('/eg', `elsewhere.test:${origin.port}`));
+    expect(other.responses[0]?.status).toBe(403); // the HTTPRoute's hostnames are the only routes
   });
 });
 

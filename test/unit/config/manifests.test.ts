@@ -41,7 +41,7 @@ spec:
 ${body}`;
 }
 
-const SYSTEM_TLS = { enabled: true, trust: { system: true, caFiles: [] }, sni: 'auto', verifyHostname: true };
+const SYSTEM_TLS = { enabled: true, trust: { system: true, caFiles: [], caPems: [] }, sni: 'auto', verifyHostname: true };
 
 describe('translateManifests', () => {
   it('kgateway Backend + HTTPRoute (one route per match, PathPrefix and Exact headers)', () => {
@@ -69,6 +69,15 @@ describe('translateManifests', () => {
     expect(c.routes).toEqual([{ match: { hosts: [], pathPrefix: '/', headers: {} }, backend: { type: 'DynamicForwardProxy', hostRewriteHeader: null, tls: SYSTEM_TLS } }]);
   });
 
+  it('Envoy Gateway DynamicResolver with caCertificateRefs: the ca.crt of a ConfigMap in the same file, inline', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n';
+    const backend = EG_BACKEND.replace('{ wellKnownCACertificates: System }', '{ wellKnownCACertificates: System, caCertificateRefs: [{ group: "", kind: ConfigMap, name: corp-ca }] }');
+    const configMap = `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: corp-ca }\ndata:\n  ca.crt: "${pem}"\n`;
+    const c = translate(backend + '---\n' + configMap + '---\n' + route('  rules: [{ backendRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: backend-dynamic-resolver }] }]\n', 'r', 'default'));
+    const tls = c.routes[0]!.backend.tls!;
+    expect(tls.trust).toEqual({ system: true, caFiles: [], caPems: [{ source: 'ConfigMap default/corp-ca ca.crt', pem: pem.replaceAll('\\n', '\n') }] });
+  });
+
   it('Gloo VirtualService autoHostRewriteHeader → hostRewriteHeader', () => {
     const c = translate(`apiVersion: gateway.solo.io/v1
 kind: VirtualService
@@ -86,7 +95,10 @@ spec:
   });
 
   it.each([
-    [EG_BACKEND.replace('{ wellKnownCACertificates: System }', '{ caCertificateRefs: [{ name: ca, kind: ConfigMap }] }'), 'Backend/backend-dynamic-resolver.spec.tls.caCertificateRefs', 'cannot be translated'],
+    [EG_BACKEND.replace('{ wellKnownCACertificates: System }', '{ caCertificateRefs: [{ name: ca, kind: ConfigMap }] }') + '---\n' + route('  rules: []\n'), 'Backend/backend-dynamic-resolver.spec.tls.caCertificateRefs[0].name', 'no ConfigMap default/ca in this file'],
+    [EG_BACKEND.replace('{ wellKnownCACertificates: System }', '{ caCertificateRefs: [{ name: ca, kind: Secret }] }'), 'Backend/backend-dynamic-resolver.spec.tls.caCertificateRefs[0].kind', 'only ConfigMap references can be translated, not "Secret"'],
+    [EG_BACKEND.replace('{ wellKnownCACertificates: System }', '{ caCertificateRefs: [{ name: ca, kind: ConfigMap }] }') + '---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: ca }\ndata: { other: x }\n', 'ConfigMap/ca.data', 'needs a ca.crt entry'],
+    [EG_BACKEND.replace('{ wellKnownCACertificates: System }', '{}'), 'Backend/backend-dynamic-resolver.spec.tls', 'needs wellKnownCACertificates: System or caCertificateRefs'],
     [KGATEWAY_BACKEND.replace('type: DynamicForwardProxy', 'type: Static'), 'Backend/dfp-backend.spec.type', 'only type DynamicForwardProxy can be translated'],
     ['apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: { name: gw }\nspec: {}\n', 'Gateway/gw', 'kind Gateway cannot be translated'],
     ['apiVersion: example.com/v1\nkind: Backend\nmetadata: { name: b }\nspec: {}\n', 'Backend/b.apiVersion', 'example.com/v1 cannot be translated'],

@@ -125,11 +125,11 @@ log: { format: pretty, level: warn }
     expect(c.auth).toEqual({ basic: { realm: 'dfp', users: [{ username: 'alice', password: 'secret' }], passwordFile: join(dir, 'htpasswd') } });
     expect(c.rateLimit).toEqual({ perClient: { requestsPerSecond: 100, burst: 200 } });
     expect(c.limits).toEqual({ maxHeaderBytes: 32768, maxConnections: 50, headerTimeoutMs: 30_000, responseTimeoutMs: 45_000, idleTimeoutMs: 300_000, connectTimeoutMs: 10_000, drainTimeoutMs: 0 });
-    expect(c.upstream).toEqual({ maxIdlePerHost: 4, tls: { trust: { system: true, caFiles: [join(dir, 'ca.pem')] } } });
+    expect(c.upstream).toEqual({ maxIdlePerHost: 4, tls: { trust: { system: true, caFiles: [join(dir, 'ca.pem')], caPems: [] } } });
     expect(c.routes).toEqual([
       {
         match: { hosts: ['*.internal.example'], pathPrefix: '/api', headers: { 'x-env': 'prod' } },
-        backend: { type: 'DynamicForwardProxy', hostRewriteHeader: 'x-rewrite-me', tls: { enabled: true, trust: { system: true, caFiles: [] }, sni: 'auto', verifyHostname: true } },
+        backend: { type: 'DynamicForwardProxy', hostRewriteHeader: 'x-rewrite-me', tls: { enabled: true, trust: { system: true, caFiles: [], caPems: [] }, sni: 'auto', verifyHostname: true } },
       },
       { match: { hosts: ['static.example'], pathPrefix: '/', headers: {} }, backend: { type: 'Static', endpoints: [{ host: '127.0.0.1', port: 9000 }], tls: null } },
     ]);
