@@ -7,6 +7,7 @@
  *   http   closed loop: each connection sends the next request when the
  *          previous response is complete (head found with indexOf, body framed
  *          by Content-Length; keep-alive). Latencies go to a log histogram.
+ *          With `tls`, the connections speak TLS (bench/tls.ts's DIRECT).
  *   bulk   one stream (a CONNECT tunnel, or straight to the sink): bytes/s.
  *   setup  `conns` loops of connect [+ CONNECT + 200] + 1-byte round trip +
  *          server close, counted per second.
@@ -14,6 +15,7 @@
  * Exits when the parent disconnects or after MAX_LIFETIME_MS.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 
 const MAX_LIFETIME_MS = 15 * 60_000;
@@ -26,7 +28,8 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const CONTENT_LENGTH = Buffer.from('content-length:', 'latin1');
 
 export type Job =
-  | { kind: 'http'; port: number; request: string; conns: number; seconds: number }
+  /** tls: speak TLS to `port` (trusting the PEM text `ca`); bench/tls.ts's DIRECT baseline. */
+  | { kind: 'http'; port: number; request: string; conns: number; seconds: number; tls?: { ca: string } }
   | { kind: 'bulk'; port: number; connect: string | null; seconds: number }
   | { kind: 'setup'; port: number; connect: string | null; conns: number; seconds: number };
 
@@ -165,6 +168,7 @@ class HttpRun implements Run {
   constructor(
     readonly port: number,
     readonly request: Buffer,
+    readonly tls: { ca: string } | null = null,
   ) {}
 }
 
@@ -185,8 +189,9 @@ class HttpConn {
   }
 
   open(onConnect: (c: HttpConn) => void): net.Socket {
-    const sock = net.connect({ host: HOST, port: this.run.port, noDelay: true });
-    sock.on('connect', () => {
+    const t = this.run.tls;
+    const sock = t === null ? net.connect({ host: HOST, port: this.run.port, noDelay: true }) : tls.connect({ host: HOST, port: this.run.port, ca: t.ca }).setNoDelay(true);
+    sock.on(t === null ? 'connect' : 'secureConnect', () => {
       this.connected = true;
       onConnect(this);
     });
@@ -270,7 +275,7 @@ class HttpConn {
 }
 
 async function runHttp(job: Extract<Job, { kind: 'http' }>): Promise<HttpResult> {
-  const run = new HttpRun(job.port, Buffer.from(job.request, 'latin1'));
+  const run = new HttpRun(job.port, Buffer.from(job.request, 'latin1'), job.tls ?? null);
   await new Promise<void>((resolve) => {
     let connected = 0;
     const timer = setTimeout(resolve, CONNECT_PHASE_MS);
