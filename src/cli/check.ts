@@ -25,6 +25,7 @@ export function toRawShape(config: Config): Record<string, unknown> {
       mode: x.mode,
       ...(x.tls ? { tls: { certFile: x.tls.certFile, keyFile: x.tls.keyFile } } : {}),
       proxyProtocol: x.proxyProtocol,
+      ...(x.mode === 'sni' ? { upstreamPort: x.upstreamPort } : {}),
     })),
     admin: { address: config.admin ? formatHostPort(config.admin) : 'off' },
     dns: {

@@ -3,7 +3,7 @@ import type { Config } from './types.js';
 /** The embedded safe default: `dfp` with no arguments. */
 export function defaultConfig(): Config {
   return {
-    listeners: [{ address: { host: '127.0.0.1', port: 8080 }, mode: 'http', tls: null, proxyProtocol: false }],
+    listeners: [{ address: { host: '127.0.0.1', port: 8080 }, mode: 'http', tls: null, proxyProtocol: false, upstreamPort: 443 }],
     admin: { host: '127.0.0.1', port: 9901 },
     dns: {
       servers: [],

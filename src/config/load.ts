@@ -33,7 +33,6 @@ export function rejectUnsupported(config: Config): void {
     throw new ConfigError(path, 'not supported yet');
   };
   config.listeners.forEach((l, i) => {
-    if (l.mode === 'sni') no(`listeners[${i}].mode`);
     if (l.proxyProtocol) no(`listeners[${i}].proxyProtocol`);
   });
   if (config.auth.basic !== null) no('auth');

@@ -113,6 +113,7 @@ function applyOverrides(config: Config, o: Overrides): void {
       mode: 'http',
       tls: null,
       proxyProtocol: false,
+      upstreamPort: 443,
     }));
     // --listen replaces the file's http listeners; sni listeners stay.
     config.listeners = flagListeners.concat(config.listeners.filter((l) => l.mode !== 'http'));
@@ -160,7 +161,7 @@ function resolveListeners(top: RawObject, fallback: ListenerConfig[], ctx: Ctx):
   if (list.length === 0) throw new ConfigError('listeners', 'needs at least one listener (omit the key for 127.0.0.1:8080)');
   return list.map((item, i) => {
     const path = `listeners[${i}]`;
-    const o = readObject(item, path, ['address', 'mode', 'tls', 'proxyProtocol']);
+    const o = readObject(item, path, ['address', 'mode', 'tls', 'proxyProtocol', 'upstreamPort']);
     if (o['address'] === undefined || o['address'] === null) throw new ConfigError(`${path}.address`, 'is required');
     const address = parseHostPort(requireString(o, 'address', path), `${path}.address`, true);
     const mode = readEnum(o, 'mode', path, ['http', 'sni'] as const, 'http');
@@ -173,7 +174,8 @@ function resolveListeners(top: RawObject, fallback: ListenerConfig[], ctx: Ctx):
       };
       if (mode === 'sni') throw new ConfigError(`${path}.tls`, 'mode sni passes TLS through untouched; remove tls or use mode http');
     }
-    return { address, mode, tls, proxyProtocol: readBool(o, 'proxyProtocol', path, false) };
+    if (mode !== 'sni' && o['upstreamPort'] !== undefined) throw new ConfigError(`${path}.upstreamPort`, 'applies to mode sni only');
+    return { address, mode, tls, proxyProtocol: readBool(o, 'proxyProtocol', path, false), upstreamPort: readInt(o, 'upstreamPort', path, 443, 1, 65535) };
   });
 }
 

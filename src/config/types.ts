@@ -22,6 +22,8 @@ export interface ListenerConfig {
   /** Clients speak TLS to the proxy (HTTPS proxy). null = plain. */
   tls: TlsFiles | null;
   proxyProtocol: boolean;
+  /** mode sni: the port dialled for the ClientHello's server name (default 443). */
+  upstreamPort: number;
 }
 
 export interface DnsConfig {

@@ -12,6 +12,7 @@ import type { ListenerConfig } from '../config/types.js';
 import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { adoptNetSocket, type Conn } from '../io/conn.js';
 import { ClientConn } from './connection.js';
+import { SniConn } from './sni.js';
 import type { ProxyContext } from './context.js';
 import type { Peer } from './peer.js';
 
@@ -46,9 +47,10 @@ export function acceptConnection(ctx: ProxyContext, listener: ListenerRuntime, s
   else handle(ctx, listener, socket, peer);
 }
 
-/** The listener's protocol handler. */
-function handle(ctx: ProxyContext, _listener: ListenerRuntime, socket: Conn, peer: Peer): void {
-  new ClientConn(ctx, socket, peer);
+/** The listener's protocol handler: HTTP (forward, CONNECT, gateway), or SNI passthrough. */
+function handle(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn, peer: Peer): void {
+  if (listener.config.mode === 'sni') new SniConn(ctx, socket, peer, listener.config.upstreamPort);
+  else new ClientConn(ctx, socket, peer);
 }
 
 /**

@@ -70,6 +70,20 @@ export function matchRoute(routes: readonly RouteConfig[], parser: HeadParser, h
 }
 
 /**
+ * For a connection that has only a name (SNI passthrough): whether some route admits the host. A route
+ * that also asks for a path or headers cannot be met without a request, so it admits nothing here.
+ */
+export function hostMatchesRoutes(routes: readonly RouteConfig[], host: string): boolean {
+  for (const route of routes) {
+    const m = route.match;
+    if ((m.pathPrefix !== '/' && m.pathPrefix !== '') || Object.keys(m.headers).length > 0) continue;
+    if (m.hosts.length === 0) return true;
+    for (const glob of m.hosts) if (hostMatchesGlob(host, glob)) return true;
+  }
+  return false;
+}
+
+/**
  * True when a Via header value names `pseudonym` as a received-by: an entry
  * `1.1 dfp` or `HTTP/1.1 dfp` (RFC 9110 §7.6.3). Comments are skipped.
  */

@@ -64,8 +64,8 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
   const servers: net.Server[] = [];
   try {
     for (const config_ of config.listeners) {
-      if (config_.mode !== 'http' || config_.proxyProtocol) {
-        throw new Error(`listener ${config_.address.host}:${config_.address.port}: only HTTP listeners are supported yet`);
+      if (config_.proxyProtocol) {
+        throw new Error(`listener ${config_.address.host}:${config_.address.port}: proxyProtocol is not supported yet`);
       }
       // Certificate and key are read once, at start: a bad file stops dfp here, naming it.
       const listener = listenerRuntime(config_);

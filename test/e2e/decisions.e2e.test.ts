@@ -17,7 +17,7 @@ async function start(tweak: (c: ReturnType<typeof defaultConfig>) => void) {
   onTestFinished(() => dns.close());
   const metrics = createMetrics();
   const config = defaultConfig();
-  config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false }];
+  config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false, upstreamPort: 443 }];
   config.admin = null;
   config.dns.servers = [dns.address];
   tweak(config);

@@ -31,7 +31,7 @@ async function startHttpsProxy(tweak?: Parameters<typeof startHarness>[0]): Prom
   writeFileSync(join(dir, 'server-key.pem'), certs.serverKey);
   const metrics = createMetrics();
   const h = await startHarness((c) => {
-    c.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server-key.pem') }, proxyProtocol: false }];
+    c.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server-key.pem') }, proxyProtocol: false, upstreamPort: 443 }];
     tweak?.(c);
   }, { metrics: metrics.hooks });
   metrics.attach(h.proxy.context);
@@ -139,7 +139,7 @@ describe('HTTPS proxy listener', () => {
     writeFileSync(join(dir, 'key.pem'), certs.serverKey);
     await expect(
       startHarness((c) => {
-        c.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }, proxyProtocol: false }];
+        c.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }, proxyProtocol: false, upstreamPort: 443 }];
       }),
     ).rejects.toThrow(/listener 127\.0\.0\.1:0: cannot use tls\.certFile .*cert\.pem/);
   });

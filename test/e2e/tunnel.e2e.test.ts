@@ -297,7 +297,7 @@ describe('CONNECT tunnels', () => {
     // The harness runs without metrics; this proxy gets the real Prometheus hooks.
     const metrics = createMetrics();
     const config = defaultConfig();
-    config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false }];
+    config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false, upstreamPort: 443 }];
     config.admin = null;
     config.dns.servers = ['127.0.0.1:9'];
     config.access.allowPrivateDestinations = true;

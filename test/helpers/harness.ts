@@ -26,7 +26,7 @@ export async function startHarness(tweak?: ConfigTweak, options: { dns?: TestDns
   const dns = options.dns ?? (await startDnsServer());
   if (!options.dns) onTestFinished(() => dns.close());
   const config = defaultConfig();
-  config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false }];
+  config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false, upstreamPort: 443 }];
   config.admin = null;
   config.dns.servers = [dns.address];
   config.dns.queryTimeoutMs = 1_000;

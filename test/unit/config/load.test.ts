@@ -118,7 +118,6 @@ spec:
 
 describe('rejectUnsupported', () => {
   const cases: [string, string][] = [
-    ['listeners: [{ address: 127.0.0.1:1 }, { address: 127.0.0.1:2, mode: sni }]', 'listeners[1].mode'],
     ['listeners: [{ address: 127.0.0.1:1, proxyProtocol: true }]', 'listeners[0].proxyProtocol'],
     ['auth: { basic: { users: [{ username: a, password: b }] } }', 'auth'],
     ['rateLimit: { perClient: { requestsPerSecond: 1 } }', 'rateLimit'],

@@ -45,6 +45,7 @@ listeners:
     tls: { certFile: cert.pem, keyFile: key.pem }
   - address: 127.0.0.1:9443
     mode: sni
+    upstreamPort: 8443
     proxyProtocol: true
 admin:
   address: 127.0.0.1:9901
@@ -97,9 +98,9 @@ workers: 2
 log: { format: pretty, level: warn }
 `);
     expect(c.listeners).toEqual([
-      { address: { host: '127.0.0.1', port: 8080 }, mode: 'http', tls: null, proxyProtocol: false },
-      { address: { host: '127.0.0.1', port: 8443 }, mode: 'http', tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }, proxyProtocol: false },
-      { address: { host: '127.0.0.1', port: 9443 }, mode: 'sni', tls: null, proxyProtocol: true },
+      { address: { host: '127.0.0.1', port: 8080 }, mode: 'http', tls: null, proxyProtocol: false, upstreamPort: 443 },
+      { address: { host: '127.0.0.1', port: 8443 }, mode: 'http', tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }, proxyProtocol: false, upstreamPort: 443 },
+      { address: { host: '127.0.0.1', port: 9443 }, mode: 'sni', tls: null, proxyProtocol: true, upstreamPort: 8443 },
     ]);
     expect(c.admin).toEqual({ host: '127.0.0.1', port: 9901 });
     expect(c.dns).toEqual({
@@ -243,6 +244,8 @@ const BAD: [string, string, string][] = [
   ['listeners: [{ address: 127.0.0.1:1, tls: { certFile: cert.pem } }]', 'listeners[0].tls.keyFile', 'is required'],
   ['listeners: [{ address: 127.0.0.1:1, tls: { certFile: missing.pem, keyFile: key.pem } }]', 'listeners[0].tls.certFile', 'ENOENT'],
   ['listeners: [{ address: 127.0.0.1:1, mode: sni, tls: { certFile: cert.pem, keyFile: key.pem } }]', 'listeners[0].tls', 'mode sni passes TLS through'],
+  ['listeners: [{ address: 127.0.0.1:1, upstreamPort: 443 }]', 'listeners[0].upstreamPort', 'applies to mode sni only'],
+  ['listeners: [{ address: 127.0.0.1:1, mode: sni, upstreamPort: 0 }]', 'listeners[0].upstreamPort', 'must be between 1 and 65535'],
   ['listeners: [{ address: 127.0.0.1:1, proxyProtocol: "yes" }]', 'listeners[0].proxyProtocol', 'must be true or false'],
   ['admin: { address: 9901 }', 'admin.address', 'must be host:port or off'],
   ['admin: { adress: x }', 'admin.adress', 'did you mean address?'],
