@@ -47,6 +47,7 @@ export function toRawShape(config: Config): Record<string, unknown> {
       deny: [...config.access.deny],
       connectPorts: [...config.access.connectPorts],
       upgrades: [...config.access.upgrades],
+      connectSni: config.access.connectSni,
     },
     auth: config.auth.basic
       ? {

@@ -18,7 +18,7 @@ export function defaultConfig(): Config {
       maxPendingLookups: 1_024,
       preresolve: [],
     },
-    access: { allowPrivateDestinations: false, allow: [], deny: [], connectPorts: [443], upgrades: ['websocket'] },
+    access: { allowPrivateDestinations: false, allow: [], deny: [], connectPorts: [443], upgrades: ['websocket'], connectSni: 'off' },
     auth: { basic: null },
     rateLimit: { perClient: null },
     limits: {

@@ -79,6 +79,7 @@ export interface RawConfig {
     deny?: string[];
     connectPorts?: number[];
     upgrades?: string[];
+    connectSni?: string;
   };
   auth?: {
     basic?: {

@@ -67,7 +67,7 @@ export interface ResolveOptions {
 export const TOP_KEYS = ['listeners', 'admin', 'dns', 'access', 'auth', 'rateLimit', 'limits', 'upstream', 'routes', 'workers', 'log'] as const;
 export const LOOKUP_FAMILIES: readonly LookupFamily[] = ['V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'AUTO', 'ALL'];
 const LOG_FORMATS = ['json', 'pretty'] as const;
-const ACCESS_KEYS = ['allowPrivateDestinations', 'allow', 'deny', 'connectPorts', 'upgrades'];
+const ACCESS_KEYS = ['allowPrivateDestinations', 'allow', 'deny', 'connectPorts', 'upgrades', 'connectSni'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 interface Ctx {
@@ -242,6 +242,7 @@ function resolveAccess(o: RawObject, d: AccessConfig): AccessConfig {
     deny: deny.map((e, i) => checkAccessEntry(e, `access.deny[${i}]`)),
     connectPorts: ports ? ports.map((p, i) => checkInt(p, `access.connectPorts[${i}]`, 1, 65535)) : d.connectPorts,
     upgrades: (readStringList(o, 'upgrades', 'access') ?? d.upgrades).map((e, i) => checkUpgradeProtocol(e, `access.upgrades[${i}]`)),
+    connectSni: readEnum(o, 'connectSni', 'access', ['off', 'match', 'require'] as const, allow.length > 0 ? 'match' : d.connectSni),
   };
 }
 

@@ -50,6 +50,12 @@ export interface AccessConfig {
   connectPorts: number[];
   /** Protocols an Upgrade may switch to (lower-case protocol names); other Upgrade tokens are removed. */
   upgrades: string[];
+  /**
+   * The TLS SNI inside a CONNECT tunnel: off (not read); match (a ClientHello naming another host closes
+   * the tunnel; non-TLS bytes and a ClientHello without SNI pass); require (also refuses those).
+   * Default: match when access.allow is set, else off.
+   */
+  connectSni: 'off' | 'match' | 'require';
 }
 
 export interface BasicAuthUser {

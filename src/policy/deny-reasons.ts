@@ -16,6 +16,8 @@ export const DENY_REASONS = [
   'no_route',
   /** A cloud metadata address, denied even with allowPrivateDestinations (403 DESTINATION_DENIED). */
   'metadata_destination',
+  /** access.connectSni: the TLS SNI inside a CONNECT tunnel does not name the CONNECT host (tunnel closed). */
+  'connect_sni',
 ] as const;
 
 export type DenyReason = (typeof DENY_REASONS)[number];

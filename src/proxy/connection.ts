@@ -28,7 +28,8 @@ import { describePartialHead } from './partial-head.js';
 import { piece } from './read-buffer.js';
 import { errorReply, methodForLog } from './reply.js';
 import { TUNNEL_ONREAD, type Splice } from './splice.js';
-import { openConnectTunnel, openUpgradeTunnel } from './tunnel.js';
+import { answerConnect, openCheckedTunnel, openConnectTunnel, openUpgradeTunnel } from './tunnel.js';
+import { ConnectSniCheck, SNI_PASS, SNI_WAIT } from './connect-sni.js';
 import { offeredUpgrade } from './upgrade.js';
 import { UPSTREAM_ONREAD, UpstreamConn } from './upstream-conn.js';
 
@@ -37,6 +38,7 @@ const S_SETUP = 1; // head read; resolving and connecting
 const S_EXCHANGE = 2; // request sent or streaming; response pending or streaming
 const S_TUNNEL = 3; // CONNECT or upgrade: spliced, no more HTTP
 const S_CLOSED = 4;
+const S_SNI_CHECK = 5; // CONNECT answered; its first client bytes are read for the SNI (access.connectSni)
 
 /** Stands in for the parser of a connection that no longer parses (tunnel, closed). */
 const IDLE_PARSER = new HeadParser('request');
@@ -50,6 +52,7 @@ const T_IDLE = 1;
 const T_HEAD = 2;
 const T_LINGER = 3;
 const T_EXCHANGE = 4; // idleTimeout within an exchange: checked when it fires, not refreshed per byte
+const T_SNI = 5; // headerTimeout for the first bytes of a checked CONNECT
 
 interface ClientSocket extends Conn {
   dfpOwner: ClientConn;
@@ -70,6 +73,9 @@ export class ClientConn implements ExchangeHost, Closable {
   private stashStart = 0;
 
   private splice: Splice | null = null;
+  /** A CONNECT being checked (access.connectSni): the check and the upstream socket waiting for its verdict. */
+  private sniCheck: ConnectSniCheck | null = null;
+  private checkedUpstream: Conn | null = null;
   /**
    * One timer per connection, for whichever limit applies now: idleTimeout between requests and inside
    * an exchange, headerTimeout while a head arrives, the linger after our FIN. Not the socket's own
@@ -119,6 +125,7 @@ export class ClientConn implements ExchangeHost, Closable {
   onData(chunk: Buffer): void {
     if (this.state === S_CLOSED) return; // discarding until the client's FIN
     if (this.state === S_HEAD) this.readHead(chunk, 0);
+    else if (this.state === S_SNI_CHECK) this.checkSni(this.sniCheck!.push(chunk));
     else if (this.state === S_EXCHANGE && !this.x.requestDone) this.x.forwardRequestBody(chunk, 0);
     else this.keep(chunk, 0);
   }
@@ -222,6 +229,9 @@ export class ClientConn implements ExchangeHost, Closable {
     this.timerActive = false;
     const idleMs = this.snap.config.limits.idleTimeoutMs;
     if (kind === T_HEAD) this.headTimedOut();
+    else if (kind === T_SNI) {
+      if (this.state === S_SNI_CHECK) this.checkSni(this.sniCheck!.timedOut());
+    }
     else if (kind === T_EXCHANGE) this.checkExchangeIdle(idleMs);
     else if (kind === T_LINGER || (kind === T_IDLE && this.state === S_HEAD)) this.socket.destroy();
     else if (kind === T_IDLE && this.state === S_SETUP) this.armTimer(T_IDLE, idleMs); // the exchange takes it over
@@ -414,10 +424,51 @@ export class ClientConn implements ExchangeHost, Closable {
 
   private startTunnel(upstreamSocket: Conn): void {
     this.x.status = 200;
+    const mode = this.snap.config.access.connectSni;
+    if (mode !== 'off') {
+      this.startCheckedTunnel(upstreamSocket, mode);
+      return;
+    }
     this.leaveHttp();
     const stash = this.stash;
     this.stash = null;
     this.splice = openConnectTunnel(this.ctx, this.snap, this.socket, upstreamSocket, stash === null ? null : stash.subarray(this.stashStart));
+  }
+
+  /** access.connectSni: answer the CONNECT, then read the client's first bytes before anything goes on. */
+  private startCheckedTunnel(upstreamSocket: Conn, mode: 'match' | 'require'): void {
+    this.state = S_SNI_CHECK;
+    this.checkedUpstream = upstreamSocket;
+    this.sniCheck = new ConnectSniCheck(mode, this.x.dest.host!);
+    answerConnect(this.socket);
+    this.armTimer(T_SNI, this.snap.config.limits.headerTimeoutMs);
+    const stash = this.stash;
+    this.stash = null;
+    if (this.socket.isPaused()) this.socket.resume();
+    if (stash !== null) this.checkSni(this.sniCheck.push(stash.subarray(this.stashStart)));
+  }
+
+  private checkSni(verdict: number): void {
+    if (verdict === SNI_WAIT || this.state !== S_SNI_CHECK) return;
+    const check = this.sniCheck!;
+    const upstream = this.checkedUpstream!;
+    this.sniCheck = null;
+    this.checkedUpstream = null;
+    if (verdict === SNI_PASS) {
+      this.leaveHttp();
+      this.splice = openCheckedTunnel(this.ctx, this.snap, this.socket, upstream, check.takeHeld());
+      return;
+    }
+    // The client has its 200 already: the tunnel just closes, and the log says why.
+    const x = this.x;
+    x.status = 403;
+    x.errorCode = 'REQUEST_DENIED';
+    x.rule = 'access.connectSni';
+    this.ctx.metrics.denied('connect_sni');
+    x.log();
+    upstream.destroy();
+    this.state = S_CLOSED;
+    this.socket.destroy();
   }
 
   switchProtocols(up: UpstreamConn, chunk: Buffer, after: number): void {
@@ -491,6 +542,10 @@ export class ClientConn implements ExchangeHost, Closable {
    */
   onClientEnd(): void {
     this.clientEnded = true;
+    if (this.state === S_SNI_CHECK) {
+      this.checkSni(this.sniCheck!.timedOut()); // nothing more will come: decide on what there is
+      return;
+    }
     if (this.state === S_HEAD) {
       this.closeGracefully();
       return;
@@ -510,6 +565,13 @@ export class ClientConn implements ExchangeHost, Closable {
     const previous = this.state;
     this.state = S_CLOSED;
     this.stopTimer();
+    if (this.checkedUpstream !== null) {
+      // The client left while its first bytes were being checked.
+      this.checkedUpstream.destroy();
+      this.checkedUpstream = null;
+      this.x.errorCode ??= 'UPSTREAM_INCOMPLETE';
+      this.x.log();
+    }
     const x = this.x;
     if (previous === S_EXCHANGE && !x.responseDone) x.errorCode ??= 'UPSTREAM_INCOMPLETE';
     x.close();

@@ -21,6 +21,19 @@ export function openConnectTunnel(ctx: ProxyContext, snap: RuntimeSnapshot, clie
   return splice;
 }
 
+/** A CONNECT whose first client bytes are checked (access.connectSni): the 200 goes out before them. */
+export function answerConnect(client: Conn): void {
+  client.write(CONNECT_ESTABLISHED);
+}
+
+/** The checked CONNECT passes: splice, `held` (what the client sent, checked) first. */
+export function openCheckedTunnel(ctx: ProxyContext, snap: RuntimeSnapshot, client: Conn, upstream: Conn, held: Buffer | null): Splice {
+  const splice = openSplice(ctx, snap, client, upstream);
+  if (held !== null) splice.writeEarly(true, held);
+  if (client.readableEnded) upstream.end();
+  return splice;
+}
+
 /**
  * The origin answered 101 (already relayed): splice the client with that connection. `fromOrigin` is what
  * the origin sent after its 101 head, `fromClient` what the client sent after its request.

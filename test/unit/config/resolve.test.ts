@@ -67,6 +67,7 @@ access:
   deny: [169.254.169.254]
   connectPorts: [443, 8443]
   upgrades: [WebSocket, x-proto]
+  connectSni: require
 auth:
   basic:
     realm: dfp
@@ -122,6 +123,7 @@ log: { format: pretty, level: warn }
       deny: ['169.254.169.254'],
       connectPorts: [443, 8443],
       upgrades: ['websocket', 'x-proto'],
+      connectSni: 'require',
     });
     expect(c.auth).toEqual({ basic: { realm: 'dfp', users: [{ username: 'alice', password: 'secret' }], passwordFile: join(dir, 'htpasswd') } });
     expect(c.rateLimit).toEqual({ perClient: { requestsPerSecond: 100, burst: 200 } });
@@ -256,6 +258,7 @@ const BAD: [string, string, string][] = [
   ['access: { connectPorts: [0] }', 'access.connectPorts[0]', 'must be between 1 and 65535'],
   ['access: { upgrades: ["websocket/13"] }', 'access.upgrades[0]', 'must be a protocol name'],
   ['access: { upgrades: [""] }', 'access.upgrades[0]', 'must be a protocol name'],
+  ['access: { connectSni: strict }', 'access.connectSni', 'must be one of'],
   ['limits: { responseTimeout: 5 }', 'limits.responseTimeout', 'needs a unit'],
   ['access: { allowPrivateDestination: true }', 'access.allowPrivateDestination', 'did you mean allowPrivateDestinations?'],
   ['auth: { basic: {} }', 'auth.basic', 'needs users or passwordFile'],
