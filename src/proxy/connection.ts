@@ -446,6 +446,8 @@ export class ClientConn implements ExchangeHost, Closable {
     this.stash = null;
     if (this.socket.isPaused()) this.socket.resume();
     if (stash !== null) this.checkSni(this.sniCheck.push(stash.subarray(this.stashStart)));
+    // The client's FIN came while we connected: nothing more will come, decide on what there is.
+    if (this.clientEnded && this.sniCheck !== null) this.checkSni(this.sniCheck.timedOut());
   }
 
   private checkSni(verdict: number): void {
