@@ -96,6 +96,26 @@ describe('HTTPS proxy listener', () => {
     expect(h.log.records[0]).toMatchObject({ mode: 'gateway', status: 200 });
   });
 
+  it('forward mode and CONNECT over a raw TLS client', async () => {
+    const h = await startHttpsProxy();
+    const origin = await startEchoOrigin();
+    const forward = await overTls(h.port, `GET http://127.0.0.1:${origin.port}/f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    expect(forward.status).toBe(200);
+    expect(JSON.parse(forward.body).url).toBe('/f');
+    // CONNECT inside TLS, then plain HTTP inside the tunnel.
+    const socket = tls.connect({ host: '127.0.0.1', port: h.port, ca: certs.caCert, servername: 'localhost' });
+    onTestFinished(() => void socket.destroy());
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    socket.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`);
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (got.startsWith('HTTP/1.1 200') && got.endsWith('\r\n\r\n')) socket.write('GET /t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
+    await waitFor(() => got.includes('"url":"/t"'));
+    expect(h.log.records.map((r) => r.mode)).toContain('forward');
+  });
+
   it("undici's ProxyAgent with an https: proxy URL", async () => {
     const h = await startHttpsProxy();
     const origin = await startEchoOrigin();
