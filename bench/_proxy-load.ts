@@ -10,7 +10,9 @@
  *          With `tls`, the connections speak TLS (bench/tls.ts's DIRECT).
  *   bulk   one stream (a CONNECT tunnel, or straight to the sink): bytes/s.
  *   setup  `conns` loops of connect [+ CONNECT + 200] + 1-byte round trip +
- *          server close, counted per second.
+ *          server close, counted per second. With `payload` (base64), those
+ *          bytes are sent instead of the 1 byte (bench/tls.ts's sni figure: a
+ *          captured TLS ClientHello, answered by the origin's first bytes).
  *
  * Exits when the parent disconnects or after MAX_LIFETIME_MS.
  */
@@ -31,7 +33,7 @@ export type Job =
   /** tls: speak TLS to `port` (trusting the PEM text `ca`); bench/tls.ts's DIRECT baseline. */
   | { kind: 'http'; port: number; request: string; conns: number; seconds: number; tls?: { ca: string } }
   | { kind: 'bulk'; port: number; connect: string | null; seconds: number }
-  | { kind: 'setup'; port: number; connect: string | null; conns: number; seconds: number };
+  | { kind: 'setup'; port: number; connect: string | null; conns: number; seconds: number; payload?: string };
 
 export interface HttpResult {
   kind: 'http';
@@ -398,7 +400,7 @@ function runSetup(job: Extract<Job, { kind: 'setup' }>): Promise<SetupResult> {
     const run: Run & { ok: number } = { open: true, errors: 0, firstError: null, ok: 0 };
     const request = job.connect !== null ? connectRequest(job.connect) : null;
     const live = new Set<net.Socket>();
-    const byte = Buffer.from('x', 'latin1');
+    const byte = job.payload !== undefined ? Buffer.from(job.payload, 'base64') : Buffer.from('x', 'latin1');
     const t0 = performance.now();
 
     const once = () => {

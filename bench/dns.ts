@@ -205,7 +205,7 @@ async function proxiedThroughput(dns: TestDnsServer): Promise<number> {
   const origin = await startOrigin();
   dns.set('origin.bench.test', { a: ['127.0.0.1'], ttl: 300 });
   const config = defaultConfig();
-  config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false }];
+  config.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: false, upstreamPort: 443 }];
   config.admin = null;
   config.dns = { ...benchDnsConfig(dns), preresolve: ['origin.bench.test'] };
   config.access.allowPrivateDestinations = true; // the origin is on loopback

@@ -14,6 +14,16 @@
  *         resumed by `isSessionReused()`) per 100 requests during dfp's
  *         measured (warm) runs; the warm-up's count (cold pool) beside it.
  *         Target: at most 1 per 100 requests.
+ *   sni   tunnel setups/s, SNI passthrough vs CONNECT, same dfp process, same
+ *         work per setup (like bench/proxy.ts's figure d): 32 loops, each a new
+ *         client connection that sends a fixed ClientHello (captured once from
+ *         Node's tls.connect with servername `localhost`) and reads the origin's
+ *         first bytes until the origin closes. SNI: straight to dfp's `mode: sni`
+ *         listener (upstreamPort = the responder's port; `localhost` is answered
+ *         by dfp's resolver without a query). CONNECT: `CONNECT localhost:PORT`
+ *         to the plain listener, the 200, then the same ClientHello. The origin
+ *         is _tls-origin.ts's hello responder (128 fixed bytes, then FIN; no TLS
+ *         work). Setups/s and the ratio SNI/CONNECT (target ≥ 1).
  *   idle  memory per idle client connection: N connections (default 2000) to
  *         dfp's HTTPS listener that complete the TLS handshake and stay idle,
  *         against N plain connections to its plain listener. Each kind on a
@@ -24,12 +34,14 @@
  * made with src/cli/cert.ts's makeCertificates in os.tmpdir(). dfp runs from
  * dist/ (built first when a src file is newer than dist/cli.js) as
  * `node dist/cli.js --config F --admin off --allow-private`; F sets both
- * listeners (plain and HTTPS, ports chosen here), upstream.tls.ca to the CA
+ * listeners (plain and HTTPS, ports chosen here; the ka process also a
+ * `mode: sni` listener), upstream.tls.ca to the CA
  * file and access.allowPrivateDestinations. Its access log stays on, written to
  * a file. dfp sits on core 0; the origin and the load generator
  * (bench/_proxy-load.ts) on core 1; the idle clients live in this process.
  * Traffic stays on 127.0.0.1, every run ends by a timer and a watchdog ends
  * the whole bench.
+ * Second-to-last line: `tls sni setups ratio SNI/CONNECT: X.XX`.
  * Last line: `tls keep-alive ratio dfp/DIRECT: X.XX`.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
@@ -64,6 +76,7 @@ const CONNS = 50;
 const IDLE_BATCH = 50; // idle connections being set up at once
 const IDLE_OPEN_LIMIT_MS = 90_000; // for all N of one kind
 const SETTLE_MS = 1_500;
+const SETUP_CONNS = 32; // sni figure: concurrent setup loops, as figure d
 const BUSY_PERCENT = 90; // a core or process at least this busy is called CPU-bound
 
 // ------------------------------------------------------------------ options
@@ -146,6 +159,7 @@ interface Dfp {
   child: ChildProcess;
   plainPort: number;
   tlsPort: number;
+  sniPort: number | null;
 }
 
 const started: ChildProcess[] = [];
@@ -169,14 +183,17 @@ async function accepting(port: number, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
-async function startDfp(pin: Pinning, tmp: string, certs: Certs, logFd: number, name: string): Promise<Dfp> {
+/** sniUpstreamPort: adds a `mode: sni` listener dialling that port. */
+async function startDfp(pin: Pinning, tmp: string, certs: Certs, logFd: number, name: string, sniUpstreamPort: number | null = null): Promise<Dfp> {
   const plainPort = await freePort();
   const tlsPort = await freePort();
+  const sniPort = sniUpstreamPort !== null ? await freePort() : null;
+  const sniListeners = sniPort !== null ? [{ address: `127.0.0.1:${sniPort}`, mode: 'sni', upstreamPort: sniUpstreamPort }] : [];
   const configPath = join(tmp, `${name}.json`);
   writeFileSync(
     configPath,
     JSON.stringify({
-      listeners: [{ address: `127.0.0.1:${plainPort}` }, { address: `127.0.0.1:${tlsPort}`, tls: { certFile: certs.certPath, keyFile: certs.keyPath } }],
+      listeners: [{ address: `127.0.0.1:${plainPort}` }, { address: `127.0.0.1:${tlsPort}`, tls: { certFile: certs.certPath, keyFile: certs.keyPath } }, ...sniListeners],
       access: { allowPrivateDestinations: true },
       upstream: { tls: { ca: [certs.caPath] } },
     }),
@@ -192,10 +209,10 @@ async function startDfp(pin: Pinning, tmp: string, certs: Certs, logFd: number, 
   });
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`dfp exited (${code}) at start:\n${stderr}`))));
   exited.catch(() => {});
-  const up = Promise.all([accepting(plainPort, 20_000), accepting(tlsPort, 20_000)]);
-  const [a, b] = await Promise.race([up, exited]);
-  if (!a || !b) throw new Error(`dfp did not listen on both ports in 20 s:\n${stderr}`);
-  return { child, plainPort, tlsPort };
+  const up = Promise.all([accepting(plainPort, 20_000), accepting(tlsPort, 20_000), sniPort !== null ? accepting(sniPort, 20_000) : true]);
+  const [a, b, c] = await Promise.race([up, exited]);
+  if (!a || !b || !c) throw new Error(`dfp did not listen on all its ports in 20 s:\n${stderr}`);
+  return { child, plainPort, tlsPort, sniPort };
 }
 
 // ------------------------------------------------------------------ ka + hs
@@ -265,6 +282,83 @@ async function measure(load: LoadWorker, origin: ChildProcess, pin: Pinning, j: 
     loadCoreBusy: busyPercent(l0, l1),
     dfpUsPerReq: r.requests > 0 ? (dDfp * 1e6) / r.requests : Number.NaN,
     hs: delta(o0, o1),
+  };
+}
+
+// ---------------------------------------------------------------------- sni
+type Tunnel = 'CONNECT' | 'SNI';
+
+interface SetupSample {
+  sps: number;
+  errors: number;
+  firstError: string | null;
+  dfpPct: number;
+  loadSidePct: number;
+  proxyCoreBusy: number;
+  loadCoreBusy: number;
+  dfpUsPerSetup: number;
+}
+
+/** A TLS ClientHello as Node's client sends it (servername `localhost`), captured once: one whole record. */
+async function captureClientHello(): Promise<Buffer> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no ClientHello in 5 s')), 5_000);
+      let client: tls.TLSSocket | null = null;
+      server.once('connection', (sock) => {
+        let buf = Buffer.alloc(0);
+        sock.on('data', (chunk: Buffer) => {
+          buf = Buffer.concat([buf, chunk]);
+          if (buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3)) {
+            clearTimeout(timer);
+            sock.destroy();
+            client?.destroy();
+            if (buf[0] !== 0x16) reject(new Error('captured bytes are not a TLS handshake record'));
+            else resolve(buf.subarray(0, 5 + buf.readUInt16BE(3)));
+          }
+        });
+        sock.on('error', () => {});
+      });
+      client = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false });
+      client.on('error', () => {});
+    });
+  } finally {
+    server.close();
+  }
+}
+
+function setupJob(t: Tunnel, dfp: Dfp, helloPort: number, hello: Buffer, seconds: number, conns = SETUP_CONNS): Job {
+  const payload = hello.toString('base64');
+  if (t === 'SNI') return { kind: 'setup', port: dfp.sniPort!, connect: null, conns, seconds, payload };
+  return { kind: 'setup', port: dfp.plainPort, connect: `localhost:${helloPort}`, conns, seconds, payload };
+}
+
+async function measureSetup(load: LoadWorker, origin: ChildProcess, pin: Pinning, j: Job, dfpPid: number | undefined): Promise<SetupSample> {
+  const side = () => cpuSeconds(load.child.pid) + cpuSeconds(origin.pid);
+  const c0 = coreJiffies(pin.proxyCpu);
+  const l0 = coreJiffies(pin.loadCpu);
+  const d0 = cpuSeconds(dfpPid);
+  const s0 = side();
+  const t0 = performance.now();
+  const r = await load.run(j);
+  const wall = (performance.now() - t0) / 1000;
+  const dDfp = cpuSeconds(dfpPid) - d0;
+  const dSide = side() - s0;
+  const c1 = coreJiffies(pin.proxyCpu);
+  const l1 = coreJiffies(pin.loadCpu);
+  if (r.kind !== 'setup') throw new Error('unexpected job result');
+  return {
+    sps: r.ok / r.seconds,
+    errors: r.errors,
+    firstError: r.firstError,
+    dfpPct: (100 * dDfp) / wall,
+    loadSidePct: (100 * dSide) / wall,
+    proxyCoreBusy: busyPercent(c0, c1),
+    loadCoreBusy: busyPercent(l0, l1),
+    dfpUsPerSetup: r.ok > 0 ? (dDfp * 1e6) / r.ok : Number.NaN,
   };
 }
 
@@ -377,8 +471,10 @@ const sumHs = (xs: Sample[]): OriginStats => xs.reduce((a, s) => ({ full: a.full
 const per100 = (h: OriginStats) => (h.requests > 0 ? (100 * (h.full + h.resumed)) / h.requests : Number.NaN);
 
 /** Which side ran out of CPU: dfp (or its core), the load core (load generator + origin), or neither. */
-function boundBy(xs: Sample[], target: Target, pin: Pinning): string {
+type Busy = Pick<Sample, 'dfpPct' | 'proxyCoreBusy' | 'loadSidePct' | 'loadCoreBusy'>;
+function boundBy(xs: Busy[], target: Target, pin: Pinning): string {
   const parts: string[] = [];
+  const pick = (ys: Busy[], f: (s: Busy) => number) => median(ys.map(f));
   if (target === 'dfp' && (pick(xs, (s) => s.dfpPct) >= BUSY_PERCENT || pick(xs, (s) => s.proxyCoreBusy) >= BUSY_PERCENT)) parts.push('dfp core');
   if (pick(xs, (s) => s.loadSidePct) >= BUSY_PERCENT || (pin.loadCpu !== null && pick(xs, (s) => s.loadCoreBusy) >= BUSY_PERCENT)) parts.push('load core');
   return parts.length > 0 ? parts.join(' + ') : 'neither (latency)';
@@ -401,7 +497,7 @@ async function main(): Promise<string> {
       for (const c of started) c.kill('SIGKILL');
       process.exit(1);
     },
-    (ROUNDS * 2 * (SECONDS + 25) + 2 * (IDLE_OPEN_LIMIT_MS / 1000 + 60) + 180) * 1000,
+    (ROUNDS * 4 * (SECONDS + 25) + 2 * (IDLE_OPEN_LIMIT_MS / 1000 + 60) + 180) * 1000,
   );
   watchdog.unref();
   try {
@@ -409,8 +505,9 @@ async function main(): Promise<string> {
     const ipc = ['ignore', 'inherit', 'inherit', 'ipc'] as const;
     const origin = spawnNode(['--import', 'tsx', join(here, '_tls-origin.ts'), certs.certPath, certs.keyPath], pin.loadCpu, [...ipc], repo);
     started.push(origin);
-    const { port: originPort } = await waitMessage(origin, 'origin', 30_000, (m) => ((m as { kind?: string }).kind === 'ready' ? (m as { port: number }) : undefined));
-    const dfp = await startDfp(pin, tmp, certs, logFd, 'dfp');
+    const { port: originPort, helloPort } = await waitMessage(origin, 'origin', 30_000, (m) => ((m as { kind?: string }).kind === 'ready' ? (m as { port: number; helloPort: number }) : undefined));
+    const hello = await captureClientHello();
+    const dfp = await startDfp(pin, tmp, certs, logFd, 'dfp', helloPort);
     const loadChild = spawnNode(['--import', 'tsx', join(here, '_proxy-load.ts')], pin.loadCpu, [...ipc], repo);
     started.push(loadChild);
     await waitMessage(loadChild, 'load generator', 30_000, (m) => ((m as { kind?: string }).kind === 'ready' ? true : undefined));
@@ -439,6 +536,27 @@ async function main(): Promise<string> {
         );
       }
     }
+
+    // sni: SNI passthrough vs CONNECT setups/s, same dfp, same ClientHello, same responder
+    for (const t of ['SNI', 'CONNECT'] as const) {
+      const r = await load.run(setupJob(t, dfp, helloPort, hello, 0.3, 1));
+      if (r.kind !== 'setup' || r.ok === 0) throw new Error(`${t} setup check failed: ${JSON.stringify(r)}`);
+    }
+    const warmSetup: Record<Tunnel, SetupSample | null> = { SNI: null, CONNECT: null };
+    for (const t of ['CONNECT', 'SNI'] as const) warmSetup[t] = await measureSetup(load, origin, pin, setupJob(t, dfp, helloPort, hello, 1), dfp.child.pid);
+    process.stderr.write(`  sni warm-up: CONNECT ${fmt(warmSetup.CONNECT!.sps)} setups/s; SNI ${fmt(warmSetup.SNI!.sps)} setups/s\n`);
+    const setups: Record<Tunnel, SetupSample[]> = { CONNECT: [], SNI: [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order: Tunnel[] = round % 2 === 1 ? ['CONNECT', 'SNI'] : ['SNI', 'CONNECT'];
+      for (const t of order) {
+        const s = await measureSetup(load, origin, pin, setupJob(t, dfp, helloPort, hello, SECONDS), dfp.child.pid);
+        setups[t].push(s);
+        process.stderr.write(
+          `  round ${round} ${t}: ${fmt(s.sps)} setups/s; dfp ${fmt(s.dfpPct)}% (${fmt(s.dfpUsPerSetup, 1)} µs/setup), load gen + origin ${fmt(s.loadSidePct)}%, ` +
+            `core0 ${fmt(s.proxyCoreBusy)}%, core1 ${fmt(s.loadCoreBusy)}%${s.errors ? `, ${s.errors} errors (${s.firstError})` : ''}\n`,
+        );
+      }
+    }
     const rssEndKb = statusKb(dfp.child.pid, 'VmRSS');
     const hwmKb = statusKb(dfp.child.pid, 'VmHWM');
     stopping = true;
@@ -458,6 +576,8 @@ async function main(): Promise<string> {
     }
 
     // ---- the table
+    let sniRatio = '–';
+    const setupErrors: string[] = [];
     const d = samples.DIRECT;
     const x = samples.dfp;
     const out = [
@@ -495,6 +615,33 @@ async function main(): Promise<string> {
       `| warm-up (cold pool, 1 s) | ${warmDfp.hs.full} | ${warmDfp.hs.resumed} | ${warmDfp.hs.requests} | ${fmt(per100(warmDfp.hs), 3)} |`,
       `| measured runs (warm, ${ROUNDS} × ${SECONDS} s) | ${hsWarm.full} | ${hsWarm.resumed} | ${hsWarm.requests} | **${fmt(per100(hsWarm), 3)}** (target ≤ 1) |`,
     );
+    {
+      const c = setups.CONNECT;
+      const n = setups.SNI;
+      const sp = (xs: SetupSample[], f: (s: SetupSample) => number) => median(xs.map(f));
+      out.push(
+        '',
+        `Tunnel setups/s, SNI passthrough vs CONNECT (${SETUP_CONNS} loops, each: new connection [+ CONNECT localhost:PORT + 200] + a fixed ${hello.length}-byte ClientHello (SNI localhost) + the origin's 128 first bytes + its FIN; origin = a plain TCP responder, no TLS work; same dfp process, alternating):`,
+        '',
+        '| figure | CONNECT (plain listener) | SNI (mode: sni listener) | SNI/CONNECT |',
+        '|---|---|---|---|',
+        `| setups/s | ${fmt(sp(c, (s) => s.sps))} | ${fmt(sp(n, (s) => s.sps))} | **${ratio(sp(n, (s) => s.sps), sp(c, (s) => s.sps))}** (target ≥ 1) |`,
+        `| dfp process CPU % / µs per setup | ${fmt(sp(c, (s) => s.dfpPct))} % / ${fmt(sp(c, (s) => s.dfpUsPerSetup), 1)} µs | ${fmt(sp(n, (s) => s.dfpPct))} % / ${fmt(sp(n, (s) => s.dfpUsPerSetup), 1)} µs | ${ratio(sp(n, (s) => s.dfpUsPerSetup), sp(c, (s) => s.dfpUsPerSetup))} |`,
+        `| load gen + origin CPU % (one core) | ${fmt(sp(c, (s) => s.loadSidePct))} | ${fmt(sp(n, (s) => s.loadSidePct))} | – |`,
+        `| core busy % (dfp core / load core, all users) | ${fmt(sp(c, (s) => s.proxyCoreBusy))} / ${fmt(sp(c, (s) => s.loadCoreBusy))} | ${fmt(sp(n, (s) => s.proxyCoreBusy))} / ${fmt(sp(n, (s) => s.loadCoreBusy))} | – |`,
+        `| bound by (≥ ${BUSY_PERCENT} % busy) | ${boundBy(c, 'dfp', pin)} | ${boundBy(n, 'dfp', pin)} | – |`,
+      );
+      if (ROUNDS > 1) {
+        const [cl, ch] = spread(c.map((s) => s.sps));
+        const [nl, nh] = spread(n.map((s) => s.sps));
+        out.push(`| setups/s spread (min–max) | ${fmt(cl)}–${fmt(ch)} | ${fmt(nl)}–${fmt(nh)} | – |`);
+      }
+      sniRatio = ratio(sp(n, (s) => s.sps), sp(c, (s) => s.sps));
+      for (const t of ['CONNECT', 'SNI'] as const) {
+        const e = setups[t].reduce((a, s) => a + s.errors, 0);
+        if (e > 0) setupErrors.push(`sni ${t}: ${e} errors (first: ${setups[t].find((s) => s.firstError !== null)?.firstError ?? '?'})`);
+      }
+    }
     if (idle.length > 0) {
       out.push(
         '',
@@ -510,7 +657,7 @@ async function main(): Promise<string> {
         );
       }
     }
-    const errors: string[] = [];
+    const errors: string[] = [...setupErrors];
     for (const t of ['DIRECT', 'dfp'] as const) {
       const n = samples[t].reduce((a, s) => a + s.errors, 0);
       if (n > 0) errors.push(`ka ${t}: ${n} errors (first: ${samples[t].find((s) => s.firstError !== null)?.firstError ?? '?'})`);
@@ -522,6 +669,7 @@ async function main(): Promise<string> {
       `dfp (ka process): RSS after warm-up ${fmt(rssIdleKb / 1024, 1)} MiB, after the runs ${fmt(rssEndKb / 1024, 1)} MiB, peak ${fmt(hwmKb / 1024, 1)} MiB.`,
       `Load generator and origin are Node processes sharing one core, and in DIRECT that core does the TLS of both ends (in dfp's runs dfp's core does the client end): DIRECT is then capped by that core, so a ratio near or above 1 means "no slower than this baseline", not "faster than TLS". The machine is shared: figures are noisy. Total ${((Date.now() - tStart) / 1000).toFixed(0)} s.`,
       '',
+      `tls sni setups ratio SNI/CONNECT: ${sniRatio.replace('–', 'n/a')}`,
       `tls keep-alive ratio dfp/DIRECT: ${ratio(pick(x, (s) => s.rps), pick(d, (s) => s.rps)).replace('–', 'n/a')}`,
     );
     return out.join('\n') + '\n';
