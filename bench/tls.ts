@@ -199,7 +199,7 @@ async function startDfp(pin: Pinning, tmp: string, certs: Certs, logFd: number, 
     }),
   );
   // no --listen: it would replace the file's http listeners, the HTTPS one included
-  const args = [join(repo, 'dist', 'cli.js'), '--config', configPath, '--admin', 'off', '--allow-private'];
+  const args = [join(repo, 'dist', 'cli.js'), '--config', configPath, '--admin', 'off', '--allow-private', '--connect-ports', 'any'];
   const child = spawnNode(args, pin.proxyCpu, ['ignore', logFd, 'pipe'], repo);
   started.push(child);
   let stderr = '';
@@ -586,7 +586,7 @@ async function main(): Promise<string> {
       `command: npm run bench -- tls ${process.argv.slice(2).join(' ')}`.trimEnd(),
       `commit ${commitLine}; node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), load average before: ${loadBefore}`,
       `${pin.why}; ${SECONDS} s per run, ${CONNS} keep-alive connections; DIRECT and dfp alternate within each round`,
-      `dfp: node dist/cli.js --config (plain + HTTPS listeners, upstream.tls.ca = test CA, allowPrivateDestinations) --admin off --allow-private; access log on, to a file`,
+      `dfp: node dist/cli.js --config (plain + HTTPS listeners, upstream.tls.ca = test CA, allowPrivateDestinations) --admin off --allow-private --connect-ports any; access log on, to a file`,
       `origin: Node https server, RSA-2048 test certificate for 127.0.0.1, 13-byte body, keep-alive`,
       buildLine,
       '',

@@ -21,6 +21,8 @@ export interface Flags {
   admin: string | null;
   dnsServers: string[];
   allowPrivate: boolean;
+  /** --connect-ports LIST|any; null = not given. */
+  connectPorts: string | null;
   workers: string | null;
   logFormat: string | null;
   logLevel: string | null;
@@ -46,6 +48,7 @@ const FLAGS: Record<string, FlagSpec> = {
   '--admin': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'admin', '--admin', v) },
   '--dns-server': { hasValue: true, commands: RUN, apply: (f, v) => void f.dnsServers.push(v) },
   '--allow-private': { hasValue: false, commands: RUN, apply: (f) => void (f.allowPrivate = true) },
+  '--connect-ports': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'connectPorts', '--connect-ports', v) },
   '--workers': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'workers', '--workers', v) },
   '--log-format': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'logFormat', '--log-format', v) },
   '--log-level': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'logLevel', '--log-level', v) },
@@ -55,7 +58,7 @@ const FLAGS: Record<string, FlagSpec> = {
 
 const SUBCOMMANDS: Record<string, CommandName> = { check: 'check', cert: 'cert', help: 'help', version: 'version' };
 
-type SingleKey = 'config' | 'admin' | 'workers' | 'logFormat' | 'logLevel' | 'out';
+type SingleKey = 'config' | 'admin' | 'connectPorts' | 'workers' | 'logFormat' | 'logLevel' | 'out';
 
 function setOnce(flags: Flags, key: SingleKey, name: string, value: string): void {
   if (flags[key] !== null) throw new ConfigError(name, 'given more than once');
@@ -64,7 +67,7 @@ function setOnce(flags: Flags, key: SingleKey, name: string, value: string): voi
 
 export const USAGE = `usage:
   dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
-      [--allow-private] [--workers N] [--log-format json|pretty] [--log-level LEVEL]
+      [--allow-private] [--connect-ports LIST|any] [--workers N] [--log-format json|pretty] [--log-level LEVEL]
   dfp check [--config FILE] [flags]    validate a config and print the effective one
   dfp cert --out DIR [--host NAME]...  make a local CA and a server certificate
   dfp --help | --version
@@ -79,6 +82,7 @@ export function parseArgs(argv: readonly string[]): Flags {
     admin: null,
     dnsServers: [],
     allowPrivate: false,
+    connectPorts: null,
     workers: null,
     logFormat: null,
     logLevel: null,

@@ -52,6 +52,8 @@ export interface Overrides {
   admin: string | null;
   dnsServers: readonly string[];
   allowPrivate: boolean;
+  /** --connect-ports: "any" or a comma-separated list; null = not given. */
+  connectPorts: string | null;
   workers: string | null;
   logFormat: string | null;
   logLevel: string | null;
@@ -97,11 +99,8 @@ export function resolveConfig(raw: unknown, overrides: Overrides | null, options
       level: readEnum(logObj, 'level', 'log', LOG_LEVELS, d.log.level),
     },
   };
+  // CONNECT ports and private destinations are separate decisions: --allow-private opens no port.
   if (overrides) applyOverrides(config, overrides);
-  // Private destinations on (a test or dev setup, e.g. local services on any port): CONNECT
-  // reaches any port unless the file names connectPorts. Public-only setups keep [443].
-  const accessRaw = readObject(top['access'], 'access', ACCESS_KEYS);
-  if (config.access.allowPrivateDestinations && accessRaw['connectPorts'] === undefined) config.access.connectPorts = [];
   checkAddressesDistinct(config);
   return config;
 }
@@ -121,9 +120,18 @@ function applyOverrides(config: Config, o: Overrides): void {
   if (o.admin !== null) config.admin = o.admin === 'off' ? null : parseHostPort(o.admin, '--admin', true);
   if (o.dnsServers.length > 0) config.dns.servers = o.dnsServers.map((s) => checkDnsServer(s, '--dns-server'));
   if (o.allowPrivate) config.access.allowPrivateDestinations = true;
+  if (o.connectPorts !== null) config.access.connectPorts = parseConnectPorts(o.connectPorts);
   if (o.workers !== null) config.workers = checkInt(parseDecimal(o.workers), '--workers', 1, 256);
   if (o.logFormat !== null) config.log.format = checkEnum(o.logFormat, '--log-format', LOG_FORMATS);
   if (o.logLevel !== null) config.log.level = checkEnum(o.logLevel, '--log-level', LOG_LEVELS);
+}
+
+/** --connect-ports: `any` (every port), or a comma-separated list of ports. */
+function parseConnectPorts(text: string): number[] {
+  if (text === 'any') return [];
+  const ports = text.split(',').map((p) => checkInt(parseDecimal(p.trim()), '--connect-ports', 1, 65535));
+  if (ports.length === 0) throw new ConfigError('--connect-ports', 'needs a port list or any');
+  return ports;
 }
 
 function parseDecimal(text: string): number | string {

@@ -13,7 +13,7 @@ import { refuse } from './destination.js';
 import type { ProxyContext } from './context.js';
 import type { OriginationTls, RuntimeSnapshot } from './snapshot.js';
 import type { ProxyMode } from './metrics-hooks.js';
-import { findHeaderByName, matchRoute, viaNamesProxy } from './routes.js';
+import { findHeaderByName, hostMatchesRoutes, matchRoute, viaNamesProxy } from './routes.js';
 import { parseAbsoluteTarget, parseHostPort, type Authority } from './target.js';
 
 const CH_COLON = 0x3a;
@@ -44,6 +44,11 @@ export function chooseDestination(ctx: ProxyContext, snap: RuntimeSnapshot, p: H
     d.authority = parseHostPort(p.buf, p.targetStart, p.targetEnd, 0, true);
     const denial = decideConnectPort(snap.config.access.connectPorts, d.authority.port);
     if (denial !== null) refuse(ctx, denial);
+    // Routes restrict CONNECT too: by host (a route that also needs a path or headers admits no tunnel).
+    if (!snap.routesAreDefault) {
+      const host = d.authority.host.toLowerCase();
+      if (!hostMatchesRoutes(snap.config.routes, host)) refuse(ctx, noRoute(host));
+    }
   } else {
     d.isUpgrade = p.upgrade && p.versionMinor === 1;
     let authority: Authority;

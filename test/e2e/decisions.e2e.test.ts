@@ -9,8 +9,8 @@ import { createMetrics } from '../../src/observability/proxy-metrics.js';
 import { startProxy } from '../../src/proxy/server.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { startRecordingOrigin } from '../helpers/origin.js';
-import { rawRequest } from '../helpers/raw-client.js';
-import { header } from '../helpers/wait.js';
+import { connectRaw, rawRequest } from '../helpers/raw-client.js';
+import { header, waitFor } from '../helpers/wait.js';
 
 async function start(tweak: (c: ReturnType<typeof defaultConfig>) => void) {
   const dns = await startDnsServer();
@@ -69,6 +69,24 @@ describe('a denial carries its reason and rule to the reply, the metric and the 
     expect(res.responses[0]?.status).toBe(403);
     expect(p.value('dfp_denied_total{reason="no_route"}')).toBe(1);
     expect(p.log.records[0]).toMatchObject({ error: 'REQUEST_DENIED', rule: 'routes' });
+  });
+
+  it('routes restrict CONNECT too: a host no route names is a 403 no_route; a routed host tunnels', async () => {
+    const p = await start((c) => {
+      c.access.allowPrivateDestinations = true;
+      c.access.connectPorts = [];
+      c.routes = [{ match: { hosts: ['*.allowed.test'], pathPrefix: '/', headers: {} }, backend: { type: 'DynamicForwardProxy', hostRewriteHeader: null, tls: null } }];
+    });
+    const origin = await startRecordingOrigin();
+    p.dns.set('svc.allowed.test', { a: ['127.0.0.1'] });
+    p.dns.set('other.test', { a: ['127.0.0.1'] });
+    const denied = await rawRequest(p.port, `CONNECT other.test:${origin.port} HTTP/1.1\r\nHost: other.test\r\n\r\n`);
+    expect(denied.responses[0]?.status).toBe(403);
+    expect(p.value('dfp_denied_total{reason="no_route"}')).toBe(1);
+    expect(p.log.records[0]).toMatchObject({ mode: 'connect', error: 'REQUEST_DENIED', rule: 'routes' });
+    const client = await connectRaw(p.port);
+    client.send(`CONNECT svc.allowed.test:${origin.port} HTTP/1.1\r\nHost: svc.allowed.test\r\n\r\n`);
+    await waitFor(() => client.received().toString('latin1').startsWith('HTTP/1.1 200'));
   });
 
   it('an allowed request logs no rule', async () => {

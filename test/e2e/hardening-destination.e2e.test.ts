@@ -248,7 +248,7 @@ describe('the admin port is part of the proxy for loop detection', () => {
   it('dfp (the CLI, admin on port 0) answers 508 to a request for its own admin port', async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--allow-private'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--allow-private', '--connect-ports', 'any'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -13,7 +13,7 @@ writeFileSync(join(dir, 'ca.pem'), 'x');
 writeFileSync(join(dir, 'htpasswd'), 'x');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const NO_FLAGS: Overrides = { listen: [], admin: null, dnsServers: [], allowPrivate: false, workers: null, logFormat: null, logLevel: null };
+const NO_FLAGS: Overrides = { listen: [], admin: null, dnsServers: [], allowPrivate: false, connectPorts: null, workers: null, logFormat: null, logLevel: null };
 
 function resolveYaml(text: string, flags: Partial<Overrides> = {}) {
   const docs = parseConfigText(text, 'test.yaml');
