@@ -62,6 +62,7 @@ export function toRawShape(config: Config): Record<string, unknown> {
     limits: {
       maxHeaderBytes: l.maxHeaderBytes,
       maxConnections: l.maxConnections,
+      maxConnectionsPerClient: l.maxConnectionsPerClient,
       headerTimeout: formatDuration(l.headerTimeoutMs),
       responseTimeout: formatDuration(l.responseTimeoutMs),
       idleTimeout: formatDuration(l.idleTimeoutMs),

@@ -24,6 +24,7 @@ export function defaultConfig(): Config {
     limits: {
       maxHeaderBytes: 65_536,
       maxConnections: 10_000,
+      maxConnectionsPerClient: 256,
       headerTimeoutMs: 30_000,
       responseTimeoutMs: 60_000,
       idleTimeoutMs: 300_000,

@@ -92,6 +92,7 @@ export interface RawConfig {
   limits?: {
     maxHeaderBytes?: number;
     maxConnections?: number;
+    maxConnectionsPerClient?: number;
     headerTimeout?: RawDuration;
     responseTimeout?: RawDuration;
     idleTimeout?: RawDuration;

@@ -301,12 +301,13 @@ function resolveRateLimit(o: RawObject): RateLimitConfig {
   return { perClient: { requestsPerSecond: rps, burst: readInt(p, 'burst', path, Math.max(1, Math.ceil(rps)), 1, 10_000_000) } };
 }
 
-const LIMIT_KEYS = ['maxHeaderBytes', 'maxConnections', 'headerTimeout', 'responseTimeout', 'idleTimeout', 'connectTimeout', 'drainTimeout'];
+const LIMIT_KEYS = ['maxHeaderBytes', 'maxConnections', 'maxConnectionsPerClient', 'headerTimeout', 'responseTimeout', 'idleTimeout', 'connectTimeout', 'drainTimeout'];
 
 function resolveLimits(o: RawObject, d: LimitsConfig): LimitsConfig {
   return {
     maxHeaderBytes: readInt(o, 'maxHeaderBytes', 'limits', d.maxHeaderBytes, 1024, 1_048_576),
     maxConnections: readInt(o, 'maxConnections', 'limits', d.maxConnections, 1, 1_000_000),
+    maxConnectionsPerClient: readInt(o, 'maxConnectionsPerClient', 'limits', d.maxConnectionsPerClient, 1, 1_000_000),
     headerTimeoutMs: readDuration(o, 'headerTimeout', 'limits', d.headerTimeoutMs, 1),
     responseTimeoutMs: readDuration(o, 'responseTimeout', 'limits', d.responseTimeoutMs, 0),
     idleTimeoutMs: readDuration(o, 'idleTimeout', 'limits', d.idleTimeoutMs, 1),

@@ -74,6 +74,8 @@ export interface RateLimitConfig {
 export interface LimitsConfig {
   maxHeaderBytes: number;
   maxConnections: number;
+  /** Concurrent connections from one client address (as the listener chain established it). */
+  maxConnectionsPerClient: number;
   headerTimeoutMs: number;
   /** Request fully sent -> final response head; 0 = off. */
   responseTimeoutMs: number;

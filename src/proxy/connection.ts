@@ -20,6 +20,7 @@ import { adoptNetSocket } from '../io/conn.js';
 import type net from 'node:net';
 import type { Closable, ProxyContext } from './context.js';
 import type { Peer } from './peer.js';
+import { releaseClient } from './client-count.js';
 import type { RuntimeSnapshot } from './snapshot.js';
 import { chooseDestination } from './destination-choice.js';
 import { checkedAddressesNow, resolveAndCheck } from './destination.js';
@@ -586,6 +587,7 @@ export class ClientConn implements ExchangeHost, Closable {
       this.splice = null;
     }
     this.ctx.connections.delete(this);
+    releaseClient(this.ctx, this.peer.address);
     this.ctx.metrics.connectionClosed();
     this.releaseParser();
   }

@@ -39,6 +39,8 @@ export interface ProxyContext {
    */
   readonly loopAddresses: HostPort[];
   readonly connections: Set<Closable>;
+  /** Open connections per client address (limits.maxConnectionsPerClient); an address leaves at 0. */
+  readonly perClient: Map<string, number>;
   /** Connections refused (over maxConnections, or while draining) that linger until their reply is read. */
   readonly refused: Set<Conn>;
   /** Request parsers of closed connections and of tunnels (which need none), reused by new connections. */

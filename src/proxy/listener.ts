@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import type { ListenerConfig } from '../config/types.js';
 import { ProxyError, renderErrorReply, type ErrorCode } from '../errors.js';
 import { adoptNetSocket, type Conn } from '../io/conn.js';
+import { clientConnections, countClient, releaseClient } from './client-count.js';
 import { ClientConn } from './connection.js';
 import { SniConn } from './sni.js';
 import type { ProxyContext } from './context.js';
@@ -36,13 +37,15 @@ export function listenerRuntime(config: ListenerConfig): ListenerRuntime {
 
 /** An accepted connection enters the chain. */
 export function acceptConnection(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn): void {
-  const refusal = admit(ctx);
+  // Asked once, while the socket is surely open; both socket kinds keep the answer.
+  const address = socket.remoteAddress ?? '';
+  const refusal = admit(ctx, address);
   if (refusal !== null) {
     refuse(ctx, socket, refusal);
     return;
   }
-  // Asked once, while the socket is surely open; both socket kinds keep the answer.
-  const peer: Peer = { address: socket.remoteAddress ?? '' };
+  countClient(ctx, address);
+  const peer: Peer = { address };
   if (listener.secureContext !== null) terminateTls(ctx, listener, socket, peer);
   else handle(ctx, listener, socket, peer);
 }
@@ -92,6 +95,7 @@ interface TlsHandshake {
 function handshakeFailed(h: TlsHandshake): void {
   if (h.failed) return;
   h.failed = true;
+  releaseClient(h.ctx, h.peer.address); // never handed to a protocol handler
   if (h.timer !== null) clearTimeout(h.timer);
   h.ctx.metrics.tlsHandshake('client', false);
   h.secure.on('error', onIgnoredError);
@@ -107,11 +111,13 @@ function onIgnoredError(): void {
   // after the failure was counted: 'close' follows
 }
 
-/** Whether the proxy takes one more connection: null, or the code to refuse it with. */
-function admit(ctx: ProxyContext): ErrorCode | null {
+/** Whether the proxy takes one more connection from `address`: null, or the code to refuse it with. */
+function admit(ctx: ProxyContext, address: string): ErrorCode | null {
   if (ctx.draining) return 'SERVICE_UNAVAILABLE';
+  const limits = ctx.snapshot.config.limits;
   // limits.maxConnections counts client connections over all listeners, whichever kind of socket.
-  if (ctx.connections.size >= ctx.snapshot.config.limits.maxConnections) return 'CONNECTION_LIMIT';
+  if (ctx.connections.size >= limits.maxConnections) return 'CONNECTION_LIMIT';
+  if (clientConnections(ctx, address) >= limits.maxConnectionsPerClient) return 'CONNECTION_LIMIT';
   return null;
 }
 

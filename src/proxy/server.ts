@@ -56,6 +56,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     listenAddresses: [],
     loopAddresses: [],
     connections: new Set(),
+    perClient: new Map(),
     refused: new Set(),
     spareParsers: [],
     draining: false,

@@ -19,6 +19,7 @@ import type { Closable, ProxyContext } from './context.js';
 import { newDestination, type Destination } from './destination-choice.js';
 import { checkedAddressesNow, refuse, resolveAndCheck } from './destination.js';
 import type { Peer } from './peer.js';
+import { releaseClient } from './client-count.js';
 import { logExchange, type ExchangeRecord } from './reply.js';
 import { hostMatchesRoutes } from './routes.js';
 import type { RuntimeSnapshot } from './snapshot.js';
@@ -210,6 +211,7 @@ export class SniConn implements Closable, ExchangeRecord {
       this.log();
     }
     this.ctx.connections.delete(this);
+    releaseClient(this.ctx, this.peer.address);
     this.ctx.metrics.connectionClosed();
   }
 

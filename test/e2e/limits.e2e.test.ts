@@ -696,3 +696,35 @@ describe('over maxConnections: a 503 reply, not a reset', () => {
     expect(p.denied).toEqual([]);
   });
 });
+
+describe('maxConnectionsPerClient', () => {
+  it('refuses a client address over its limit with 503 connection_limit_reached; other addresses and later connections are served', async () => {
+    const h = await startHarness((c) => (c.limits.maxConnectionsPerClient = 2));
+    const origin = await startRecordingOrigin();
+    const req = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const a = await connectRaw(h.port);
+    const b = await connectRaw(h.port);
+    await waitFor(() => h.proxy.context.connections.size === 2);
+    const c = await connectRaw(h.port);
+    c.send(req);
+    const refused = await c.closed(3_000);
+    expect(refused.responses.map((r) => r.status)).toEqual([503]);
+    expect(header(refused.responses[0], 'proxy-status')).toBe('dfp; error=connection_limit_reached');
+    // Another client address (127.0.0.2 is loopback too) is not held to 127.0.0.1's count.
+    const other = net.connect({ port: h.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    other.on('error', () => {});
+    let otherGot = '';
+    other.on('data', (d: Buffer) => (otherGot += d.toString('latin1')));
+    other.write(req);
+    await waitFor(() => otherGot.startsWith('HTTP/1.1 200'));
+    other.destroy();
+    a.close();
+    await waitFor(() => h.proxy.context.perClient.get('127.0.0.1') === 1);
+    const d = await connectRaw(h.port);
+    d.send(req);
+    expect((await d.responses(1)).responses[0]?.status).toBe(200);
+    b.close();
+    d.close();
+    await waitFor(() => h.proxy.context.perClient.size === 0);
+  });
+});

@@ -78,6 +78,7 @@ rateLimit:
 limits:
   maxHeaderBytes: 32768
   maxConnections: 50
+  maxConnectionsPerClient: 7
   headerTimeout: 30s
   responseTimeout: 45s
   idleTimeout: 300s
@@ -127,7 +128,7 @@ log: { format: pretty, level: warn }
     });
     expect(c.auth).toEqual({ basic: { realm: 'dfp', users: [{ username: 'alice', password: 'secret' }], passwordFile: join(dir, 'htpasswd') } });
     expect(c.rateLimit).toEqual({ perClient: { requestsPerSecond: 100, burst: 200 } });
-    expect(c.limits).toEqual({ maxHeaderBytes: 32768, maxConnections: 50, headerTimeoutMs: 30_000, responseTimeoutMs: 45_000, idleTimeoutMs: 300_000, connectTimeoutMs: 10_000, drainTimeoutMs: 0 });
+    expect(c.limits).toEqual({ maxHeaderBytes: 32768, maxConnections: 50, maxConnectionsPerClient: 7, headerTimeoutMs: 30_000, responseTimeoutMs: 45_000, idleTimeoutMs: 300_000, connectTimeoutMs: 10_000, drainTimeoutMs: 0 });
     expect(c.upstream).toEqual({ maxIdlePerHost: 4, tls: { trust: { system: true, caFiles: [join(dir, 'ca.pem')], caPems: [] } } });
     expect(c.routes).toEqual([
       {
