@@ -6,9 +6,12 @@
  * The rule, per mode:
  * - match:   a ClientHello whose SNI (normalised) is not the CONNECT host closes the tunnel; so does a
  *            garbled or oversize ClientHello. Bytes that are not TLS, and a ClientHello without SNI, pass
- *            (plain protocols through CONNECT keep working); a client that sends nothing within
- *            headerTimeout (a server-speaks-first protocol) passes too.
- * - require: as match, and non-TLS bytes, a ClientHello without SNI, and silence are refused.
+ *            (plain protocols through CONNECT keep working).
+ * - require: as match, and non-TLS bytes, a ClientHello without SNI, and an Encrypted ClientHello (whose
+ *            SNI in the clear is only the ECH provider's public name) are refused.
+ * In both, a client that sends nothing (complete) within headerTimeout is closed: letting silence open the
+ * tunnel (for server-speaks-first protocols) let a client wait out the timer and then send a ClientHello
+ * for any host unread. Server-first protocols through CONNECT need connectSni: off.
  * A CONNECT to an IP literal has no name to match: any SNI is a mismatch.
  */
 import { normalizeHost, type HostTarget } from '../dns/name.js';
@@ -45,6 +48,7 @@ export class ConnectSniCheck {
     if (verdict !== CH_DONE) return this.refuse(`ClientHello refused: ${this.scanner.reason}`);
     const sni = this.scanner.serverName;
     if (sni === null) return this.mode === 'require' ? this.refuse('ClientHello without server_name') : SNI_PASS;
+    if (this.mode === 'require' && this.scanner.hasEncryptedClientHello) return this.refuse('Encrypted ClientHello: the real server name is hidden');
     let named: HostTarget;
     try {
       named = normalizeHost(sni);
@@ -55,9 +59,8 @@ export class ConnectSniCheck {
     return this.refuse(`server_name ${sni} is not the CONNECT host`);
   }
 
-  /** Nothing (complete) from the client within headerTimeout. */
+  /** Nothing (complete) from the client within headerTimeout, or its FIN before a verdict. */
   timedOut(): number {
-    if (this.heldBytes === 0 && this.mode === 'match') return SNI_PASS; // a server-speaks-first protocol
     return this.refuse(this.heldBytes === 0 ? 'nothing sent within headerTimeout' : 'no complete ClientHello within headerTimeout');
   }
 

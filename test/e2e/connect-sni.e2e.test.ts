@@ -11,7 +11,7 @@ import { makeCertificates } from '../../src/cli/cert.js';
 import type { Config } from '../../src/config/types.js';
 import { createMetrics } from '../../src/observability/proxy-metrics.js';
 import { startHarness } from '../helpers/harness.js';
-import { startRawOrigin, startRecordingOrigin } from '../helpers/origin.js';
+import { startRecordingOrigin } from '../helpers/origin.js';
 import { waitFor } from '../helpers/wait.js';
 
 const certs = makeCertificates(['a.test', 'b.test']);
@@ -105,13 +105,20 @@ describe('access.connectSni', () => {
     expect(origin.allRequests()[0]!.toString('latin1')).toBe('GET /plain HTTP/1.1\r\nHost: a.test\r\n\r\n');
   });
 
-  it('match: a server-speaks-first protocol passes after headerTimeout of client silence', async () => {
-    const origin = await startRawOrigin((s) => s.write('220 banner\r\n'));
+  it('match: a client that stays silent past headerTimeout cannot then send a ClientHello for another host', async () => {
+    // Silence used to open the tunnel (for server-speaks-first protocols), after which nothing was read.
+    const origin = await startTlsOrigin();
     const h = await startProxy('match', (c) => (c.limits.headerTimeoutMs = 200));
     const socket = await connectTunnel(h.port, `a.test:${origin.port}`);
-    let got = '';
-    socket.on('data', (c: Buffer) => (got += c.toString()));
-    await waitFor(() => got.includes("220 banner"));
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    await new Promise((r) => setTimeout(r, 400));
+    // Whatever the tunnel does with a late ClientHello, it must not reach the origin.
+    const result = closed ? 'closed' : await tlsRequest(socket, 'b.test');
+    expect(result).not.toContain('tunnel /x');
+    expect(origin.servernames).toEqual([]);
+    await waitFor(() => h.log.records.length === 1);
+    expect(h.log.records[0]).toMatchObject({ mode: 'connect', error: 'REQUEST_DENIED', rule: 'access.connectSni' });
   });
 
   it('require: bytes that are not TLS are refused', async () => {
