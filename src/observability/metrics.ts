@@ -59,7 +59,7 @@ export const DFP_METRICS = {
   dnsCacheHosts: { name: 'dfp_dns_cache_hosts', type: 'gauge', help: 'Hosts in the DNS cache.', labels: [] },
   deniedTotal: { name: 'dfp_denied_total', type: 'counter', help: 'Requests denied by policy, by reason.', labels: ['reason'] },
   connectionsActive: { name: 'dfp_connections_active', type: 'gauge', help: 'Open client connections.', labels: [] },
-  sniRejectedTotal: { name: 'dfp_sni_rejected_total', type: 'counter', help: 'SNI passthrough connections closed without a tunnel, by error code.', labels: ['reason'] },
+  sniRejectedTotal: { name: 'dfp_sni_rejected_total', type: 'counter', help: 'SNI passthrough connections closed without a tunnel, by reason.', labels: ['reason'] },
   tlsHandshakesTotal: { name: 'dfp_tls_handshakes_total', type: 'counter', help: 'TLS handshakes, by side (client: an HTTPS listener; upstream: origination) and result.', labels: ['side', 'result'] },
 } as const satisfies Record<string, MetricDef>;
 

@@ -17,7 +17,7 @@ export interface ProxyMetrics {
   tunnelClosed(bytesUp: number, bytesDown: number): void;
   /** A refusal, counted in dfp_denied_total{reason}. */
   denied(reason: DenyReason): void;
-  /** An SNI passthrough connection closed without a tunnel (error-table code as the reason). */
+  /** An SNI passthrough connection closed without a tunnel: a stable reason (the ClientHello scanner's, or an error code). */
   sniRejected(code: string): void;
   /** A TLS handshake finished: with a client (an HTTPS listener) or an upstream; ok or error. */
   tlsHandshake(side: 'client' | 'upstream', ok: boolean): void;

@@ -8,11 +8,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { normalizeHost } from '../dns/name.js';
-import { ProxyError, toProxyError, type ErrorCode } from '../errors.js';
+import { ERRORS, ProxyError, toProxyError, type ErrorCode } from '../errors.js';
 import { HeadParser } from '../http/index.js';
 import type { Conn } from '../io/conn.js';
 import { noRoute } from '../policy/decision.js';
-import { CH_DONE, CH_NEED_MORE, CH_NOT_TLS, ClientHelloScanner } from '../tls/client-hello.js';
+import { CH_DONE, CH_NEED_MORE, CH_TOO_LARGE, ClientHelloScanner } from '../tls/client-hello.js';
 import { connectTo } from '../upstream/connect.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Closable, ProxyContext } from './context.js';
@@ -93,16 +93,17 @@ export class SniConn implements Closable, ExchangeRecord {
     this.heldBytes += chunk.length;
     const verdict = this.scanner.push(chunk);
     if (verdict === CH_NEED_MORE) {
-      if (this.heldBytes > MAX_HELD_BYTES) this.reject('REQUEST_HEAD_TOO_LARGE', `no ClientHello within ${MAX_HELD_BYTES} bytes`);
+      if (this.heldBytes > MAX_HELD_BYTES) this.reject('REQUEST_HEAD_TOO_LARGE', 'HELD_TOO_MUCH');
       return;
     }
     if (verdict !== CH_DONE) {
-      this.reject('REQUEST_MALFORMED', verdict === CH_NOT_TLS ? `not TLS (${this.scanner.reason})` : `ClientHello refused: ${this.scanner.reason}`);
+      // The scanner's reason (NOT_HANDSHAKE_RECORD, SNI_IP_LITERAL, …) is the metric's label.
+      this.reject(verdict === CH_TOO_LARGE ? 'REQUEST_HEAD_TOO_LARGE' : 'REQUEST_MALFORMED', this.scanner.reason ?? 'INVALID');
       return;
     }
     const name = this.scanner.serverName;
     if (name === null) {
-      this.reject('REQUEST_MALFORMED', 'ClientHello without server_name');
+      this.reject('REQUEST_MALFORMED', 'NO_SNI');
       return;
     }
     this.route(name);
@@ -172,28 +173,30 @@ export class SniConn implements Closable, ExchangeRecord {
     if (this.state === S_CLOSED || this.state === S_TUNNEL) return;
     const e = toProxyError(err);
     this.rule = e.rule;
-    this.reject(e.code, e.detail);
+    this.reject(e.code, e.code);
   }
 
-  /** No passthrough: log the reason and close (nothing can be said to a TLS client in its own protocol). */
-  private reject(code: ErrorCode, detail: string): void {
+  /**
+   * No passthrough: log the error code and close (nothing can be said to a TLS client in its own
+   * protocol); `reason`, a stable label (the scanner's reason, or the error code), is counted.
+   */
+  private reject(code: ErrorCode, reason: string): void {
     if (this.state === S_CLOSED) return;
     this.state = S_CLOSED;
     this.errorCode = code;
-    this.status = new ProxyError(code).status;
-    void detail; // the log has the code; the detail is for a future `details` field
-    this.ctx.metrics.sniRejected(code);
+    this.status = ERRORS[code].status;
+    this.ctx.metrics.sniRejected(reason);
     this.log();
     this.socket.destroy();
   }
 
   timedOut(): void {
     this.timer = null;
-    if (this.state === S_HELLO) this.reject('REQUEST_TIMEOUT', 'no complete ClientHello within headerTimeout');
+    if (this.state === S_HELLO) this.reject('REQUEST_TIMEOUT', 'TIMEOUT');
   }
 
   onEnd(): void {
-    if (this.state === S_HELLO) this.reject('REQUEST_MALFORMED', 'closed before a complete ClientHello');
+    if (this.state === S_HELLO) this.reject('REQUEST_MALFORMED', 'CLOSED_EARLY');
   }
 
   onClose(): void {

@@ -98,7 +98,8 @@ describe('SNI passthrough refusals', () => {
       ['sni', 'REQUEST_MALFORMED'],
       ['sni', 'REQUEST_MALFORMED'],
     ]);
-    expect(h.value('dfp_sni_rejected_total{reason="REQUEST_MALFORMED"}')).toBe(2);
+    expect(h.value('dfp_sni_rejected_total{reason="NOT_HANDSHAKE_RECORD"}')).toBe(1);
+    expect(h.value('dfp_sni_rejected_total{reason="NO_SNI"}')).toBe(1);
     expect(origin.servernames).toEqual([]);
   });
 

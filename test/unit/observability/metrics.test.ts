@@ -169,7 +169,7 @@ describe('createDfpMetrics', () => {
       '# TYPE dfp_denied_total counter',
       '# HELP dfp_connections_active Open client connections.',
       '# TYPE dfp_connections_active gauge',
-      '# HELP dfp_sni_rejected_total SNI passthrough connections closed without a tunnel, by error code.',
+      '# HELP dfp_sni_rejected_total SNI passthrough connections closed without a tunnel, by reason.',
       '# TYPE dfp_sni_rejected_total counter',
       '# HELP dfp_tls_handshakes_total TLS handshakes, by side (client: an HTTPS listener; upstream: origination) and result.',
       '# TYPE dfp_tls_handshakes_total counter',
