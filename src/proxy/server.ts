@@ -64,14 +64,14 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
 
   const servers: net.Server[] = [];
   try {
-    for (const config_ of config.listeners) {
-      if (config_.proxyProtocol) {
-        throw new Error(`listener ${config_.address.host}:${config_.address.port}: proxyProtocol is not supported yet`);
+    for (const listenerConfig of config.listeners) {
+      if (listenerConfig.proxyProtocol) {
+        throw new Error(`listener ${listenerConfig.address.host}:${listenerConfig.address.port}: proxyProtocol is not supported yet`);
       }
       // Certificate and key are read once, at start: a bad file stops dfp here, naming it.
-      const listener = listenerRuntime(config_);
+      const listener = listenerRuntime(listenerConfig);
       const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-      await listen(server, config_.address);
+      await listen(server, listenerConfig.address);
       // After listen, errors come from accept() (EMFILE, ENFILE, ENOBUFS): the listener keeps
       // going and the connection waits in the backlog; without a handler they would crash dfp.
       server.on('error', onAcceptError);

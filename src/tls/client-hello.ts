@@ -58,24 +58,24 @@ const CH_COLON = 0x3a;
 
 export class ClientHelloScanner {
   private readonly maxBytes: number;
-  private code: number;
-  private _reason: string | null;
-  private _serverName: string | null;
-  private _alpn: string[] | null;
-  private _hasEch: boolean;
+  private code!: number;
+  private _reason!: string | null;
+  private _serverName!: string | null;
+  private _alpn!: string[] | null;
+  private _hasEch!: boolean;
   /** Records started so far (the first one decides NOT_TLS versus INVALID). */
-  private records: number;
+  private records!: number;
   /** Bytes of the current record header seen (0..5); 5 once its payload is being read. */
-  private recordHeaderGot: number;
-  private recordLength: number;
+  private recordHeaderGot!: number;
+  private recordLength!: number;
   /** Payload bytes of the current record not yet consumed. */
-  private recordLeft: number;
+  private recordLeft!: number;
   /** Bytes of the 4-byte handshake header seen. */
-  private handshakeHeaderGot: number;
-  private bodyLength: number;
-  private bodyGot: number;
+  private handshakeHeaderGot!: number;
+  private bodyLength!: number;
+  private bodyGot!: number;
   /** The body assembled across records or chunks; null while it can still be read in place. */
-  private body: Buffer | null;
+  private body!: Buffer | null;
 
   constructor(limits?: ClientHelloLimits) {
     const maxBytes = limits?.maxBytes ?? DEFAULT_MAX_CLIENT_HELLO_BYTES;
@@ -83,19 +83,7 @@ export class ClientHelloScanner {
       throw new RangeError(`maxBytes must be an integer in 1..${MAX_HANDSHAKE_LENGTH}, got ${maxBytes}`);
     }
     this.maxBytes = maxBytes;
-    this.code = CH_NEED_MORE;
-    this._reason = null;
-    this._serverName = null;
-    this._alpn = null;
-    this._hasEch = false;
-    this.records = 0;
-    this.recordHeaderGot = 0;
-    this.recordLength = 0;
-    this.recordLeft = 0;
-    this.handshakeHeaderGot = 0;
-    this.bodyLength = 0;
-    this.bodyGot = 0;
-    this.body = null;
+    this.reset();
   }
 
   /** After CH_DONE: the SNI host_name, lower-cased, one trailing dot removed; null when absent. */
