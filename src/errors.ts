@@ -110,8 +110,19 @@ function quoteSfString(text: string): string {
 export function proxyStatusValue(err: ProxyError): string {
   let value = `dfp; error=${err.proxyStatus}`;
   if (err.rcode) value += `; rcode=${quoteSfString(err.rcode)}`;
-  if (err.detail) value += `; details=${quoteSfString(err.detail)}`;
+  const details = detailsOf(err);
+  if (details) value += `; details=${quoteSfString(details)}`;
   return value;
+}
+
+/**
+ * Proxy-Status details: the detail, and for a policy decision the rule that made it, unless the detail
+ * already names it (`deny rule 2: *.example.net`; `10.1.2.3 is private (default: private destinations)`).
+ */
+function detailsOf(err: ProxyError): string {
+  const rule = err.rule;
+  if (rule === null || err.detail.includes(rule)) return err.detail;
+  return err.detail ? `${err.detail} (${rule})` : rule;
 }
 
 const REASONS: Record<number, string> = {
@@ -140,7 +151,8 @@ export interface ErrorReplyOptions {
 /** Serialise a complete HTTP/1.1 error response for `err`. */
 export function renderErrorReply(err: ProxyError, options: ErrorReplyOptions = {}): Buffer {
   const spec: ErrorSpec = ERRORS[err.code];
-  const body = oneLine(err.detail ? `${spec.text}: ${err.detail}` : spec.text) + '\n';
+  const details = detailsOf(err);
+  const body = oneLine(details ? `${spec.text}: ${details}` : spec.text) + '\n';
   let head =
     `HTTP/1.1 ${spec.status} ${REASONS[spec.status] ?? 'Error'}\r\n` +
     `Content-Type: text/plain; charset=utf-8\r\n` +

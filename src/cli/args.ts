@@ -7,6 +7,7 @@
 import { loadConfig, rejectUnsupported } from '../config/load.js';
 import { ConfigError, suggest } from '../config/raw.js';
 import type { Config } from '../config/types.js';
+import type { ExplainRequest } from './explain.js';
 import { parseIPv4, parseIPv6 } from '../policy/ip.js';
 import { isHostName } from '../policy/host-port.js';
 
@@ -26,6 +27,11 @@ export interface Flags {
   workers: string | null;
   logFormat: string | null;
   logLevel: string | null;
+  /** dfp check --explain HOST[:PORT] [--mode M] [--user NAME] [--resolve] */
+  explain: string | null;
+  mode: string | null;
+  user: string | null;
+  resolve: boolean;
   /** dfp cert */
   out: string | null;
   hosts: string[];
@@ -41,6 +47,7 @@ interface FlagSpec {
 
 const RUN: readonly CommandName[] = ['run', 'check'];
 const CERT: readonly CommandName[] = ['cert'];
+const CHECK: readonly CommandName[] = ['check'];
 
 const FLAGS: Record<string, FlagSpec> = {
   '--config': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'config', '--config', v) },
@@ -52,13 +59,17 @@ const FLAGS: Record<string, FlagSpec> = {
   '--workers': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'workers', '--workers', v) },
   '--log-format': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'logFormat', '--log-format', v) },
   '--log-level': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'logLevel', '--log-level', v) },
+  '--explain': { hasValue: true, commands: CHECK, apply: (f, v) => setOnce(f, 'explain', '--explain', v) },
+  '--mode': { hasValue: true, commands: CHECK, apply: (f, v) => setOnce(f, 'mode', '--mode', v) },
+  '--user': { hasValue: true, commands: CHECK, apply: (f, v) => setOnce(f, 'user', '--user', v) },
+  '--resolve': { hasValue: false, commands: CHECK, apply: (f) => void (f.resolve = true) },
   '--out': { hasValue: true, commands: CERT, apply: (f, v) => setOnce(f, 'out', '--out', v) },
   '--host': { hasValue: true, commands: CERT, apply: (f, v) => void f.hosts.push(v) },
 };
 
 const SUBCOMMANDS: Record<string, CommandName> = { check: 'check', cert: 'cert', help: 'help', version: 'version' };
 
-type SingleKey = 'config' | 'admin' | 'connectPorts' | 'workers' | 'logFormat' | 'logLevel' | 'out';
+type SingleKey = 'config' | 'admin' | 'connectPorts' | 'workers' | 'logFormat' | 'logLevel' | 'out' | 'explain' | 'mode' | 'user';
 
 function setOnce(flags: Flags, key: SingleKey, name: string, value: string): void {
   if (flags[key] !== null) throw new ConfigError(name, 'given more than once');
@@ -69,6 +80,8 @@ export const USAGE = `usage:
   dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
       [--allow-private] [--connect-ports LIST|any] [--workers N] [--log-format json|pretty] [--log-level LEVEL]
   dfp check [--config FILE] [flags]    validate a config and print the effective one
+  dfp check [--config FILE] --explain HOST[:PORT] [--mode forward|connect|gateway] [--user NAME] [--resolve]
+                                       the decision for a destination, its rule and the steps; exit 0 allowed, 1 denied
   dfp cert --out DIR [--host NAME]...  make a local CA and a server certificate
   dfp --help | --version
 `;
@@ -86,6 +99,10 @@ export function parseArgs(argv: readonly string[]): Flags {
     workers: null,
     logFormat: null,
     logLevel: null,
+    explain: null,
+    mode: null,
+    user: null,
+    resolve: false,
     out: null,
     hosts: [],
   };
@@ -121,7 +138,7 @@ export function parseArgs(argv: readonly string[]): Flags {
       throw new ConfigError(name, `unknown flag${hint ? `; did you mean ${hint}?` : ''}`);
     }
     if (!spec.commands.includes(flags.command) && !wantsHelp) {
-      const where = spec.commands === CERT ? 'dfp cert' : 'dfp and dfp check';
+      const where = spec.commands === CERT ? 'dfp cert' : spec.commands === CHECK ? 'dfp check' : 'dfp and dfp check';
       throw new ConfigError(name, `not a flag of ${flags.command === 'run' ? 'dfp' : `dfp ${flags.command}`} (it belongs to ${where})`);
     }
     if (!spec.hasValue) {
@@ -148,7 +165,7 @@ export function parseArgs(argv: readonly string[]): Flags {
 
 export type Command =
   | { kind: 'run'; config: Config }
-  | { kind: 'check'; config: Config }
+  | { kind: 'check'; config: Config; explain: ExplainRequest | null }
   | { kind: 'cert'; outDir: string; hosts: string[] }
   | { kind: 'help' }
   | { kind: 'version' };
@@ -174,9 +191,22 @@ export function parseCommand(argv: readonly string[]): Command {
       // Flags carries every Overrides field: config reads the ones it resolves.
       const config = loadConfig(flags.config, flags);
       rejectUnsupported(config);
-      return { kind: flags.command, config };
+      if (flags.command === 'run') return { kind: 'run', config };
+      return { kind: 'check', config, explain: explainRequest(flags) };
     }
   }
+}
+
+function explainRequest(flags: Flags): ExplainRequest | null {
+  if (flags.explain === null) {
+    for (const [name, given] of [['--mode', flags.mode !== null], ['--user', flags.user !== null], ['--resolve', flags.resolve]] as const) {
+      if (given) throw new ConfigError(name, 'goes with --explain HOST[:PORT]');
+    }
+    return null;
+  }
+  const mode = flags.mode ?? 'forward';
+  if (mode !== 'forward' && mode !== 'connect' && mode !== 'gateway') throw new ConfigError('--mode', `must be forward, connect or gateway, not "${mode}"`);
+  return { target: flags.explain, mode, user: flags.user, resolve: flags.resolve };
 }
 
 function checkCertHost(host: string): string {

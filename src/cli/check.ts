@@ -5,7 +5,7 @@
  */
 import { stringify } from 'yaml';
 import { formatDuration } from '../config/duration.js';
-import type { BackendConfig, Config, TrustConfig, UpstreamTlsConfig } from '../config/types.js';
+import type { AccessEntry, BackendConfig, Config, TrustConfig, UpstreamTlsConfig } from '../config/types.js';
 import { formatHostPort } from '../policy/host-port.js';
 
 export const REDACTED = '<redacted>';
@@ -13,6 +13,10 @@ export const REDACTED = '<redacted>';
 /** The effective config as YAML, secrets redacted. */
 export function runCheck(config: Config): string {
   return stringify(toRawShape(config), { lineWidth: 0 });
+}
+
+function formatAccessEntry(e: AccessEntry): string | { rule: string; name: string } {
+  return e.name === null ? e.rule : { rule: e.rule, name: e.name };
 }
 
 /** Config → the file shape (plain data; no secrets). */
@@ -42,9 +46,10 @@ export function toRawShape(config: Config): Record<string, unknown> {
       preresolve: [...d.preresolve],
     },
     access: {
+      mode: config.access.mode,
       allowPrivateDestinations: config.access.allowPrivateDestinations,
-      allow: [...config.access.allow],
-      deny: [...config.access.deny],
+      allow: config.access.allow.map(formatAccessEntry),
+      deny: config.access.deny.map(formatAccessEntry),
       connectPorts: [...config.access.connectPorts],
       upgrades: [...config.access.upgrades],
       connectSni: config.access.connectSni,
@@ -58,7 +63,10 @@ export function toRawShape(config: Config): Record<string, unknown> {
           },
         }
       : {},
-    rateLimit: config.rateLimit.perClient ? { perClient: { ...config.rateLimit.perClient } } : {},
+    rateLimit: {
+      ...(config.rateLimit.perClient ? { perClient: { ...config.rateLimit.perClient } } : {}),
+      store: config.rateLimit.store === 'memory' ? 'memory' : `redis://${formatHostPort(config.rateLimit.store.redis)}`,
+    },
     limits: {
       maxHeaderBytes: l.maxHeaderBytes,
       maxConnections: l.maxConnections,

@@ -15,7 +15,7 @@ import { createMetrics } from '../observability/proxy-metrics.js';
 
 const USAGE = `usage: dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
            [--allow-private] [--workers N] [--log-format json|pretty] [--log-level LEVEL]
-       dfp check --config FILE
+       dfp check --config FILE [--explain HOST[:PORT] [--mode forward|connect|gateway] [--user NAME] [--resolve]]
        dfp cert --out DIR [--host NAME]...
 `;
 
@@ -38,9 +38,21 @@ export async function main(argv: string[]): Promise<number | undefined> {
     case 'version':
       process.stdout.write('dfp 0.1.0\n');
       return 0;
-    case 'check':
-      process.stdout.write(runCheck(command.config));
-      return 0;
+    case 'check': {
+      if (command.explain === null) {
+        process.stdout.write(runCheck(command.config));
+        return 0;
+      }
+      try {
+        const result = await (await import('./explain.js')).explain(command.config, command.explain);
+        process.stdout.write(result.text);
+        return result.allowed ? 0 : 1;
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        process.stderr.write(`dfp: ${err.message}\n`);
+        return 2;
+      }
+    }
     case 'cert':
       // node-forge is large: load it only for this command.
       process.stdout.write((await import('./cert.js')).runCert(command.outDir, command.hosts));

@@ -18,9 +18,9 @@ export function defaultConfig(): Config {
       maxPendingLookups: 1_024,
       preresolve: [],
     },
-    access: { allowPrivateDestinations: false, allow: [], deny: [], connectPorts: [443], upgrades: ['websocket'], connectSni: 'off' },
+    access: { mode: 'enforce', allowPrivateDestinations: false, allow: [], deny: [], connectPorts: [443], upgrades: ['websocket'], connectSni: 'off' },
     auth: { basic: null },
-    rateLimit: { perClient: null },
+    rateLimit: { perClient: null, store: 'memory' },
     limits: {
       maxHeaderBytes: 65_536,
       maxConnections: 10_000,

@@ -35,10 +35,7 @@ export function rejectUnsupported(config: Config): void {
   config.listeners.forEach((l, i) => {
     if (l.proxyProtocol) no(`listeners[${i}].proxyProtocol`);
   });
-  if (config.auth.basic !== null) no('auth');
-  if (config.rateLimit.perClient !== null) no('rateLimit');
-  if (config.access.allow.length > 0) no('access.allow');
-  if (config.access.deny.length > 0) no('access.deny');
+  if (config.rateLimit.store !== 'memory') no('rateLimit.store');
   config.routes.forEach((r, i) => {
     if (r.backend.type === 'Static') no(`routes[${i}].backend.type`);
   });

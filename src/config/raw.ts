@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments, YAMLParseError } from 'yaml';
 import { parseIPv4, parseIPv6 } from '../policy/address.js';
-import { parseCidr } from '../policy/cidr.js';
-import { isHostName, parseHostPort, parsePort } from '../policy/host-port.js';
+import { parseAccessRule } from '../policy/access-rules.js';
+import { isHostName, parseHostPort } from '../policy/host-port.js';
 import type { HostPort } from './types.js';
 
 /** A rejected configuration value: names the key path and the reason. */
@@ -366,33 +366,16 @@ export function checkDnsServer(text: string, path: string): string {
 }
 
 /**
- * An access.allow / access.deny entry: a CIDR or IP ("10.0.0.0/8", "::1"),
- * a host glob ("*.example.com") or either with a port ("host:443", "[::1]:443").
- * Returned lower-cased, otherwise as written.
+ * An access.allow / access.deny entry: a name ("example.com", "*.example.com", "*"), an address or CIDR
+ * ("10.0.0.0/8", "2001:db8::/32", "[::1]"), each with an optional port or range (":443", ":8000-8999";
+ * IPv6 in brackets then). The syntax and its reasons are policy/access-rules.ts's; lower-cased here.
  */
 export function checkAccessEntry(text: string, path: string): string {
   const lower = text.toLowerCase();
-  if (lower.includes('/') || parseIPv4(lower) >= 0 || (!lower.startsWith('[') && lower.indexOf(':') !== lower.lastIndexOf(':'))) {
-    try {
-      parseCidr(lower);
-    } catch (err) {
-      throw new ConfigError(path, `"${text}": ${(err as Error).message}`);
-    }
-    return lower;
+  try {
+    parseAccessRule(lower);
+  } catch (err) {
+    throw new ConfigError(path, `"${text}": ${(err as Error).message}`);
   }
-  let host = lower;
-  const colon = lower.lastIndexOf(':');
-  if (colon >= 0) {
-    host = lower.slice(0, colon);
-    const port = parsePort(lower, colon + 1);
-    if (port <= 0) throw new ConfigError(path, `"${text}": "${lower.slice(colon + 1)}" is not a port (1..65535)`);
-  }
-  if (host.startsWith('[') && host.endsWith(']')) {
-    const ip = host.slice(1, -1);
-    if (ip.includes('%') || !parseIPv6(ip, new Uint8Array(16))) throw new ConfigError(path, `"${text}": [${ip}] is not an IPv6 address`);
-    return lower;
-  }
-  if (parseIPv4(host) >= 0) return lower;
-  checkHostGlob(host, path);
   return lower;
 }

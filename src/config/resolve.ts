@@ -31,6 +31,7 @@ import {
 } from './raw.js';
 import type {
   AccessConfig,
+  AccessEntry,
   AuthConfig,
   BackendConfig,
   Config,
@@ -69,7 +70,7 @@ export interface ResolveOptions {
 export const TOP_KEYS = ['listeners', 'admin', 'dns', 'access', 'auth', 'rateLimit', 'limits', 'upstream', 'routes', 'workers', 'log'] as const;
 export const LOOKUP_FAMILIES: readonly LookupFamily[] = ['V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'AUTO', 'ALL'];
 const LOG_FORMATS = ['json', 'pretty'] as const;
-const ACCESS_KEYS = ['allowPrivateDestinations', 'allow', 'deny', 'connectPorts', 'upgrades', 'connectSni'];
+const ACCESS_KEYS = ['mode', 'allowPrivateDestinations', 'allow', 'deny', 'connectPorts', 'upgrades', 'connectSni'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 interface Ctx {
@@ -89,7 +90,7 @@ export function resolveConfig(raw: unknown, overrides: Overrides | null, options
     dns: resolveDns(readObject(top['dns'], 'dns', DNS_KEYS), d.dns),
     access: resolveAccess(readObject(top['access'], 'access', ACCESS_KEYS), d.access),
     auth: resolveAuth(readObject(top['auth'], 'auth', ['basic']), ctx),
-    rateLimit: resolveRateLimit(readObject(top['rateLimit'], 'rateLimit', ['perClient'])),
+    rateLimit: resolveRateLimit(readObject(top['rateLimit'], 'rateLimit', ['perClient', 'store'])),
     limits: resolveLimits(readObject(top['limits'], 'limits', LIMIT_KEYS), d.limits),
     upstream: resolveUpstream(readObject(top['upstream'], 'upstream', ['maxIdlePerHost', 'tls']), d.upstream, ctx),
     routes: resolveRoutes(top, d.routes, ctx),
@@ -241,17 +242,43 @@ function readDuration(o: RawObject, key: string, path: string, fallback: number,
 // ---- access, auth, rate limit, limits ----
 
 function resolveAccess(o: RawObject, d: AccessConfig): AccessConfig {
-  const allow = readStringList(o, 'allow', 'access') ?? d.allow;
-  const deny = readStringList(o, 'deny', 'access') ?? d.deny;
+  const allow = readAccessEntries(o, 'allow') ?? d.allow;
+  const deny = readAccessEntries(o, 'deny') ?? d.deny;
   const ports = readList(o, 'connectPorts', 'access');
   return {
+    mode: readEnum(o, 'mode', 'access', ['enforce', 'report'] as const, d.mode),
     allowPrivateDestinations: readBool(o, 'allowPrivateDestinations', 'access', d.allowPrivateDestinations),
-    allow: allow.map((e, i) => checkAccessEntry(e, `access.allow[${i}]`)),
-    deny: deny.map((e, i) => checkAccessEntry(e, `access.deny[${i}]`)),
+    allow,
+    deny,
     connectPorts: ports ? ports.map((p, i) => checkInt(p, `access.connectPorts[${i}]`, 1, 65535)) : d.connectPorts,
     upgrades: (readStringList(o, 'upgrades', 'access') ?? d.upgrades).map((e, i) => checkUpgradeProtocol(e, `access.upgrades[${i}]`)),
     connectSni: readEnum(o, 'connectSni', 'access', ['off', 'match', 'require'] as const, allow.length > 0 ? 'match' : d.connectSni),
   };
+}
+
+/**
+ * access.allow / access.deny: each entry a rule string ("*.example.com:443", "10.0.0.0/8") or
+ * `{ rule, name }`, the name being what logs and Proxy-Status call the rule instead of its index.
+ */
+function readAccessEntries(o: RawObject, key: 'allow' | 'deny'): AccessEntry[] | null {
+  const list = readList(o, key, 'access');
+  if (list === null || list === undefined) return null;
+  const names = new Set<string>();
+  return list.map((item, i) => {
+    const path = `access.${key}[${i}]`;
+    if (typeof item === 'string') return { rule: checkAccessEntry(item, path), name: null };
+    const e = readObject(item, path, ['rule', 'name']);
+    const rule = checkAccessEntry(requireString(e, 'rule', path), `${path}.rule`);
+    const name = readString(e, 'name', path) ?? null;
+    if (name !== null) {
+      if (name.length === 0 || name.length > 64 || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+        throw new ConfigError(`${path}.name`, 'must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+      }
+      if (names.has(name)) throw new ConfigError(`${path}.name`, `duplicate rule name "${name}"`);
+      names.add(name);
+    }
+    return { rule, name };
+  });
 }
 
 /** An Upgrade protocol name (RFC 9110 §7.8: a token; no version: every version of it is allowed), lower-cased. */
@@ -291,14 +318,26 @@ function resolveAuth(o: RawObject, ctx: Ctx): AuthConfig {
 }
 
 function resolveRateLimit(o: RawObject): RateLimitConfig {
-  if (o['perClient'] === undefined || o['perClient'] === null) return { perClient: null };
+  const store = resolveRateLimitStore(o['store']);
+  if (o['perClient'] === undefined || o['perClient'] === null) return { perClient: null, store };
   const path = 'rateLimit.perClient';
   const p = readObject(o['perClient'], path, ['requestsPerSecond', 'burst']);
   const rps = p['requestsPerSecond'];
   if (typeof rps !== 'number' || !Number.isFinite(rps) || rps <= 0 || rps > 1_000_000) {
     throw new ConfigError(`${path}.requestsPerSecond`, rps === undefined ? 'is required' : `must be a number above 0 and at most 1000000, not ${describe(rps)}`);
   }
-  return { perClient: { requestsPerSecond: rps, burst: readInt(p, 'burst', path, Math.max(1, Math.ceil(rps)), 1, 10_000_000) } };
+  return { perClient: { requestsPerSecond: rps, burst: readInt(p, 'burst', path, Math.max(1, Math.ceil(rps)), 1, 10_000_000) }, store };
+}
+
+/** `memory` (default) or `redis://HOST:PORT` (an IP or a name; port default 6379). */
+function resolveRateLimitStore(value: unknown): RateLimitConfig['store'] {
+  const path = 'rateLimit.store';
+  if (value === undefined || value === null || value === 'memory') return 'memory';
+  if (typeof value !== 'string' || !value.startsWith('redis://')) throw new ConfigError(path, `must be "memory" or "redis://HOST:PORT", not ${describe(value)}`);
+  const rest = value.slice('redis://'.length).replace(/\/$/, '');
+  if (rest.includes('@') || rest.includes('/')) throw new ConfigError(path, 'must be redis://HOST:PORT (no credentials or database in the URL)');
+  const hp = parseHostPort(rest.includes(':') && !rest.endsWith(']') ? rest : `${rest}:6379`, path, false);
+  return { redis: hp };
 }
 
 const LIMIT_KEYS = ['maxHeaderBytes', 'maxConnections', 'maxConnectionsPerClient', 'headerTimeout', 'responseTimeout', 'idleTimeout', 'connectTimeout', 'drainTimeout'];

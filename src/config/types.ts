@@ -42,10 +42,18 @@ export interface DnsConfig {
   preresolve: string[];
 }
 
+/** One access.allow / access.deny rule: its text (lower-cased) and the name the config may give it. */
+export interface AccessEntry {
+  rule: string;
+  name: string | null;
+}
+
 export interface AccessConfig {
+  /** enforce: allow/deny rules refuse; report: they only log and count what they would refuse (the guard is enforced in both). */
+  mode: 'enforce' | 'report';
   allowPrivateDestinations: boolean;
-  allow: string[];
-  deny: string[];
+  allow: AccessEntry[];
+  deny: AccessEntry[];
   /** Ports CONNECT may reach; empty = any. */
   connectPorts: number[];
   /** Protocols an Upgrade may switch to (lower-case protocol names); other Upgrade tokens are removed. */
@@ -69,6 +77,8 @@ export interface AuthConfig {
 
 export interface RateLimitConfig {
   perClient: null | { requestsPerSecond: number; burst: number };
+  /** Where the buckets live: this process ('memory') or a Redis server shared by every replica. */
+  store: 'memory' | { redis: HostPort };
 }
 
 export interface LimitsConfig {

@@ -61,7 +61,8 @@ export function formatAccessRecord(r: AccessRecord, now: number): string {
     ',"dns_ms":' + fixed3(r.dnsMs) +
     ',"connect_ms":' + fixed3(r.connectMs) +
     ',"error":' + quoted(r.error) +
-    ',"rule":' + quoted(r.rule) + '}\n'
+    ',"rule":' + quoted(r.rule) +
+    (r.wouldDeny === null ? '}\n' : ',"would_deny":' + quoted(r.wouldDeny) + '}\n')
   );
 }
 

@@ -44,6 +44,8 @@ export function createMetrics(): BoundMetrics {
       m.tunnelBytesDownstream.inc(bytesDown);
     },
     denied: (reason: DenyReason) => m.deniedCounter(reason).inc(),
+    wouldDeny: (reason: DenyReason) => m.wouldDenyTotal.labels(reason).inc(),
+    rateLimited: () => m.rateLimitedTotal.inc(),
     sniRejected: (code: string) => m.sniRejectedTotal.labels(code).inc(),
     tlsHandshake: (side: 'client' | 'upstream', ok: boolean) => m.tlsHandshakesTotal.labels(side, ok ? 'ok' : 'error').inc(),
   };

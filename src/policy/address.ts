@@ -197,3 +197,22 @@ export function allZero(b: Uint8Array, from: number, to: number): boolean {
 function embeddedV4(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
+
+/**
+ * The IPv4 address an IPv6 literal carries in the forms classified by it (mapped, translated, compatible,
+ * NAT64 well-known prefix, 6to4), as dotted text; null for an IPv4 literal, any other IPv6 address, `::`
+ * and `::1`. Access rules match such an address by its IPv4 too, so `deny: [10.0.0.0/8]` also refuses
+ * `64:ff9b::a00:1`, which a NAT64 gateway would carry to 10.0.0.1.
+ */
+export function embeddedIPv4(ip: string): string | null {
+  if (parseIPv4(ip) >= 0 || !parseIPv6(ip, scratch)) return null;
+  const b = scratch;
+  let at = -1;
+  if (b[0] === 0 && b[1] === 0) {
+    if (allZero(b, 2, 10) && ((b[10] === 0xff && b[11] === 0xff) || (b[10] === 0 && b[11] === 0 && !(allZero(b, 12, 15) && b[15]! <= 1)))) at = 12;
+    else if (allZero(b, 2, 8) && b[8] === 0xff && b[9] === 0xff && b[10] === 0 && b[11] === 0) at = 12;
+  } else if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && allZero(b, 4, 12)) at = 12;
+  else if (b[0] === 0x20 && b[1] === 0x02) at = 2;
+  if (at < 0) return null;
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+}

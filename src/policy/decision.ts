@@ -10,7 +10,7 @@ import { denyReasonForAddress, type DenyReason } from './deny-reasons.js';
 
 export interface Denial {
   readonly reason: DenyReason;
-  readonly code: Extract<ErrorCode, 'DESTINATION_DENIED' | 'REQUEST_DENIED'>;
+  readonly code: Extract<ErrorCode, 'DESTINATION_DENIED' | 'REQUEST_DENIED' | 'AUTH_REQUIRED'>;
   readonly detail: string;
   /** The rule that decided, as the access log names it (a config key, or `default: …` for a built-in rule). */
   readonly rule: string;

@@ -18,6 +18,14 @@ export const DENY_REASONS = [
   'metadata_destination',
   /** access.connectSni: the TLS SNI inside a CONNECT tunnel does not name the CONNECT host (tunnel closed). */
   'connect_sni',
+  /** An access.deny rule matched the name or an address (403; Proxy-Status details name the rule). */
+  'deny_rule',
+  /** access.allow is set and no rule of it admits the destination (403). */
+  'not_allowed',
+  /** auth.basic: Proxy-Authorization missing or wrong (407). */
+  'proxy_auth',
+  /** rateLimit.perClient: the key's bucket is empty (429 with Retry-After; also dfp_rate_limited_total). */
+  'rate_limit',
 ] as const;
 
 export type DenyReason = (typeof DENY_REASONS)[number];

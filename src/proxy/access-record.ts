@@ -22,6 +22,8 @@ export interface AccessRecord {
   error: string | null;
   /** The policy rule that decided a denial (null otherwise). */
   rule: string | null;
+  /** Report mode (access.mode: report): the rule that would have refused this request, which went through. */
+  wouldDeny: string | null;
 }
 
 export interface AccessLogSink {

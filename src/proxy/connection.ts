@@ -11,7 +11,7 @@
  */
 import type { Conn } from '../io/conn.js';
 import { performance } from 'node:perf_hooks';
-import { ERROR, HeadParser, NEED_MORE } from '../http/index.js';
+import { ERROR, H_PROXY_AUTHORIZATION, HeadParser, NEED_MORE } from '../http/index.js';
 import { ProxyError, toProxyError, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import { connectTo, type ConnectResult } from '../upstream/connect.js';
@@ -23,7 +23,8 @@ import type { Peer } from './peer.js';
 import { releaseClient } from './client-count.js';
 import type { RuntimeSnapshot } from './snapshot.js';
 import { chooseDestination } from './destination-choice.js';
-import { checkedAddressesNow, resolveAndCheck } from './destination.js';
+import { checkedAddressesNow, rateLimited, refuse, resolveAndCheck } from './destination.js';
+import type { AuthVerdict, BasicAuth } from '../policy/auth.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { describePartialHead } from './partial-head.js';
 import { piece } from './read-buffer.js';
@@ -257,7 +258,47 @@ export class ClientConn implements ExchangeHost, Closable {
     const x = this.x;
     x.reset(this.takeHeadStart());
     try {
-      // route
+      // authenticate: a cached verdict synchronously; a first bcrypt verification off this call stack.
+      const auth = this.snap.auth;
+      if (auth !== null) {
+        const value = proxyAuthorization(this.parser);
+        const verdict = auth.checkNow(value);
+        if (verdict === undefined) {
+          auth.check(value).then(
+            (v) => this.authenticated(v),
+            (err: unknown) => this.authenticated(err),
+          );
+          return;
+        }
+        admit(this.ctx, auth, verdict, x);
+      }
+      this.route();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** The answer of a bcrypt verification: go on with the request, unless the connection moved on meanwhile. */
+  private authenticated(verdict: AuthVerdict | unknown): void {
+    if (this.state !== S_SETUP) return;
+    try {
+      if (typeof verdict !== 'object' || verdict === null || !('ok' in verdict)) throw verdict;
+      admit(this.ctx, this.snap.auth!, verdict as AuthVerdict, this.x);
+      this.route();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** rate limit → route (mode, destination, route) → decide and resolve. Throws ProxyError. */
+  private route(): void {
+    const x = this.x;
+    {
+      const limiter = this.snap.rateLimiter;
+      if (limiter !== null) {
+        const wait = limiter.take(x.user ?? this.peer.address);
+        if (wait > 0) throw rateLimited(this.ctx, wait);
+      }
       const d = x.dest;
       chooseDestination(this.ctx, this.snap, this.parser, d);
       if (d.isUpgrade) {
@@ -266,8 +307,6 @@ export class ClientConn implements ExchangeHost, Closable {
       }
       x.keepAlive = d.mode !== 'connect' && this.parser.keepAlive && !this.ctx.draining;
       this.resolveDestination();
-    } catch (err) {
-      this.fail(err);
     }
   }
 
@@ -276,13 +315,13 @@ export class ClientConn implements ExchangeHost, Closable {
     const x = this.x;
     const target = x.dest.host!;
     const port = x.dest.authority!.port;
-    const addresses = checkedAddressesNow(this.ctx, this.snap, target, port);
+    const addresses = checkedAddressesNow(this.ctx, this.snap, target, port, x);
     if (addresses !== undefined) {
       this.connect(addresses);
       return;
     }
     const t0 = performance.now();
-    resolveAndCheck(this.ctx, this.snap, (target as { name: string }).name, port).then(
+    resolveAndCheck(this.ctx, this.snap, (target as { name: string }).name, port, x).then(
       (list) => {
         x.dnsMs = performance.now() - t0;
         if (this.state === S_SETUP) this.connect(list);
@@ -660,3 +699,27 @@ function reportCrash(err: unknown): void {
 function onConnTimer(conn: ClientConn): void {
   conn.timerFired();
 }
+
+/** The Proxy-Authorization value, or null when absent; two of them are answered as malformed credentials. */
+function proxyAuthorization(p: HeadParser): string | null {
+  const i = p.findHeader(H_PROXY_AUTHORIZATION);
+  if (i < 0) return null;
+  if (p.findHeader(H_PROXY_AUTHORIZATION, i + 1) >= 0) return '';
+  return p.headerValue(i);
+}
+
+/**
+ * auth.basic's verdict: the user goes on the exchange (the log's user, the rate-limit key), anything else
+ * is a 407 with the challenge (busy: 429, come back in a second). Proxy-Authorization itself is
+ * hop-by-hop: it never reaches an upstream.
+ */
+function admit(ctx: ProxyContext, auth: BasicAuth, verdict: AuthVerdict, x: { user: string | null }): void {
+  if (verdict.ok) {
+    x.user = verdict.user;
+    return;
+  }
+  if (verdict.reason === 'busy') throw rateLimited(ctx, 1);
+  refuse(ctx, { reason: 'proxy_auth', code: 'AUTH_REQUIRED', detail: AUTH_DETAIL[verdict.reason], rule: 'auth.basic' }, [auth.challenge]);
+}
+
+const AUTH_DETAIL = { missing: 'no credentials', malformed: 'malformed credentials', wrong: 'wrong credentials' } as const;

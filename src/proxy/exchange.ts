@@ -22,6 +22,8 @@ import { HeadBuilder } from './head-builder.js';
 import { piece } from './read-buffer.js';
 import { logExchange, type ExchangeRecord } from './reply.js';
 import { buildInterimHead, buildRequestHead, buildResponseHead } from './rewrite.js';
+import type { Denial } from '../policy/decision.js';
+import type { PolicyNote } from './destination.js';
 import { isAcceptedUpgrade, type UpgradeOffer } from './upgrade.js';
 import type { UpstreamConn, UpstreamOwner } from './upstream-conn.js';
 
@@ -59,7 +61,7 @@ export interface ExchangeHost {
   clientAddress(): string;
 }
 
-export class Exchange implements UpstreamOwner, ExchangeRecord {
+export class Exchange implements UpstreamOwner, ExchangeRecord, PolicyNote {
   readonly host: ExchangeHost;
   readonly socket: Conn;
 
@@ -74,6 +76,11 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
   errorCode: ErrorCode | null = null;
   /** The policy rule behind a denial (for the log). */
   rule: string | null = null;
+  /** The authenticated user (auth.basic), for the log; the rate-limit key. */
+  user: string | null = null;
+  // PolicyNote: from the name step to the address step, and the report-mode verdict for the log.
+  nameAllowed = false;
+  wouldDeny: Denial | null = null;
   /** Method name kept for the log once the parser is gone (tunnels). */
   method: string | null = null;
   /** The address dialled (for the log). */
@@ -129,6 +136,9 @@ export class Exchange implements UpstreamOwner, ExchangeRecord {
     this.bytesOut = 0;
     this.errorCode = null;
     this.rule = null;
+    this.user = null;
+    this.nameAllowed = false;
+    this.wouldDeny = null;
     this.address = null;
     this.upgradeOffer = null;
     this.interimCount = 0;

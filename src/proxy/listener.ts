@@ -187,6 +187,7 @@ function logRefused(ctx: ProxyContext, socket: Conn, code: ErrorCode, bytesOut: 
     connectMs: 0,
     error: code,
     rule: null,
+    wouldDeny: null,
   });
 }
 

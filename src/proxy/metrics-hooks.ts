@@ -17,6 +17,10 @@ export interface ProxyMetrics {
   tunnelClosed(bytesUp: number, bytesDown: number): void;
   /** A refusal, counted in dfp_denied_total{reason}. */
   denied(reason: DenyReason): void;
+  /** Report mode: an allow/deny rule would have refused (the request went through), in dfp_would_deny_total{reason}. */
+  wouldDeny(reason: DenyReason): void;
+  /** A request or tunnel refused by rateLimit (dfp_rate_limited_total). */
+  rateLimited(): void;
   /** An SNI passthrough connection closed without a tunnel: a stable reason (the ClientHello scanner's, or an error code). */
   sniRejected(code: string): void;
   /** A TLS handshake finished: with a client (an HTTPS listener) or an upstream; ok or error. */
@@ -31,6 +35,8 @@ export const NO_METRICS: ProxyMetrics = {
   tunnelOpened() {},
   tunnelClosed() {},
   denied() {},
+  wouldDeny() {},
+  rateLimited() {},
   tlsHandshake() {},
   sniRejected() {},
 };

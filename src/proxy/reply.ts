@@ -27,6 +27,10 @@ export interface ExchangeRecord {
   readonly errorCode: ErrorCode | null;
   /** The policy rule behind a denial. */
   readonly rule: string | null;
+  /** The authenticated user, or null. */
+  readonly user: string | null;
+  /** Report mode: what an access rule would have refused. */
+  readonly wouldDeny: { readonly rule: string } | null;
   /** Method name kept for the log once the parser is gone (tunnels); else taken from `request`. */
   readonly method: string | null;
   readonly address: string | null;
@@ -43,7 +47,7 @@ export function logExchange(ctx: ProxyContext, x: ExchangeRecord, client: string
   const authority = dest.authority;
   log.write({
     client,
-    user: null,
+    user: x.user,
     mode: dest.mode,
     method: x.method ?? methodForLog(request),
     // The name as resolved (lower case, A-label, no trailing dot) once known, else as received.
@@ -58,6 +62,7 @@ export function logExchange(ctx: ProxyContext, x: ExchangeRecord, client: string
     connectMs: x.connectMs,
     error: x.errorCode,
     rule: x.rule,
+    wouldDeny: x.wouldDeny === null ? null : x.wouldDeny.rule,
   });
 }
 

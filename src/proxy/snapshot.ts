@@ -4,10 +4,18 @@
  * builds a new one and swaps the reference whole: requests that start afterwards use the new one, an
  * exchange in flight keeps the one it started with (ClientConn takes it per request).
  */
+import { readFileSync } from 'node:fs';
 import type { Config, RouteConfig } from '../config/types.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Denial } from '../policy/decision.js';
+import { compileAccessPolicy, type AccessPolicy, type Reported } from '../policy/access-policy.js';
+import { BasicAuth } from '../policy/auth.js';
+import { parseHtpasswd } from '../policy/htpasswd.js';
+import { RateLimiter } from '../policy/rate-limit.js';
 import { loadTrust, type Trust } from '../upstream/tls.js';
+
+/** A memoised decision on a list of addresses. */
+export type Checked = readonly ResolvedAddress[] | Denial | Reported<ResolvedAddress>;
 
 export interface RuntimeSnapshot {
   readonly config: Config;
@@ -18,10 +26,20 @@ export interface RuntimeSnapshot {
   /** `Via: 1.1 <pseudonym>\r\n` (and 1.0), prebuilt. */
   readonly viaLine11: Buffer;
   readonly viaLine10: Buffer;
-  /** Policy decisions on address lists, memoised per list object handed out by the DNS cache. */
-  readonly checked: WeakMap<readonly ResolvedAddress[], readonly ResolvedAddress[] | Denial>;
-  /** Decisions on IP literals (bounded). */
-  readonly literals: Map<string, readonly ResolvedAddress[] | Denial>;
+  /** access.*: the guard and the compiled allow/deny rules. */
+  readonly policy: AccessPolicy;
+  /**
+   * Policy decisions on address lists, memoised per list object handed out by the DNS cache: without
+   * rules the decision depends on the list alone (key 0); with rules on the port and whether the name
+   * was allowed too (key port × 2 + nameAllowed).
+   */
+  readonly checked: WeakMap<readonly ResolvedAddress[], Map<number, Checked>>;
+  /** Decisions on IP literals, by address then the same key (bounded). */
+  readonly literals: Map<string, Map<number, Checked>>;
+  /** auth.basic (htpasswd read now; its verification cache lives and dies with this snapshot). */
+  readonly auth: BasicAuth | null;
+  /** rateLimit.perClient buckets (see the note in buildSnapshot). */
+  readonly rateLimiter: RateLimiter | null;
   /** upstream.tls.ca, read and parsed once: what origination checks certificates against. */
   readonly upstreamTrust: Trust;
   /** TLS origination for an https:// target: upstream.tls.ca, SNI from the name, names checked. */
@@ -38,7 +56,11 @@ export interface OriginationTls {
   readonly verifyHostname: boolean;
 }
 
-export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapshot {
+/**
+ * `previous`: the snapshot this one replaces (a reload). Rate-limit buckets carry over when the limits
+ * did not change, so a reload does not hand every client a fresh burst.
+ */
+export function buildSnapshot(config: Config, pseudonym: string, previous: RuntimeSnapshot | null = null): RuntimeSnapshot {
   // The system roots take ~30 ms to parse: read on the first TLS origination. Custom CA files are read
   // now, so that a bad one stops the start (or the reload) naming the file.
   const trustConfig = config.upstream.tls.trust;
@@ -58,8 +80,28 @@ export function buildSnapshot(config: Config, pseudonym: string): RuntimeSnapsho
       verifyHostname: t.verifyHostname,
     });
   }
+  const basic = config.auth.basic;
+  const auth =
+    basic === null
+      ? null
+      : new BasicAuth({
+          realm: basic.realm,
+          users: basic.users,
+          entries: basic.passwordFile === null ? [] : parseHtpasswd(readFileSync(basic.passwordFile, 'utf8'), basic.passwordFile),
+        });
+  const perClient = config.rateLimit.perClient;
+  const old = previous?.rateLimiter ?? null;
+  const rateLimiter =
+    perClient === null
+      ? null
+      : old !== null && old.ratePerSecond === perClient.requestsPerSecond && old.burst === perClient.burst
+        ? old
+        : new RateLimiter({ ratePerSecond: perClient.requestsPerSecond, burst: perClient.burst });
   return {
     config,
+    policy: compileAccessPolicy(config.access),
+    auth,
+    rateLimiter,
     routesAreDefault: isDefaultRouting(config),
     pseudonym,
     viaLine11: Buffer.from(`Via: 1.1 ${pseudonym}\r\n`),

@@ -17,7 +17,8 @@ import { connectTo } from '../upstream/connect.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Closable, ProxyContext } from './context.js';
 import { newDestination, type Destination } from './destination-choice.js';
-import { checkedAddressesNow, refuse, resolveAndCheck } from './destination.js';
+import { checkedAddressesNow, rateLimited, refuse, resolveAndCheck, type PolicyNote } from './destination.js';
+import type { Denial } from '../policy/decision.js';
 import type { Peer } from './peer.js';
 import { releaseClient } from './client-count.js';
 import { logExchange, type ExchangeRecord } from './reply.js';
@@ -40,7 +41,7 @@ interface SniSocket extends Conn {
   dfpOwner: SniConn;
 }
 
-export class SniConn implements Closable, ExchangeRecord {
+export class SniConn implements Closable, ExchangeRecord, PolicyNote {
   readonly ctx: ProxyContext;
   readonly snap: RuntimeSnapshot;
   readonly socket: Conn;
@@ -63,6 +64,11 @@ export class SniConn implements Closable, ExchangeRecord {
   bytesOut = 0;
   errorCode: ErrorCode | null = null;
   rule: string | null = null;
+  /** No credentials travel in a ClientHello: the SNI listener has no user (rate-limit key: the client address). */
+  readonly user = null;
+  // PolicyNote
+  nameAllowed = false;
+  wouldDeny: Denial | null = null;
   readonly method = '';
   address: string | null = null;
   private logged = false;
@@ -122,13 +128,19 @@ export class SniConn implements Closable, ExchangeRecord {
       d.host = target;
       if (target.kind !== 'name') throw new ProxyError('REQUEST_MALFORMED', 'an IP literal as server_name');
       if (!this.snap.routesAreDefault && !hostMatchesRoutes(this.snap.config.routes, target.name)) refuse(this.ctx, noRoute(target.name));
-      const now = checkedAddressesNow(this.ctx, this.snap, target, this.upstreamPort);
+      // Each SNI connection is a new tunnel: it takes a token from the client's bucket.
+      const limiter = this.snap.rateLimiter;
+      if (limiter !== null) {
+        const wait = limiter.take(this.peer.address);
+        if (wait > 0) throw rateLimited(this.ctx, wait);
+      }
+      const now = checkedAddressesNow(this.ctx, this.snap, target, this.upstreamPort, this);
       if (now !== undefined) {
         this.dial(now);
         return;
       }
       const t0 = performance.now();
-      resolveAndCheck(this.ctx, this.snap, target.name, this.upstreamPort).then(
+      resolveAndCheck(this.ctx, this.snap, target.name, this.upstreamPort, this).then(
         (list) => {
           this.dnsMs = performance.now() - t0;
           if (this.state === S_SETUP) this.dial(list);

@@ -38,7 +38,7 @@ describe('a denial carries its reason and rule to the reply, the metric and the 
     p.dns.set('inside.test', { a: ['10.1.2.3'] });
     const res = await rawRequest(p.port, 'GET http://inside.test/ HTTP/1.1\r\nHost: inside.test\r\n\r\n');
     expect(res.responses[0]?.status).toBe(403);
-    expect(header(res.responses[0], 'proxy-status')).toBe('dfp; error=destination_ip_prohibited; details="10.1.2.3 is private"');
+    expect(header(res.responses[0], 'proxy-status')).toBe('dfp; error=destination_ip_prohibited; details="10.1.2.3 is private (default: private destinations)"');
     expect(p.value('dfp_denied_total{reason="private_destination"}')).toBe(1);
     expect(p.log.records[0]).toMatchObject({ status: 403, error: 'DESTINATION_DENIED', rule: 'default: private destinations', address: null });
   });

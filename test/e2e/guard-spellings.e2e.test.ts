@@ -60,7 +60,7 @@ describe('with the default policy, a private address in any spelling is refused 
     const h = await startHarness(defaultPolicy);
     const res = await sendUntilClosed(h, `GET http://${spelling}/ HTTP/1.1\r\nHost: ${spelling}\r\n\r\n`);
     expectReply(res.responses[0], 403, 'destination_ip_prohibited');
-    expect(header(res.responses[0], 'proxy-status')).toContain(`details="${details}"`);
+    expect(header(res.responses[0], 'proxy-status')).toContain(`details="${details} (default: `);
     expect(await onlyLogRecord(h)).toMatchObject({ status: 403, error: 'DESTINATION_DENIED', address: null });
     expect(h.dns.totalQueries()).toBe(0);
   });
@@ -69,7 +69,7 @@ describe('with the default policy, a private address in any spelling is refused 
     const h = await startHarness(defaultPolicy);
     const res = await sendUntilClosed(h, `CONNECT ${spelling}:443 HTTP/1.1\r\nHost: ${spelling}:443\r\n\r\n`);
     expectReply(res.responses[0], 403, 'destination_ip_prohibited');
-    expect(header(res.responses[0], 'proxy-status')).toContain(`details="${details}"`);
+    expect(header(res.responses[0], 'proxy-status')).toContain(`details="${details} (default: `);
     expect(await onlyLogRecord(h)).toMatchObject({ mode: 'connect', status: 403, error: 'DESTINATION_DENIED', address: null });
     expect(h.dns.totalQueries()).toBe(0);
   });
@@ -107,7 +107,7 @@ describe('a name whose DNS answer mixes several non-public addresses', () => {
     h.dns.set('mixed.test', { a: ['127.0.0.1', '10.0.0.1'], aaaa: ['fd00::1', '::ffff:c0a8:101'] });
     const res = await sendUntilClosed(h, 'GET http://mixed.test/ HTTP/1.1\r\nHost: mixed.test\r\n\r\n');
     expectReply(res.responses[0], 403, 'destination_ip_prohibited');
-    expect(header(res.responses[0], 'proxy-status')).toMatch(/details="(127\.0\.0\.1 is loopback|fd00::1 is ula)"/);
+    expect(header(res.responses[0], 'proxy-status')).toMatch(/details="(127\.0\.0\.1 is loopback|fd00::1 is ula) \(default: private destinations\)"/);
     expect(await onlyLogRecord(h)).toMatchObject({ host: 'mixed.test', status: 403, error: 'DESTINATION_DENIED', rule: 'default: private destinations', address: null });
     expect(h.dns.queries('mixed.test')).toBeGreaterThan(0);
   });
@@ -117,7 +117,7 @@ describe('a name whose DNS answer mixes several non-public addresses', () => {
     h.dns.set('meta-mixed.test', { a: ['10.0.0.1', '127.0.0.1', '169.254.169.254'], aaaa: ['fd00::1'] });
     const res = await sendUntilClosed(h, 'CONNECT meta-mixed.test:443 HTTP/1.1\r\nHost: meta-mixed.test:443\r\n\r\n');
     expectReply(res.responses[0], 403, 'destination_ip_prohibited');
-    expect(header(res.responses[0], 'proxy-status')).toContain('details="169.254.169.254 is metadata"');
+    expect(header(res.responses[0], 'proxy-status')).toContain('details="169.254.169.254 is metadata (default: cloud metadata)"');
     expect(await onlyLogRecord(h)).toMatchObject({ mode: 'connect', host: 'meta-mixed.test', status: 403, error: 'DESTINATION_DENIED', rule: 'default: cloud metadata', address: null });
     expect(h.dns.queries('meta-mixed.test')).toBeGreaterThan(0);
   });
@@ -127,7 +127,7 @@ describe('a name whose DNS answer mixes several non-public addresses', () => {
     h.dns.set('inside.test', { a: ['192.168.1.1', '100.64.0.1'] });
     const res = await sendUntilClosed(h, 'GET http://inside.test./ HTTP/1.1\r\nHost: inside.test.\r\n\r\n');
     expectReply(res.responses[0], 403, 'destination_ip_prohibited');
-    expect(header(res.responses[0], 'proxy-status')).toContain('details="192.168.1.1 is private"');
+    expect(header(res.responses[0], 'proxy-status')).toContain('details="192.168.1.1 is private (default: private destinations)"');
     expect(await onlyLogRecord(h)).toMatchObject({ status: 403, error: 'DESTINATION_DENIED', address: null });
     expect(h.dns.queries('inside.test')).toBeGreaterThan(0);
   });

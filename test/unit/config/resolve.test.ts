@@ -118,16 +118,18 @@ log: { format: pretty, level: warn }
       maxPendingLookups: 8,
       preresolve: ['example.com'],
     });
+    const entries = (...rules: string[]) => rules.map((rule) => ({ rule, name: null }));
     expect(c.access).toEqual({
+      mode: 'enforce',
       allowPrivateDestinations: true,
-      allow: ['*.example.com', '10.0.0.0/8', 'example.org:443', '[::1]:80', 'fd00::/8'],
-      deny: ['169.254.169.254'],
+      allow: entries('*.example.com', '10.0.0.0/8', 'example.org:443', '[::1]:80', 'fd00::/8'),
+      deny: entries('169.254.169.254'),
       connectPorts: [443, 8443],
       upgrades: ['websocket', 'x-proto'],
       connectSni: 'require',
     });
     expect(c.auth).toEqual({ basic: { realm: 'dfp', users: [{ username: 'alice', password: 'secret' }], passwordFile: join(dir, 'htpasswd') } });
-    expect(c.rateLimit).toEqual({ perClient: { requestsPerSecond: 100, burst: 200 } });
+    expect(c.rateLimit).toEqual({ perClient: { requestsPerSecond: 100, burst: 200 }, store: 'memory' });
     expect(c.limits).toEqual({ maxHeaderBytes: 32768, maxConnections: 50, maxConnectionsPerClient: 7, headerTimeoutMs: 30_000, responseTimeoutMs: 45_000, idleTimeoutMs: 300_000, connectTimeoutMs: 10_000, drainTimeoutMs: 0 });
     expect(c.upstream).toEqual({ maxIdlePerHost: 4, tls: { trust: { system: true, caFiles: [join(dir, 'ca.pem')], caPems: [] } } });
     expect(c.routes).toEqual([

@@ -18,6 +18,7 @@ const RECORD: AccessRecord = {
   connectMs: 0.5,
   error: null,
   rule: null,
+  wouldDeny: null,
 };
 
 describe('access log line', () => {

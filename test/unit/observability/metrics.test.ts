@@ -171,6 +171,10 @@ describe('createDfpMetrics', () => {
       '# TYPE dfp_connections_active gauge',
       '# HELP dfp_sni_rejected_total SNI passthrough connections closed without a tunnel, by reason.',
       '# TYPE dfp_sni_rejected_total counter',
+      '# HELP dfp_would_deny_total Requests access rules would have denied in report mode (let through), by reason.',
+      '# TYPE dfp_would_deny_total counter',
+      '# HELP dfp_rate_limited_total Requests and tunnels refused by rateLimit (429).',
+      '# TYPE dfp_rate_limited_total counter',
       '# HELP dfp_tls_handshakes_total TLS handshakes, by side (client: an HTTPS listener; upstream: origination) and result.',
       '# TYPE dfp_tls_handshakes_total counter',
     ]);
