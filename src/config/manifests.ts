@@ -1,5 +1,5 @@
 /**
- * Kubernetes manifests → dfp routes, for users coming from the gateway docs:
+ * Kubernetes manifests → dfp routes (and DNS settings), for users coming from the gateway docs:
  *
  * - kgateway   `Backend` (gateway.kgateway.dev) `type: DynamicForwardProxy`,
  *              `dynamicForwardProxy.enableTls` → backend.tls
@@ -10,17 +10,34 @@
  * - `HTTPRoute` (gateway.networking.k8s.io): hostnames → match.hosts, each
  *              rule × match → one route (PathPrefix, Exact headers), its one
  *              backendRef names a Backend above
+ * - `Gateway` (gateway.networking.k8s.io): HTTP listeners are accepted; a route
+ *              whose parentRef names a Gateway of this file must be admitted by it
+ *              (allowedRoutes.namespaces.from All, or Same with the same namespace)
+ * - Gloo `Gateway` (gateway.solo.io): httpGateway.options.dynamicForwardProxy.dnsCacheConfig
+ *              → dns (dnsLookupFamily → lookupFamily, hostTtl, maxHosts, dnsQueryTimeout →
+ *              queryTimeout, preresolveHostnames → preresolve, dnsCacheCircuitBreaker.
+ *              maxPendingRequests → maxPendingLookups, caresDns.resolvers → servers)
  * - Gloo `VirtualService` (gateway.solo.io): domains → hosts, matchers[].prefix,
  *              routeAction.dynamicForwardProxy.autoHostRewriteHeader → hostRewriteHeader
  *
- * A file may also hold one plain dfp config document (no `kind`); the routes
- * come from the manifests. Anything that cannot be translated is rejected
- * naming `Kind/name` and the field.
+ * Where a Gateway listens (a listener's port, Gloo's bindAddress/bindPort) is where an
+ * Envoy pod binds inside a cluster, behind a Service or a port-forward; it is checked but
+ * not copied: dfp listens where --listen, a dfp config document or its default says.
+ *
+ * A file may also hold one plain dfp config document (no `kind`); the routes come from
+ * the manifests, and DNS keys from a Gloo Gateway join its `dns` (the same key given by
+ * both is rejected). Anything that cannot be translated is rejected naming `Kind/name`
+ * and the field.
  */
+import { parseDuration, formatDuration } from './duration.js';
 import {
   ConfigError,
+  checkDnsServer,
+  checkEnum,
   checkHeaderName,
   checkHostGlob,
+  checkHostName,
+  checkInt,
   describe,
   readList,
   type RawObject,
@@ -46,7 +63,7 @@ export function isManifest(doc: unknown): boolean {
 
 /**
  * Split the documents of a file into the dfp config document (if any) and
- * merge the routes translated from the manifests into it.
+ * merge the routes (and DNS keys) translated from the manifests into it.
  */
 export function translateManifests(documents: readonly unknown[], fileName: string): RawObject {
   let config: RawObject | null = null;
@@ -64,23 +81,34 @@ export function translateManifests(documents: readonly unknown[], fileName: stri
   if (manifests.length === 0) return base;
   const backends = new Map<string, TranslatedBackend>();
   const configMaps = new Map<string, Manifest>();
+  const gateways = new Map<string, GatewayListeners>();
+  const dns = new Map<string, DnsSetting>();
   const routes: RawRoute[] = [];
-  for (const m of manifests) if (m.kind === 'ConfigMap') configMaps.set(`${m.namespace}/${m.name}`, m);
+  for (const m of manifests) {
+    if (m.kind === 'ConfigMap') configMaps.set(`${m.namespace}/${m.name}`, m);
+    else if (m.kind === 'Gateway' && m.group === 'gateway.solo.io') translateGlooGateway(m, dns);
+    else if (m.kind === 'Gateway') gateways.set(`${m.namespace}/${m.name}`, readGateway(m));
+  }
   for (const m of manifests) {
     if (m.kind === 'Backend') backends.set(`${m.namespace}/${m.name}`, translateBackend(m, configMaps));
   }
   for (const m of manifests) {
-    if (m.kind === 'HTTPRoute') routes.push(...translateHttpRoute(m, backends));
+    if (m.kind === 'HTTPRoute') routes.push(...translateHttpRoute(m, backends, gateways));
     else if (m.kind === 'VirtualService') routes.push(...translateVirtualService(m));
   }
-  if (routes.length === 0) throw new ConfigError(fileName, 'the manifests define no routes (add an HTTPRoute whose backendRefs name the Backend)');
+  if (routes.length === 0) {
+    throw new ConfigError(fileName, 'the manifests define no routes (add an HTTPRoute whose backendRefs name the Backend, or a Gloo VirtualService)');
+  }
   if (base['routes'] !== undefined) throw new ConfigError('routes', 'given both in the config document and by Kubernetes manifests; keep one');
-  return { ...base, routes };
+  const out: RawObject = { ...base, routes };
+  if (dns.size > 0) out['dns'] = mergeDns(base['dns'], dns);
+  return out;
 }
 
 const KINDS: Record<string, readonly string[]> = {
   Backend: ['gateway.kgateway.dev', 'gateway.envoyproxy.io'],
   HTTPRoute: ['gateway.networking.k8s.io'],
+  Gateway: ['gateway.networking.k8s.io', 'gateway.solo.io'],
   VirtualService: ['gateway.solo.io'],
   ConfigMap: [''],
 };
@@ -95,7 +123,7 @@ function readManifest(doc: RawObject, index: number): Manifest {
   const namespace = typeof meta['namespace'] === 'string' ? meta['namespace'] : 'default';
   const path = `${kind}/${name}`;
   const groups = KINDS[kind];
-  if (groups === undefined) throw new ConfigError(path, `kind ${kind} cannot be translated (supported: Backend, HTTPRoute, VirtualService, ConfigMap)`);
+  if (groups === undefined) throw new ConfigError(path, `kind ${kind} cannot be translated (supported: ${Object.keys(KINDS).join(', ')})`);
   if (!groups.includes(group)) throw new ConfigError(`${path}.apiVersion`, `${apiVersion} cannot be translated (expected ${groups.map((g) => g || 'v1').join(' or ')})`);
   // A ConfigMap's content is its data (read when a Backend names it).
   const spec = kind === 'ConfigMap' ? (doc['data'] ?? {}) : doc['spec'];
@@ -156,9 +184,10 @@ function caFromConfigMap(item: unknown, path: string, namespace: string, configM
   return { pem, source: `ConfigMap ${namespace}/${name} ca.crt` };
 }
 
-function translateHttpRoute(m: Manifest, backends: Map<string, TranslatedBackend>): RawRoute[] {
+function translateHttpRoute(m: Manifest, backends: Map<string, TranslatedBackend>, gateways: ReadonlyMap<string, GatewayListeners>): RawRoute[] {
   const p = `${m.path}.spec`;
   allowOnly(m.spec, p, ['parentRefs', 'hostnames', 'rules']);
+  (readList(m.spec, 'parentRefs', p) ?? []).forEach((ref, i) => checkParentRef(asObject(ref, `${p}.parentRefs[${i}]`), `${p}.parentRefs[${i}]`, m.namespace, gateways));
   const hosts = (readList(m.spec, 'hostnames', p) ?? []).map((h, i) => checkHostGlob(String(h), `${p}.hostnames[${i}]`));
   const rules = readList(m.spec, 'rules', p) ?? [];
   const routes: RawRoute[] = [];
@@ -239,4 +268,150 @@ function translateVirtualService(m: Manifest): RawRoute[] {
     });
   });
   return out;
+}
+
+// ---- Gateway (gateway.networking.k8s.io): which routes its HTTP listeners admit ----
+
+/** A Gateway of this file: its namespace and, per listener, its port and whether it admits routes of other namespaces. */
+interface GatewayListeners {
+  namespace: string;
+  listeners: Map<string, { port: number; isAnyNamespace: boolean }>;
+}
+
+function readGateway(m: Manifest): GatewayListeners {
+  const p = `${m.path}.spec`;
+  allowOnly(m.spec, p, ['gatewayClassName', 'listeners']);
+  const listeners = new Map<string, { port: number; isAnyNamespace: boolean }>();
+  (readList(m.spec, 'listeners', p) ?? []).forEach((item, i) => {
+    const lp = `${p}.listeners[${i}]`;
+    const l = asObject(item, lp);
+    allowOnly(l, lp, ['name', 'protocol', 'port', 'allowedRoutes']);
+    if (l['protocol'] !== 'HTTP') throw new ConfigError(`${lp}.protocol`, `only HTTP listeners can be translated, not ${describe(l['protocol'])} (for TLS to the proxy use listeners[].tls in a dfp config document)`);
+    const port = checkInt(l['port'], `${lp}.port`, 1, 65535);
+    const allowed = asObject(l['allowedRoutes'], `${lp}.allowedRoutes`);
+    allowOnly(allowed, `${lp}.allowedRoutes`, ['namespaces']);
+    const namespaces = asObject(allowed['namespaces'], `${lp}.allowedRoutes.namespaces`);
+    allowOnly(namespaces, `${lp}.allowedRoutes.namespaces`, ['from']);
+    const from = namespaces['from'] ?? 'Same';
+    if (from !== 'All' && from !== 'Same') throw new ConfigError(`${lp}.allowedRoutes.namespaces.from`, `only All or Same can be translated, not ${describe(from)}`);
+    listeners.set(String(l['name']), { port, isAnyNamespace: from === 'All' });
+  });
+  return { namespace: m.namespace, listeners };
+}
+
+/** A parentRef to a Gateway of this file must be one that admits the route (as Kubernetes would attach it). */
+function checkParentRef(ref: RawObject, path: string, routeNamespace: string, gateways: ReadonlyMap<string, GatewayListeners>): void {
+  if ((ref['group'] ?? 'gateway.networking.k8s.io') !== 'gateway.networking.k8s.io' || (ref['kind'] ?? 'Gateway') !== 'Gateway') return;
+  const ns = typeof ref['namespace'] === 'string' ? ref['namespace'] : routeNamespace;
+  const gateway = gateways.get(`${ns}/${String(ref['name'])}`);
+  if (gateway === undefined) return; // a Gateway elsewhere: where it listens is not dfp's concern
+  const section = ref['sectionName'];
+  if (section !== undefined && !gateway.listeners.has(String(section))) throw new ConfigError(`${path}.sectionName`, `Gateway ${ns}/${String(ref['name'])} has no listener ${describe(section)}`);
+  const admits = [...gateway.listeners].some(
+    ([name, l]) => (section === undefined || name === section) && (ref['port'] === undefined || ref['port'] === l.port) && (l.isAnyNamespace || ns === routeNamespace),
+  );
+  if (!admits) throw new ConfigError(path, `no listener of Gateway ${ns}/${String(ref['name'])} admits routes from namespace ${routeNamespace} (allowedRoutes.namespaces.from: Same)`);
+}
+
+// ---- Gloo Gateway (gateway.solo.io): the dynamic forward proxy's DNS cache ----
+
+/** A dfp `dns` key set by a Gloo Gateway, and the field it came from. */
+interface DnsSetting {
+  value: unknown;
+  path: string;
+}
+
+const LOOKUP_FAMILIES = ['V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'AUTO', 'ALL'] as const;
+
+function translateGlooGateway(m: Manifest, dns: Map<string, DnsSetting>): void {
+  const p = `${m.path}.spec`;
+  allowOnly(m.spec, p, ['bindAddress', 'bindPort', 'httpGateway', 'proxyNames', 'ssl', 'useProxyProto']);
+  if (m.spec['bindAddress'] !== undefined && (typeof m.spec['bindAddress'] !== 'string' || m.spec['bindAddress'] === '')) throw new ConfigError(`${p}.bindAddress`, 'must be an address');
+  if (m.spec['bindPort'] !== undefined) checkInt(m.spec['bindPort'], `${p}.bindPort`, 1, 65535);
+  if (m.spec['ssl'] === true) throw new ConfigError(`${p}.ssl`, 'cannot be translated (for TLS to the proxy use listeners[].tls in a dfp config document)');
+  if (m.spec['useProxyProto'] === true) throw new ConfigError(`${p}.useProxyProto`, 'cannot be translated (listeners[].proxyProtocol in a dfp config document)');
+  const http = asObject(m.spec['httpGateway'], `${p}.httpGateway`);
+  allowOnly(http, `${p}.httpGateway`, ['options']);
+  const options = asObject(http['options'], `${p}.httpGateway.options`);
+  allowOnly(options, `${p}.httpGateway.options`, ['dynamicForwardProxy']);
+  const fp = `${p}.httpGateway.options.dynamicForwardProxy`;
+  const filter = asObject(options['dynamicForwardProxy'], fp);
+  // saveUpstreamAddress: dfp always records the address it dialled (the access log's `address`).
+  allowOnly(filter, fp, ['dnsCacheConfig', 'saveUpstreamAddress']);
+  const cp = `${fp}.dnsCacheConfig`;
+  const cache = asObject(filter['dnsCacheConfig'], cp);
+  allowOnly(cache, cp, ['dnsLookupFamily', 'hostTtl', 'maxHosts', 'dnsQueryTimeout', 'preresolveHostnames', 'dnsCacheCircuitBreaker', 'caresDns', 'dnsRefreshRate', 'dnsFailureRefreshRate']);
+  const set = (key: string, field: string, value: unknown): void => {
+    const path = `${cp}.${field}`;
+    const earlier = dns.get(key);
+    if (earlier !== undefined && JSON.stringify(earlier.value) !== JSON.stringify(value)) throw new ConfigError(path, `differs from ${earlier.path} (dfp has one DNS cache)`);
+    dns.set(key, { value, path });
+  };
+  if (cache['dnsRefreshRate'] !== undefined) throw new ConfigError(`${cp}.dnsRefreshRate`, 'cannot be translated: dfp resolves a name again when its records expire (dns.minTtl / dns.maxTtl bound their TTL)');
+  if (cache['dnsFailureRefreshRate'] !== undefined) throw new ConfigError(`${cp}.dnsFailureRefreshRate`, 'cannot be translated: dfp caches a failed lookup for dns.negativeTtl');
+  if (cache['dnsLookupFamily'] !== undefined) set('lookupFamily', 'dnsLookupFamily', checkEnum(cache['dnsLookupFamily'], `${cp}.dnsLookupFamily`, LOOKUP_FAMILIES));
+  if (cache['hostTtl'] !== undefined) set('hostTtl', 'hostTtl', readGlooDuration(cache['hostTtl'], `${cp}.hostTtl`));
+  if (cache['dnsQueryTimeout'] !== undefined) set('queryTimeout', 'dnsQueryTimeout', readGlooDuration(cache['dnsQueryTimeout'], `${cp}.dnsQueryTimeout`));
+  if (cache['maxHosts'] !== undefined) set('maxHosts', 'maxHosts', checkInt(cache['maxHosts'], `${cp}.maxHosts`, 1, 10_000_000));
+  const breaker = asObject(cache['dnsCacheCircuitBreaker'], `${cp}.dnsCacheCircuitBreaker`);
+  allowOnly(breaker, `${cp}.dnsCacheCircuitBreaker`, ['maxPendingRequests']);
+  if (breaker['maxPendingRequests'] !== undefined) {
+    set('maxPendingLookups', 'dnsCacheCircuitBreaker.maxPendingRequests', checkInt(breaker['maxPendingRequests'], `${cp}.dnsCacheCircuitBreaker.maxPendingRequests`, 1, 1_000_000));
+  }
+  const names = readList(cache, 'preresolveHostnames', cp);
+  if (names !== undefined) {
+    // Each is a SocketAddress; dfp caches names, whatever port they are dialled on.
+    set('preresolve', 'preresolveHostnames', names.map((item, i) => {
+      const ap = `${cp}.preresolveHostnames[${i}]`;
+      const a = asObject(item, ap);
+      allowOnly(a, ap, ['address', 'portValue']);
+      if (a['portValue'] !== undefined) checkInt(a['portValue'], `${ap}.portValue`, 0, 65535);
+      return checkHostName(String(a['address'] ?? ''), `${ap}.address`);
+    }));
+  }
+  if (cache['caresDns'] !== undefined) set('servers', 'caresDns.resolvers', readCaresResolvers(asObject(cache['caresDns'], `${cp}.caresDns`), `${cp}.caresDns`));
+}
+
+/** caresDns: its resolvers (socket addresses) → dns.servers; the options dfp already behaves as. */
+function readCaresResolvers(cares: RawObject, path: string): string[] {
+  allowOnly(cares, path, ['resolvers', 'dnsResolverOptions']);
+  const options = asObject(cares['dnsResolverOptions'], `${path}.dnsResolverOptions`);
+  allowOnly(options, `${path}.dnsResolverOptions`, ['useTcpForDnsLookups', 'noDefaultSearchDomain']);
+  if (options['useTcpForDnsLookups'] === true) throw new ConfigError(`${path}.dnsResolverOptions.useTcpForDnsLookups`, 'cannot be translated: dfp queries over UDP (TCP only for a truncated answer)');
+  if (options['noDefaultSearchDomain'] === false) throw new ConfigError(`${path}.dnsResolverOptions.noDefaultSearchDomain`, 'cannot be translated: dfp never appends search domains');
+  const resolvers = readList(cares, 'resolvers', path) ?? [];
+  if (resolvers.length === 0) throw new ConfigError(`${path}.resolvers`, 'needs at least one resolver');
+  return resolvers.map((item, i) => {
+    const rp = `${path}.resolvers[${i}]`;
+    const r = asObject(item, rp);
+    allowOnly(r, rp, ['socketAddress']);
+    const sa = asObject(r['socketAddress'], `${rp}.socketAddress`);
+    allowOnly(sa, `${rp}.socketAddress`, ['address', 'portValue']);
+    const address = String(sa['address'] ?? '');
+    const port = sa['portValue'] === undefined ? 53 : checkInt(sa['portValue'], `${rp}.socketAddress.portValue`, 1, 65535);
+    const text = port === 53 ? address : address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    return checkDnsServer(text, `${rp}.socketAddress`);
+  });
+}
+
+/** A protobuf Duration as Gloo writes it ("5s", "0.5s"), as dfp's duration text; must be positive. */
+function readGlooDuration(value: unknown, path: string): string {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (err) {
+    throw new ConfigError(path, (err as Error).message);
+  }
+  if (ms <= 0) throw new ConfigError(path, 'must be longer than 0');
+  return formatDuration(ms);
+}
+
+/** The config document's `dns` with the keys a Gloo Gateway set; a key set by both is rejected. */
+function mergeDns(base: unknown, settings: ReadonlyMap<string, DnsSetting>): RawObject {
+  const dns = { ...asObject(base, 'dns') };
+  for (const [key, s] of settings) {
+    if (dns[key] !== undefined) throw new ConfigError(`dns.${key}`, `given both in the config document and by ${s.path}; keep one`);
+    dns[key] = s.value;
+  }
+  return dns;
 }
