@@ -83,7 +83,8 @@ export function toRawShape(config: Config): Record<string, unknown> {
       backend: formatBackend(r.backend),
     })),
     workers: config.workers,
-    log: { format: config.log.format, level: config.log.level },
+    log: { format: config.log.format, level: config.log.level, accessFile: config.log.accessFile },
+    ...(config.pac !== null ? { pac: { proxy: config.pac.proxy, direct: [...config.pac.direct] } } : {}),
   };
 }
 

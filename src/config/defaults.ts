@@ -39,6 +39,7 @@ export function defaultConfig(): Config {
       },
     ],
     workers: 1,
-    log: { format: 'json', level: 'info' },
+    log: { format: 'json', level: 'info', accessFile: null },
+    pac: null,
   };
 }

@@ -102,7 +102,8 @@ export interface RawConfig {
   upstream?: { maxIdlePerHost?: number; tls?: { ca?: RawCa } };
   routes?: RawRoute[];
   workers?: number;
-  log?: { format?: string; level?: string };
+  log?: { format?: string; level?: string; accessFile?: string | null };
+  pac?: { proxy?: string; direct?: string[] } | null;
 }
 
 /** The documents of one file: one for a dfp config, one or more for Kubernetes manifests. */

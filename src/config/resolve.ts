@@ -5,10 +5,10 @@
  * Relative file paths resolve against the config file's directory.
  */
 import { accessSync, constants as fsConstants } from 'node:fs';
-import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { defaultConfig } from './defaults.js';
 import { parseDuration } from './duration.js';
-import { parseHostPort as parseHostPortText } from '../policy/host-port.js';
+import { formatHostPort, parseHostPort as parseHostPortText } from '../policy/host-port.js';
 import {
   ConfigError,
   checkAccessEntry,
@@ -32,6 +32,7 @@ import {
 import type {
   AccessConfig,
   AccessEntry,
+  PacConfig,
   AuthConfig,
   BackendConfig,
   Config,
@@ -67,7 +68,7 @@ export interface ResolveOptions {
   checkFiles?: boolean;
 }
 
-export const TOP_KEYS = ['listeners', 'admin', 'dns', 'access', 'auth', 'rateLimit', 'limits', 'upstream', 'routes', 'workers', 'log'] as const;
+export const TOP_KEYS = ['listeners', 'admin', 'dns', 'access', 'auth', 'rateLimit', 'limits', 'upstream', 'routes', 'workers', 'log', 'pac'] as const;
 export const LOOKUP_FAMILIES: readonly LookupFamily[] = ['V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'AUTO', 'ALL'];
 const LOG_FORMATS = ['json', 'pretty'] as const;
 const ACCESS_KEYS = ['mode', 'allowPrivateDestinations', 'allow', 'deny', 'connectPorts', 'upgrades', 'connectSni'];
@@ -83,7 +84,7 @@ export function resolveConfig(raw: unknown, overrides: Overrides | null, options
   const ctx: Ctx = { baseDir: options.baseDir, checkFiles: options.checkFiles ?? true };
   const top = readObject(raw, '', TOP_KEYS);
   const d = defaultConfig();
-  const logObj = readObject(top['log'], 'log', ['format', 'level']);
+  const logObj = readObject(top['log'], 'log', ['format', 'level', 'accessFile']);
   const config: Config = {
     listeners: resolveListeners(top, d.listeners, ctx),
     admin: resolveAdmin(top['admin'], d.admin),
@@ -98,7 +99,9 @@ export function resolveConfig(raw: unknown, overrides: Overrides | null, options
     log: {
       format: readEnum(logObj, 'format', 'log', LOG_FORMATS, d.log.format),
       level: readEnum(logObj, 'level', 'log', LOG_LEVELS, d.log.level),
+      accessFile: resolveAccessFile(logObj, ctx),
     },
+    pac: resolvePac(top['pac']),
   };
   // CONNECT ports and private destinations are separate decisions: --allow-private opens no port.
   if (overrides) applyOverrides(config, overrides);
@@ -315,6 +318,32 @@ function resolveAuth(o: RawObject, ctx: Ctx): AuthConfig {
   const passwordFile = b['passwordFile'] === undefined || b['passwordFile'] === null ? null : readFile(b, 'passwordFile', path, ctx, true);
   if (users.length === 0 && passwordFile === null) throw new ConfigError(path, 'needs users or passwordFile');
   return { basic: { realm, users, passwordFile } };
+}
+
+/** log.accessFile: a path (relative to the config file), created if missing; its directory must exist. */
+function resolveAccessFile(o: RawObject, ctx: Ctx): string | null {
+  const value = o['accessFile'];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0) throw new ConfigError('log.accessFile', `must be a file path, not ${describe(value)}`);
+  const full = isAbsolute(value) ? value : resolvePath(ctx.baseDir, value);
+  if (ctx.checkFiles) {
+    try {
+      accessSync(dirname(full), fsConstants.W_OK);
+    } catch {
+      throw new ConfigError('log.accessFile', `cannot write in ${dirname(full)}`);
+    }
+  }
+  return full;
+}
+
+/** pac: { proxy: "HOST:PORT", direct: [globs] } → served at GET /proxy.pac. */
+function resolvePac(value: unknown): PacConfig | null {
+  if (value === undefined || value === null) return null;
+  const o = readObject(value, 'pac', ['proxy', 'direct']);
+  const proxy = requireString(o, 'proxy', 'pac');
+  const hp = parseHostPort(proxy, 'pac.proxy', false);
+  const direct = (readStringList(o, 'direct', 'pac') ?? []).map((g, i) => checkHostGlob(g, `pac.direct[${i}]`));
+  return { proxy: formatHostPort(hp), direct };
 }
 
 function resolveRateLimit(o: RawObject): RateLimitConfig {

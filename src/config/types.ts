@@ -134,6 +134,13 @@ export interface RouteConfig {
   backend: BackendConfig;
 }
 
+export interface PacConfig {
+  /** What browsers are told to use: "HOST:PORT". */
+  proxy: string;
+  /** Host globs ("*.internal.example", "intranet") browsers reach DIRECT. */
+  direct: string[];
+}
+
 export interface Config {
   listeners: ListenerConfig[];
   admin: HostPort | null;
@@ -145,5 +152,12 @@ export interface Config {
   upstream: UpstreamConfig;
   routes: RouteConfig[];
   workers: number;
-  log: { format: 'json' | 'pretty'; level: 'debug' | 'info' | 'warn' | 'error' };
+  log: {
+    format: 'json' | 'pretty';
+    level: 'debug' | 'info' | 'warn' | 'error';
+    /** Access log file (absolute path); null: stdout. Reopened on SIGUSR1 (logrotate). */
+    accessFile: string | null;
+  };
+  /** GET /proxy.pac on the admin port; null: not served. */
+  pac: PacConfig | null;
 }

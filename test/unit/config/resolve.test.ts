@@ -140,7 +140,7 @@ log: { format: pretty, level: warn }
       { match: { hosts: ['static.example'], pathPrefix: '/', headers: {} }, backend: { type: 'Static', endpoints: [{ host: '127.0.0.1', port: 9000 }], tls: null } },
     ]);
     expect(c.workers).toBe(2);
-    expect(c.log).toEqual({ format: 'pretty', level: 'warn' });
+    expect(c.log).toEqual({ format: 'pretty', level: 'warn', accessFile: null });
   });
 
   it.each([
@@ -190,7 +190,7 @@ log: { level: error }
     expect(c.admin).toBeNull();
     expect(c.access.allowPrivateDestinations).toBe(true);
     expect(c.workers).toBe(4);
-    expect(c.log).toEqual({ format: 'pretty', level: 'debug' });
+    expect(c.log).toEqual({ format: 'pretty', level: 'debug', accessFile: null });
   });
 
   it.each([
