@@ -5,12 +5,14 @@
  *   GET /metrics  Prometheus text 0.0.4
  *   GET /dns      the DNS cache as JSON
  *   GET /config   effective config (cli/check.ts runCheck output), secrets redacted
+ *   GET /proxy.pac the PAC file (pac.ts renderPac) when `pac` is set, else 404
  * HEAD works on each; other methods get 405, other paths 404.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostPort } from '../config/types.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './metrics.js';
+import { PAC_CONTENT_TYPE } from './pac.js';
 
 export interface AdminSources {
   isDraining(): boolean;
@@ -18,6 +20,11 @@ export interface AdminSources {
   metrics(): string | Promise<string>;
   dns(): unknown;
   config(): string;
+  /**
+   * The PAC script (pac.ts renderPac), or null when `pac` is not configured.
+   * Called per request, so a reload can swap what it returns. Absent: 404.
+   */
+  pac?: () => string | null;
 }
 
 export interface AdminServer {
@@ -32,7 +39,12 @@ interface Reply {
   status: number;
   type: string;
   body: string | Promise<string>;
+  /** Default no-store: every answer but the PAC file describes live state. */
+  cacheControl?: string;
 }
+
+/** Browsers refetch the PAC file on their own schedule; this bounds how stale a cached copy is after a reload. */
+const PAC_CACHE_CONTROL = 'max-age=300';
 
 function route(path: string, sources: AdminSources): Reply {
   switch (path) {
@@ -46,9 +58,17 @@ function route(path: string, sources: AdminSources): Reply {
       return { status: 200, type: 'application/json', body: Promise.resolve(sources.dns()).then((v) => JSON.stringify(v, null, 2) + '\n') };
     case '/config':
       return { status: 200, type: 'text/yaml; charset=utf-8', body: sources.config() };
+    case '/proxy.pac':
+      return routePac(sources);
     default:
       return { status: 404, type: TEXT, body: 'not found\n' };
   }
+}
+
+function routePac(sources: AdminSources): Reply {
+  const script = sources.pac?.() ?? null;
+  if (script === null) return { status: 404, type: TEXT, body: 'no PAC file: the pac config key is not set\n' };
+  return { status: 200, type: PAC_CONTENT_TYPE, body: script, cacheControl: PAC_CACHE_CONTROL };
 }
 
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, sources: AdminSources): Promise<void> {
@@ -71,7 +91,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, sourc
   res.statusCode = reply.status;
   res.setHeader('Content-Type', reply.type);
   res.setHeader('Content-Length', body.length);
-  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Cache-Control', reply.cacheControl ?? 'no-store');
   // Node sends no body bytes for HEAD even when end() is given one.
   res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -1,6 +1,8 @@
 import http from 'node:http';
+import vm from 'node:vm';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startAdmin, type AdminSources } from '../../../src/observability/admin.js';
+import { renderPac } from '../../../src/observability/pac.js';
 
 interface Got {
   status: number;
@@ -107,6 +109,56 @@ describe('admin server', () => {
     expect(got.status).toBe(500);
     expect(got.body).toBe('error: cache gone\n');
     expect((await request(port, '/healthz')).status).toBe(200);
+  });
+
+  it('GET /proxy.pac serves the PAC file, cacheable for 5 minutes, and it evaluates', async () => {
+    const { port } = await start({ pac: () => renderPac({ proxy: '127.0.0.1:8080', direct: ['*.internal.example'] }) });
+    const got = await request(port, '/proxy.pac');
+    expect(got.status).toBe(200);
+    expect(got.headers['content-type']).toBe('application/x-ns-proxy-autoconfig');
+    expect(got.headers['cache-control']).toBe('max-age=300');
+    const context = vm.createContext({});
+    vm.runInContext(got.body, context, { timeout: 1000 });
+    const find = context['FindProxyForURL'] as (url: string, host: string) => string;
+    expect(find('http://app.internal.example/', 'app.internal.example')).toBe('DIRECT');
+    expect(find('http://example.com/', 'example.com')).toBe('PROXY 127.0.0.1:8080');
+  });
+
+  it('HEAD /proxy.pac gets the PAC headers and no body', async () => {
+    const script = renderPac({ proxy: '127.0.0.1:8080', direct: [] });
+    const { port } = await start({ pac: () => script });
+    const got = await request(port, '/proxy.pac', 'HEAD');
+    expect(got.status).toBe(200);
+    expect(got.headers['content-type']).toBe('application/x-ns-proxy-autoconfig');
+    expect(got.headers['content-length']).toBe(String(Buffer.byteLength(script)));
+    expect(got.body).toBe('');
+  });
+
+  it('GET /proxy.pac answers what the source returns now (a reload swaps it)', async () => {
+    let pac: string | null = null;
+    const { port } = await start({ pac: () => pac });
+    expect((await request(port, '/proxy.pac')).status).toBe(404);
+    pac = renderPac({ proxy: '10.0.0.1:3128', direct: [] });
+    const got = await request(port, '/proxy.pac');
+    expect(got.status).toBe(200);
+    expect(got.body).toBe(pac);
+  });
+
+  it('GET /proxy.pac without pac configured answers 404 with a one-line text body, not cacheable', async () => {
+    for (const overrides of [{}, { pac: () => null }]) {
+      const { port } = await start(overrides);
+      const got = await request(port, '/proxy.pac');
+      expect(got.status).toBe(404);
+      expect(got.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(got.headers['cache-control']).toBe('no-store');
+      expect(got.body).toMatch(/^[^\n]+\n$/);
+      expect(got.body).toContain('pac');
+    }
+  });
+
+  it('other answers stay no-store', async () => {
+    const { port } = await start({ pac: () => 'function FindProxyForURL() { return "DIRECT"; }\n' });
+    expect((await request(port, '/healthz')).headers['cache-control']).toBe('no-store');
   });
 
   it('rejects when the address is taken', async () => {
