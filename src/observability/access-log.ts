@@ -1,87 +1,68 @@
 /**
- * Access log: one JSON line per request or tunnel. Lines are built by hand
- * (no JSON.stringify per request) and written in batches: at most every 50 ms
- * or 64 KiB, and on shutdown.
+ * Access log sinks: one line per request or tunnel, in the format of
+ * access-log-format.ts (json or pretty), written in batches: at most every
+ * 50 ms or 64 KiB, and on shutdown. Here: stdout (StreamAccessLog), memory
+ * (tests) and `createAccessLog`, the factory the CLI calls; the file sink,
+ * reopened on SIGUSR1, is in access-log-file.ts.
  */
 import type { AccessLogSink, AccessRecord } from '../proxy/access-record.js';
+import { FileAccessLog } from './access-log-file.js';
+import {
+  countLines,
+  FLUSH_BYTES,
+  FLUSH_DELAY_MS,
+  formatterFor,
+  MAX_PENDING_CHARS,
+  type AccessLogFormat,
+  type RecordFormatter,
+} from './access-log-format.js';
 
 // The proxy owns the record and the sink's interface; re-exported for older imports.
 export type { AccessLogSink, AccessRecord } from '../proxy/access-record.js';
+export {
+  fixed3,
+  formatAccessRecord,
+  formatPrettyRecord,
+  jsonEscape,
+  prettyBytes,
+  prettyField,
+  prettyMs,
+  type AccessLogFormat,
+} from './access-log-format.js';
+export { FileAccessLog, type FileAccessLogOptions } from './access-log-file.js';
 
-/** Escape for a JSON string body; the fast path returns the input untouched. */
-export function jsonEscape(text: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(text).slice(1, -1);
-  }
-  return text;
-}
-
-function quoted(text: string | null): string {
-  return text === null ? 'null' : '"' + jsonEscape(text) + '"';
-}
-
-let lastStampMs = -1;
-let lastStamp = '';
-
-/** ISO time, made once per millisecond. */
-function isoTime(now: number): string {
-  if (now !== lastStampMs) {
-    lastStampMs = now;
-    lastStamp = new Date(now).toISOString();
-  }
-  return lastStamp;
+export interface StreamAccessLogOptions {
+  format?: AccessLogFormat;
+  maxPendingChars?: number;
 }
 
 /**
- * A non-negative number with three decimals, as toFixed(3) writes it for the
- * values a proxy logs (four times cheaper than toFixed on this path).
+ * Batched writer to a stream (stdout by default). When the stream's own buffer
+ * holds more than maxPendingChars (stdout piped to a reader that stalls), a
+ * batch is dropped and its lines counted in `dropped`, instead of growing
+ * without bound.
  */
-export function fixed3(x: number): string {
-  const m = x >= 0 && x < 1e15 ? Math.round(x * 1000) : 0;
-  const whole = Math.floor(m / 1000);
-  const frac = m - whole * 1000;
-  return whole + (frac < 10 ? '.00' : frac < 100 ? '.0' : '.') + frac;
-}
-
-export function formatAccessRecord(r: AccessRecord, now: number): string {
-  return (
-    '{"time":"' + isoTime(now) +
-    '","client":' + quoted(r.client) +
-    ',"user":' + quoted(r.user) +
-    ',"mode":"' + r.mode +
-    '","method":' + quoted(r.method) +
-    ',"host":' + quoted(r.host) +
-    ',"port":' + r.port +
-    ',"address":' + quoted(r.address) +
-    ',"status":' + r.status +
-    ',"bytes_in":' + r.bytesIn +
-    ',"bytes_out":' + r.bytesOut +
-    ',"duration_ms":' + fixed3(r.durationMs) +
-    ',"dns_ms":' + fixed3(r.dnsMs) +
-    ',"connect_ms":' + fixed3(r.connectMs) +
-    ',"error":' + quoted(r.error) +
-    ',"rule":' + quoted(r.rule) +
-    (r.wouldDeny === null ? '}\n' : ',"would_deny":' + quoted(r.wouldDeny) + '}\n')
-  );
-}
-
-/** Lines wait at most this long, so a busy proxy makes a few writes a second, not one per loop turn. */
-const FLUSH_DELAY_MS = 50;
-const FLUSH_BYTES = 64 * 1024;
-
-/** Batched writer to a stream (stdout by default, or a file stream). */
 export class StreamAccessLog implements AccessLogSink {
   private pending = '';
   private scheduled = false;
+  private droppedLines = 0;
   private readonly out: NodeJS.WritableStream;
+  private readonly format: RecordFormatter;
+  private readonly maxPendingChars: number;
 
-  constructor(out: NodeJS.WritableStream = process.stdout) {
+  constructor(out: NodeJS.WritableStream = process.stdout, options: StreamAccessLogOptions = {}) {
     this.out = out;
+    this.format = formatterFor(options.format ?? 'json');
+    this.maxPendingChars = options.maxPendingChars ?? MAX_PENDING_CHARS;
+  }
+
+  /** Lines dropped because the stream did not keep up. */
+  get dropped(): number {
+    return this.droppedLines;
   }
 
   write(record: AccessRecord): void {
-    this.pending += formatAccessRecord(record, Date.now());
+    this.pending += this.format(record, Date.now());
     if (this.pending.length > FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -94,7 +75,23 @@ export class StreamAccessLog implements AccessLogSink {
     if (this.pending === '') return;
     const text = this.pending;
     this.pending = '';
+    const buffered = (this.out as { writableLength?: number }).writableLength;
+    if (buffered !== undefined && buffered + text.length > this.maxPendingChars) {
+      this.droppedLines += countLines(text);
+      return;
+    }
     this.out.write(text);
+  }
+
+  /** Nothing to reopen: stdout is not rotated. */
+  reopen(): void {}
+
+  /** Flush, and resolve once the stream has taken everything written so far (the stream stays open). */
+  close(): Promise<void> {
+    this.flush();
+    return new Promise((resolve) => {
+      this.out.write('', () => resolve());
+    });
   }
 }
 
@@ -109,4 +106,19 @@ export class MemoryAccessLog implements AccessLogSink {
     this.records.push({ ...record });
   }
   flush(): void {}
+}
+
+export type ClosableAccessLog = AccessLogSink & {
+  /** SIGUSR1: reopen the file (stdout: nothing to do). */
+  reopen(): void;
+  /** Flush and, for a file, close it: the clean-shutdown path. */
+  close(): Promise<void>;
+  /** Lines dropped because the output did not keep up. */
+  readonly dropped: number;
+};
+
+/** The access log the CLI runs: `log.accessFile`, else stdout, in `--log-format`. Throws if the file cannot be opened. */
+export function createAccessLog(opts: { format: AccessLogFormat; file: string | null }): ClosableAccessLog {
+  if (opts.file === null) return new StreamAccessLog(process.stdout, { format: opts.format });
+  return new FileAccessLog(opts.file, { format: opts.format });
 }
