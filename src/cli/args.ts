@@ -22,6 +22,8 @@ export interface Flags {
   admin: string | null;
   dnsServers: string[];
   allowPrivate: boolean;
+  /** --watch: reload when the config file changes. */
+  watch: boolean;
   /** --connect-ports LIST|any; null = not given. */
   connectPorts: string | null;
   workers: string | null;
@@ -55,6 +57,7 @@ const FLAGS: Record<string, FlagSpec> = {
   '--admin': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'admin', '--admin', v) },
   '--dns-server': { hasValue: true, commands: RUN, apply: (f, v) => void f.dnsServers.push(v) },
   '--allow-private': { hasValue: false, commands: RUN, apply: (f) => void (f.allowPrivate = true) },
+  '--watch': { hasValue: false, commands: ['run'], apply: (f) => void (f.watch = true) },
   '--connect-ports': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'connectPorts', '--connect-ports', v) },
   '--workers': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'workers', '--workers', v) },
   '--log-format': { hasValue: true, commands: RUN, apply: (f, v) => setOnce(f, 'logFormat', '--log-format', v) },
@@ -78,7 +81,7 @@ function setOnce(flags: Flags, key: SingleKey, name: string, value: string): voi
 
 export const USAGE = `usage:
   dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
-      [--allow-private] [--connect-ports LIST|any] [--workers N] [--log-format json|pretty] [--log-level LEVEL]
+      [--allow-private] [--connect-ports LIST|any] [--workers N] [--log-format json|pretty] [--log-level LEVEL] [--watch]
   dfp check [--config FILE] [flags]    validate a config and print the effective one
   dfp check [--config FILE] --explain HOST[:PORT] [--mode forward|connect|gateway] [--user NAME] [--resolve]
                                        the decision for a destination, its rule and the steps; exit 0 allowed, 1 denied
@@ -95,6 +98,7 @@ export function parseArgs(argv: readonly string[]): Flags {
     admin: null,
     dnsServers: [],
     allowPrivate: false,
+    watch: false,
     connectPorts: null,
     workers: null,
     logFormat: null,
@@ -138,7 +142,7 @@ export function parseArgs(argv: readonly string[]): Flags {
       throw new ConfigError(name, `unknown flag${hint ? `; did you mean ${hint}?` : ''}`);
     }
     if (!spec.commands.includes(flags.command) && !wantsHelp) {
-      const where = spec.commands === CERT ? 'dfp cert' : spec.commands === CHECK ? 'dfp check' : 'dfp and dfp check';
+      const where = spec.commands.map((c) => (c === 'run' ? 'dfp' : `dfp ${c}`)).join(' and ');
       throw new ConfigError(name, `not a flag of ${flags.command === 'run' ? 'dfp' : `dfp ${flags.command}`} (it belongs to ${where})`);
     }
     if (!spec.hasValue) {
@@ -164,7 +168,7 @@ export function parseArgs(argv: readonly string[]): Flags {
 }
 
 export type Command =
-  | { kind: 'run'; config: Config }
+  | { kind: 'run'; config: Config; configFile: string | null; watch: boolean }
   | { kind: 'check'; config: Config; explain: ExplainRequest | null }
   | { kind: 'cert'; outDir: string; hosts: string[] }
   | { kind: 'help' }
@@ -191,7 +195,10 @@ export function parseCommand(argv: readonly string[]): Command {
       // Flags carries every Overrides field: config reads the ones it resolves.
       const config = loadConfig(flags.config, flags);
       rejectUnsupported(config);
-      if (flags.command === 'run') return { kind: 'run', config };
+      if (flags.command === 'run') {
+        if (flags.watch && flags.config === null) throw new ConfigError('--watch', 'needs --config FILE');
+        return { kind: 'run', config, configFile: flags.config, watch: flags.watch };
+      }
       return { kind: 'check', config, explain: explainRequest(flags) };
     }
   }

@@ -5,16 +5,22 @@
  */
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { StreamAccessLog } from '../observability/access-log.js';
 import { startAdmin } from '../observability/admin.js';
 import { startProxy } from '../proxy/server.js';
 import { parseCommand } from './args.js';
 import { runCheck } from './check.js';
 import { isClusterWorker, runPrimary, serveWorkerRequests } from './workers.js';
 import { createMetrics } from '../observability/proxy-metrics.js';
+import { createAccessLog } from '../observability/access-log.js';
+import { renderPac } from '../observability/pac.js';
+import { formatHostPort } from '../policy/host-port.js';
+import { watchConfigFile } from './reload.js';
+import type { AdminServer, AdminSources } from '../observability/admin.js';
+import type { ProxyServer } from '../proxy/server.js';
+import type { HostPort } from '../config/types.js';
 
 const USAGE = `usage: dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
-           [--allow-private] [--workers N] [--log-format json|pretty] [--log-level LEVEL]
+           [--allow-private] [--connect-ports LIST|any] [--workers N] [--log-format json|pretty] [--log-level LEVEL] [--watch]
        dfp check --config FILE [--explain HOST[:PORT] [--mode forward|connect|gateway] [--user NAME] [--resolve]]
        dfp cert --out DIR [--host NAME]...
 `;
@@ -58,56 +64,79 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write((await import('./cert.js')).runCert(command.outDir, command.hosts));
       return 0;
     case 'run':
-      await run(command.config);
+      await run(command.config, argv, command.configFile, command.watch);
       return undefined;
   }
 }
 
-async function run(config: Config): Promise<void> {
+async function run(config: Config, argv: readonly string[], configFile: string | null, watchFile: boolean): Promise<void> {
   const inWorker = isClusterWorker();
   if (config.workers > 1 && !inWorker) {
-    await runPrimary(config);
+    await runPrimary(config, { argv, configFile, watch: watchFile });
     return;
   }
   const metrics = createMetrics();
-  // The access log is info-level: `--log-level warn` (or error) turns it off.
-  const accessLog = config.log.level === 'debug' || config.log.level === 'info' ? new StreamAccessLog(process.stdout) : null;
+  let current = config;
+  let accessLog = makeAccessLog(config);
   const proxy = await startProxy(config, { accessLog, metrics: metrics.hooks });
   metrics.attach(proxy.context);
   if (inWorker) serveWorkerRequests(() => metrics.render(), () => proxy.context.dns.snapshot());
-  const admin =
-    config.admin === null || inWorker
-      ? null
-      : await startAdmin(config.admin, {
-          isDraining: () => proxy.isDraining,
-          metrics: () => metrics.render(),
-          dns: () => proxy.context.dns.snapshot(),
-          config: () => runCheck(config),
-        });
+  const adminSources = {
+    isDraining: () => proxy.isDraining,
+    metrics: () => metrics.render(),
+    dns: () => proxy.context.dns.snapshot(),
+    config: () => runCheck(current),
+    pac: () => (current.pac === null ? null : renderPac(current.pac)),
+  };
+  let admin = config.admin === null || inWorker ? null : await startAdmin(config.admin, adminSources);
   // The admin port counts as this proxy for loop detection (508): with --admin ADDR:0 only now is its port known.
   if (admin !== null) proxy.addLoopAddress(admin.address);
-  const where = proxy.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
-  if (!inWorker) {
-    process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
-    const trust = proxy.context.snapshot.upstreamTrust;
-    const files = [...config.upstream.tls.trust.caFiles, ...config.upstream.tls.trust.caPems.map((p) => p.source)];
-    process.stderr.write(`dfp upstream TLS trust: ${[trust.systemSource, ...files].filter((x) => x !== null).join(' + ') || 'none'}\n`);
-    config.routes.forEach((r, i) => {
-      const t = r.backend.tls;
-      if (t !== null && t.enabled && !t.verifyHostname) {
-        process.stderr.write(`dfp warning: routes[${i}].backend.tls.verifyHostname is false: its certificates are not checked against the name dialled\n`);
-      }
-    });
-  }
 
   let stopping = false;
+  // Reloads run one after the other; the proxy swaps its snapshot whole (server.ts reload).
+  const reload = async (why: string): Promise<void> => {
+    if (stopping) return;
+    let next: Config;
+    try {
+      const command = parseCommand(argv);
+      if (command.kind !== 'run') return;
+      next = command.config;
+      await proxy.reload(next);
+    } catch (err) {
+      metrics.dfp.configReloadsTotal.labels('error').inc();
+      process.stderr.write(`dfp: reload (${why}) refused, the running config stays: ${(err as Error).message}\n`);
+      return;
+    }
+    if (next.log.format !== current.log.format || next.log.accessFile !== current.log.accessFile || next.log.level !== current.log.level) {
+      const old = accessLog;
+      accessLog = makeAccessLog(next);
+      proxy.setAccessLog(accessLog);
+      void old?.close();
+    }
+    if (!inWorker && !sameAdmin(current.admin, next.admin)) admin = await moveAdmin(admin, next, adminSources, proxy);
+    current = next;
+    metrics.dfp.configReloadsTotal.labels('ok').inc();
+    if (!inWorker) process.stderr.write(`dfp: config reloaded (${why}); listening on ${proxy.addresses.map((a) => formatHostPort(a)).join(', ')}\n`);
+  };
+  let chain = Promise.resolve();
+  const reloadSoon = (why: string): void => {
+    chain = chain.then(() => reload(why));
+  };
+  process.on('SIGHUP', () => reloadSoon('SIGHUP'));
+  if (inWorker) process.on('message', (msg: { dfp?: string }) => msg?.dfp === 'reload' && reloadSoon('primary'));
+  const unwatch = watchFile && configFile !== null && !inWorker ? watchConfigFile(configFile, () => reloadSoon('file changed')) : null;
+  // logrotate: move the file, then SIGUSR1; lines before go to the old file, after to the new one.
+  process.on('SIGUSR1', () => accessLog?.reopen());
+
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    unwatch?.();
     process.stderr.write(`dfp: ${signal}, draining\n`);
     proxy.close().then(
       async () => {
         await admin?.close();
+        await accessLog?.close();
         process.exit(0);
       },
       (err: unknown) => {
@@ -118,4 +147,60 @@ async function run(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Announced once every signal handler is in place: a SIGHUP sent after this line reloads.
+  if (!inWorker) {
+    const where = proxy.addresses.map((a) => formatHostPort(a)).join(', ');
+    process.stderr.write(`dfp listening on ${where}${admin ? `, admin on ${formatHostPort(admin.address)}` : ''}\n`);
+    announce(config, proxy.addresses[0]);
+    const trust = proxy.context.snapshot.upstreamTrust;
+    const files = [...config.upstream.tls.trust.caFiles, ...config.upstream.tls.trust.caPems.map((p) => p.source)];
+    process.stderr.write(`dfp upstream TLS trust: ${[trust.systemSource, ...files].filter((x) => x !== null).join(' + ') || 'none'}\n`);
+    warnings(config);
+  }
+}
+
+/** The access log the config asks for; info-level: `--log-level warn` (or error) turns it off. */
+function makeAccessLog(config: Config): ReturnType<typeof createAccessLog> | null {
+  if (config.log.level !== 'debug' && config.log.level !== 'info') return null;
+  return createAccessLog({ format: config.log.format, file: config.log.accessFile });
+}
+
+function sameAdmin(a: HostPort | null, b: HostPort | null): boolean {
+  return a === null || b === null ? a === b : a.host === b.host && a.port === b.port;
+}
+
+/** The admin address changed: the new one first (a failure keeps the old), then the old one closed. */
+async function moveAdmin(old: AdminServer | null, next: Config, sources: AdminSources, proxy: ProxyServer): Promise<AdminServer | null> {
+  let admin: AdminServer | null = null;
+  if (next.admin !== null) {
+    try {
+      admin = await startAdmin(next.admin, sources);
+      proxy.addLoopAddress(admin.address);
+    } catch (err) {
+      process.stderr.write(`dfp: reload: admin ${formatHostPort(next.admin)} could not be opened (${(err as Error).message}); keeping the old one\n`);
+      return old;
+    }
+  }
+  await old?.close();
+  return admin;
+}
+
+/** The one-line example a new user can paste. */
+function announce(config: Config, first: HostPort | undefined): void {
+  const http = config.listeners.findIndex((l) => l.mode === 'http' && l.tls === null);
+  if (http < 0 || first === undefined) return;
+  const bound = formatHostPort(http === 0 ? first : config.listeners[http]!.address);
+  process.stderr.write(`dfp try: curl -x http://${bound} http://example.com/\n`);
+}
+
+function warnings(config: Config): void {
+  config.routes.forEach((r, i) => {
+    const t = r.backend.tls;
+    if (t !== null && t.enabled && !t.verifyHostname) {
+      process.stderr.write(`dfp warning: routes[${i}].backend.tls.verifyHostname is false: its certificates are not checked against the name dialled\n`);
+    }
+  });
+  if (config.auth.basic !== null && config.listeners.some((l) => l.mode === 'sni')) {
+    process.stderr.write('dfp warning: an SNI listener carries no credentials: auth.basic does not apply to it (access rules and rate limits do)\n');
+  }
 }

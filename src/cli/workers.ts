@@ -9,6 +9,9 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/types.js';
 import { startAdmin } from '../observability/admin.js';
 import { runCheck } from './check.js';
+import { parseCommand } from './args.js';
+import { watchConfigFile } from './reload.js';
+import { renderPac } from '../observability/pac.js';
 
 interface MetricsRequest {
   dfp: 'metrics';
@@ -44,8 +47,20 @@ export function serveWorkerRequests(metrics: () => string, dns: () => unknown): 
   });
 }
 
-/** The primary: fork, supervise, serve admin, and drain all on SIGTERM/SIGINT. */
-export async function runPrimary(config: Config): Promise<void> {
+export interface PrimaryOptions {
+  /** The command line, read again on a reload (each worker does the same when told to). */
+  argv: readonly string[];
+  configFile: string | null;
+  watch: boolean;
+}
+
+/**
+ * The primary: fork, supervise, serve admin, drain all on SIGTERM/SIGINT, and reload on SIGHUP or a
+ * watched file change: the primary checks the new config first (an invalid one is refused here, once),
+ * then tells every worker to reload; each worker reads the file itself and swaps its own snapshot.
+ */
+export async function runPrimary(config: Config, options: PrimaryOptions): Promise<void> {
+  let current = config;
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   const workers = new Set<Worker>();
   let stopping = false;
@@ -111,10 +126,9 @@ export async function runPrimary(config: Config): Promise<void> {
           isDraining: () => stopping,
           metrics: async () => sumPrometheusText((await gather<MetricsReply>('metrics')).map((r) => r.text)),
           dns: () => gather<DnsReply>('dns').then((rs) => rs.map((r) => r.entries)),
-          config: () => runCheck(config),
+          config: () => runCheck(current),
+          pac: () => (current.pac === null ? null : renderPac(current.pac)),
         });
-  const where = config.listeners.map((l) => `${l.address.host}:${l.address.port}`).join(', ');
-  process.stderr.write(`dfp listening on ${where} with ${config.workers} workers${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -126,6 +140,29 @@ export async function runPrimary(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  const reload = (why: string): void => {
+    if (stopping) return;
+    try {
+      const command = parseCommand(options.argv);
+      if (command.kind !== 'run') return;
+      current = command.config;
+    } catch (err) {
+      process.stderr.write(`dfp: reload (${why}) refused, the running config stays: ${(err as Error).message}\n`);
+      return;
+    }
+    for (const w of workers) w.send({ dfp: 'reload' });
+    process.stderr.write(`dfp: reloading ${workers.size} workers (${why})\n`);
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  // logrotate: each worker writes its own access log (the same file, O_APPEND): each reopens it.
+  process.on('SIGUSR1', () => {
+    for (const w of workers) w.process.kill('SIGUSR1');
+  });
+  if (options.watch && options.configFile !== null) watchConfigFile(options.configFile, () => reload('file changed'));
+  // Announced once every signal handler is in place.
+  const where = config.listeners.map((l) => `${l.address.host}:${l.address.port}`).join(', ');
+  process.stderr.write(`dfp listening on ${where} with ${config.workers} workers${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
 }
 
 /**

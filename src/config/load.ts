@@ -32,10 +32,6 @@ export function rejectUnsupported(config: Config): void {
   const no = (path: string): never => {
     throw new ConfigError(path, 'not supported yet');
   };
-  config.listeners.forEach((l, i) => {
-    if (l.proxyProtocol) no(`listeners[${i}].proxyProtocol`);
-  });
-  if (config.rateLimit.store !== 'memory') no('rateLimit.store');
   config.routes.forEach((r, i) => {
     if (r.backend.type === 'Static') no(`routes[${i}].backend.type`);
   });

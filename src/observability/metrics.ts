@@ -60,6 +60,8 @@ export const DFP_METRICS = {
   deniedTotal: { name: 'dfp_denied_total', type: 'counter', help: 'Requests denied by policy, by reason.', labels: ['reason'] },
   connectionsActive: { name: 'dfp_connections_active', type: 'gauge', help: 'Open client connections.', labels: [] },
   sniRejectedTotal: { name: 'dfp_sni_rejected_total', type: 'counter', help: 'SNI passthrough connections closed without a tunnel, by reason.', labels: ['reason'] },
+  proxyProtocolRejectedTotal: { name: 'dfp_proxy_protocol_rejected_total', type: 'counter', help: 'Connections on a proxyProtocol listener closed without a valid PROXY header, by reason.', labels: ['reason'] },
+  configReloadsTotal: { name: 'dfp_config_reloads_total', type: 'counter', help: 'Config reloads (SIGHUP, --watch), by result: ok, or error (the running config kept).', labels: ['result'] },
   wouldDenyTotal: { name: 'dfp_would_deny_total', type: 'counter', help: 'Requests access rules would have denied in report mode (let through), by reason.', labels: ['reason'] },
   rateLimitedTotal: { name: 'dfp_rate_limited_total', type: 'counter', help: 'Requests and tunnels refused by rateLimit (429).', labels: [] },
   tlsHandshakesTotal: { name: 'dfp_tls_handshakes_total', type: 'counter', help: 'TLS handshakes, by side (client: an HTTPS listener; upstream: origination) and result.', labels: ['side', 'result'] },

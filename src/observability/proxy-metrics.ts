@@ -46,6 +46,7 @@ export function createMetrics(): BoundMetrics {
     denied: (reason: DenyReason) => m.deniedCounter(reason).inc(),
     wouldDeny: (reason: DenyReason) => m.wouldDenyTotal.labels(reason).inc(),
     rateLimited: () => m.rateLimitedTotal.inc(),
+    proxyProtocolRejected: (reason: string) => m.proxyProtocolRejectedTotal.labels(reason).inc(),
     sniRejected: (code: string) => m.sniRejectedTotal.labels(code).inc(),
     tlsHandshake: (side: 'client' | 'upstream', ok: boolean) => m.tlsHandshakesTotal.labels(side, ok ? 'ok' : 'error').inc(),
   };
@@ -53,10 +54,11 @@ export function createMetrics(): BoundMetrics {
     dfp: m,
     hooks,
     attach(sources: MetricsSources) {
-      const dns = sources.dns;
-      m.dnsCacheHitsTotal.track(() => dns.stats().hits);
-      m.dnsCacheHosts.track(() => dns.stats().hosts);
-      for (const result of DNS_RESULTS) m.dnsQueriesTotal.labels(result).track(() => dns.stats().queries[result]);
+      // Read through the context each scrape: a reload may replace the DNS cache. Counters are per cache,
+      // so a replaced cache starts again from 0 (as after a restart; Prometheus rate() handles resets).
+      m.dnsCacheHitsTotal.track(() => sources.dns.stats().hits);
+      m.dnsCacheHosts.track(() => sources.dns.stats().hosts);
+      for (const result of DNS_RESULTS) m.dnsQueriesTotal.labels(result).track(() => sources.dns.stats().queries[result]);
     },
     render: () => m.render(),
   };

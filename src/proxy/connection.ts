@@ -25,6 +25,7 @@ import type { RuntimeSnapshot } from './snapshot.js';
 import { chooseDestination } from './destination-choice.js';
 import { checkedAddressesNow, rateLimited, refuse, resolveAndCheck } from './destination.js';
 import type { AuthVerdict, BasicAuth } from '../policy/auth.js';
+import { RateLimiter } from '../policy/rate-limit.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { describePartialHead } from './partial-head.js';
 import { piece } from './read-buffer.js';
@@ -290,15 +291,41 @@ export class ClientConn implements ExchangeHost, Closable {
     }
   }
 
-  /** rate limit → route (mode, destination, route) → decide and resolve. Throws ProxyError. */
+  /** rate limit (a shared store answers asynchronously) → route. Throws ProxyError. */
   private route(): void {
+    const limiter = this.snap.rateLimiter;
+    if (limiter !== null) {
+      const key = this.x.user ?? this.peer.address;
+      if (limiter instanceof RateLimiter) {
+        const wait = limiter.take(key);
+        if (wait > 0) throw rateLimited(this.ctx, wait);
+      } else {
+        limiter.take(key).then(
+          (wait) => this.limited(wait),
+          (err: unknown) => this.limited(err),
+        );
+        return;
+      }
+    }
+    this.routeRequest();
+  }
+
+  /** The shared store's answer: go on, unless the connection moved on meanwhile. */
+  private limited(wait: number | unknown): void {
+    if (this.state !== S_SETUP) return;
+    try {
+      if (typeof wait !== 'number') throw wait;
+      if (wait > 0) throw rateLimited(this.ctx, wait);
+      this.routeRequest();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** route (mode, destination, route) → decide and resolve. Throws ProxyError. */
+  private routeRequest(): void {
     const x = this.x;
     {
-      const limiter = this.snap.rateLimiter;
-      if (limiter !== null) {
-        const wait = limiter.take(x.user ?? this.peer.address);
-        if (wait > 0) throw rateLimited(this.ctx, wait);
-      }
       const d = x.dest;
       chooseDestination(this.ctx, this.snap, this.parser, d);
       if (d.isUpgrade) {

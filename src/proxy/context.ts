@@ -24,11 +24,13 @@ export interface Closable {
 export interface ProxyContext {
   /** The config and what is derived from it, swapped whole by a reload: read it once per request. */
   snapshot: RuntimeSnapshot;
-  readonly dns: DnsCache;
+  /** Replaced by a reload that changes the dns section (read it per lookup, never keep it). */
+  dns: DnsCache;
   readonly pool: UpstreamPool<UpstreamConn>;
   /** TLS sessions of originated connections, by identity (process-wide, bounded). */
   readonly tlsSessions: TlsSessions;
-  readonly accessLog: AccessLogSink | null;
+  /** Swapped by a reload that changes log.* (read it per line). */
+  accessLog: AccessLogSink | null;
   readonly metrics: ProxyMetrics;
   /** Addresses the listeners are bound to (after listen). */
   readonly listenAddresses: HostPort[];
@@ -41,6 +43,8 @@ export interface ProxyContext {
   readonly connections: Set<Closable>;
   /** Open connections per client address (limits.maxConnectionsPerClient); an address leaves at 0. */
   readonly perClient: Map<string, number>;
+  /** Connections on a proxyProtocol listener still waiting for their PROXY header (destroyed on shutdown). */
+  readonly headerWaits: Set<Conn>;
   /** Connections refused (over maxConnections, or while draining) that linger until their reply is read. */
   readonly refused: Set<Conn>;
   /** Request parsers of closed connections and of tunnels (which need none), reused by new connections. */

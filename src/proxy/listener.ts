@@ -16,6 +16,7 @@ import { ClientConn } from './connection.js';
 import { SniConn } from './sni.js';
 import type { ProxyContext } from './context.js';
 import type { Peer } from './peer.js';
+import { ProxyProtocolParser } from './proxy-protocol.js';
 
 /** A listener as it runs: its config and what was made from it at start. */
 export interface ListenerRuntime {
@@ -39,6 +40,12 @@ export function listenerRuntime(config: ListenerConfig): ListenerRuntime {
 export function acceptConnection(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn): void {
   // Asked once, while the socket is surely open; both socket kinds keep the answer.
   const address = socket.remoteAddress ?? '';
+  if (listener.config.proxyProtocol) readProxyHeader(ctx, listener, socket, address);
+  else admitClient(ctx, listener, socket, address, null);
+}
+
+/** admit → TLS termination → the handler, for a client at `address`; `early`: bytes read after a PROXY header. */
+function admitClient(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn, address: string, early: Buffer | null): void {
   const refusal = admit(ctx, address);
   if (refusal !== null) {
     refuse(ctx, socket, refusal);
@@ -46,14 +53,117 @@ export function acceptConnection(ctx: ProxyContext, listener: ListenerRuntime, s
   }
   countClient(ctx, address);
   const peer: Peer = { address };
-  if (listener.secureContext !== null) terminateTls(ctx, listener, socket, peer);
-  else handle(ctx, listener, socket, peer);
+  if (listener.secureContext !== null) {
+    // A TLS listener's sockets are net.Sockets: the bytes after the header go back for the TLS layer to
+    // read. Paused first: a flowing stream with no 'data' listener left would drop them.
+    if (early !== null) {
+      socket.pause();
+      (socket as unknown as net.Socket).unshift(early);
+    }
+    terminateTls(ctx, listener, socket, peer);
+  } else {
+    handle(ctx, listener, socket, peer, early);
+  }
 }
 
 /** The listener's protocol handler: HTTP (forward, CONNECT, gateway), or SNI passthrough. */
-function handle(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn, peer: Peer): void {
-  if (listener.config.mode === 'sni') new SniConn(ctx, socket, peer, listener.config.upstreamPort);
-  else new ClientConn(ctx, socket, peer);
+function handle(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn, peer: Peer, early: Buffer | null = null): void {
+  const conn = listener.config.mode === 'sni' ? new SniConn(ctx, socket, peer, listener.config.upstreamPort) : new ClientConn(ctx, socket, peer);
+  if (early !== null && early.length > 0) conn.onData(early);
+}
+
+// ------------------------------------------------------------ PROXY protocol (a load balancer in front)
+
+/**
+ * `listeners[].proxyProtocol`: the connection starts with a PROXY protocol v1 or v2 header from the load
+ * balancer (proxy-protocol.ts), read before anything else and within limits.headerTimeout; the client
+ * address it carries is the Peer (access log, per-client limits, rate-limit key). A LOCAL header (the
+ * balancer's own health check) or one without addresses keeps the socket's address. A connection
+ * without a valid header is closed and counted in dfp_proxy_protocol_rejected_total{reason}; nothing is
+ * answered (the peer does not speak the protocol the listener expects). Connections waiting for their
+ * header count toward limits.maxConnections.
+ */
+function readProxyHeader(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn, address: string): void {
+  if (ctx.draining || ctx.connections.size + ctx.headerWaits.size >= ctx.snapshot.config.limits.maxConnections) {
+    ctx.metrics.proxyProtocolRejected('connection_limit');
+    socket.destroy();
+    return;
+  }
+  const wait: HeaderWait = { ctx, listener, socket, address, parser: new ProxyProtocolParser(), fed: 0, timer: null, done: false };
+  ctx.headerWaits.add(socket);
+  const ms = ctx.snapshot.config.limits.headerTimeoutMs;
+  if (ms > 0) wait.timer = setTimeout(onHeaderTimeout, ms, wait).unref();
+  (socket as HeaderSocket).dfpOwner = wait;
+  socket.on('data', onHeaderData);
+  socket.on('error', onHeaderError);
+  socket.on('close', onHeaderClose);
+}
+
+interface HeaderWait {
+  readonly ctx: ProxyContext;
+  readonly listener: ListenerRuntime;
+  readonly socket: Conn;
+  /** The socket's own peer address (kept for LOCAL headers). */
+  readonly address: string;
+  readonly parser: ProxyProtocolParser;
+  /** Bytes fed to the parser. */
+  fed: number;
+  timer: NodeJS.Timeout | null;
+  done: boolean;
+}
+
+interface HeaderSocket extends Conn {
+  dfpOwner: HeaderWait;
+}
+
+function onHeaderData(this: HeaderSocket, chunk: Buffer): void {
+  const w = this.dfpOwner;
+  if (w.done) return;
+  w.fed += chunk.length;
+  const r = w.parser.push(chunk);
+  if (r.state === 'more') return;
+  if (r.state === 'error') {
+    headerFailed(w, r.reason);
+    return;
+  }
+  endWait(w);
+  const h = r.header;
+  const address = h.local || h.source === null ? w.address : h.source.address;
+  // The bytes of this chunk after the header are the client's first bytes (fed - length of them).
+  const after = w.fed - r.length;
+  const early = after > 0 ? chunk.subarray(chunk.length - after) : null;
+  admitClient(w.ctx, w.listener, w.socket, address, early);
+}
+
+function endWait(w: HeaderWait): void {
+  w.done = true;
+  if (w.timer !== null) clearTimeout(w.timer);
+  w.timer = null;
+  w.ctx.headerWaits.delete(w.socket);
+  w.socket.removeListener('data', onHeaderData);
+  w.socket.removeListener('error', onHeaderError);
+  w.socket.removeListener('close', onHeaderClose);
+}
+
+function headerFailed(w: HeaderWait, reason: string): void {
+  if (w.done) return;
+  endWait(w);
+  w.ctx.metrics.proxyProtocolRejected(reason);
+  w.socket.on('error', onIgnoredError);
+  w.socket.destroy();
+}
+
+function onHeaderTimeout(w: HeaderWait): void {
+  w.timer = null;
+  headerFailed(w, 'timeout');
+}
+
+function onHeaderError(this: HeaderSocket): void {
+  headerFailed(this.dfpOwner, 'socket_error');
+}
+
+function onHeaderClose(this: HeaderSocket): void {
+  headerFailed(this.dfpOwner, 'closed');
 }
 
 /**

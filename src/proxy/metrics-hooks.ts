@@ -21,6 +21,8 @@ export interface ProxyMetrics {
   wouldDeny(reason: DenyReason): void;
   /** A request or tunnel refused by rateLimit (dfp_rate_limited_total). */
   rateLimited(): void;
+  /** A proxyProtocol listener closed a connection without a valid PROXY header (the parser's reason, timeout, closed, socket_error, connection_limit). */
+  proxyProtocolRejected(reason: string): void;
   /** An SNI passthrough connection closed without a tunnel: a stable reason (the ClientHello scanner's, or an error code). */
   sniRejected(code: string): void;
   /** A TLS handshake finished: with a client (an HTTPS listener) or an upstream; ok or error. */
@@ -37,6 +39,7 @@ export const NO_METRICS: ProxyMetrics = {
   denied() {},
   wouldDeny() {},
   rateLimited() {},
+  proxyProtocolRejected() {},
   tlsHandshake() {},
   sniRejected() {},
 };

@@ -12,6 +12,7 @@ import { compileAccessPolicy, type AccessPolicy, type Reported } from '../policy
 import { BasicAuth } from '../policy/auth.js';
 import { parseHtpasswd } from '../policy/htpasswd.js';
 import { RateLimiter } from '../policy/rate-limit.js';
+import { RedisRateLimiter } from '../policy/rate-limit-redis.js';
 import { loadTrust, type Trust } from '../upstream/tls.js';
 
 /** A memoised decision on a list of addresses. */
@@ -38,8 +39,12 @@ export interface RuntimeSnapshot {
   readonly literals: Map<string, Map<number, Checked>>;
   /** auth.basic (htpasswd read now; its verification cache lives and dies with this snapshot). */
   readonly auth: BasicAuth | null;
-  /** rateLimit.perClient buckets (see the note in buildSnapshot). */
-  readonly rateLimiter: RateLimiter | null;
+  /**
+   * rateLimit.perClient buckets: in this process (RateLimiter, answers synchronously) or shared through
+   * Redis (RedisRateLimiter: one round trip, local buckets while Redis is unreachable). Carried over by
+   * a reload that leaves rateLimit unchanged.
+   */
+  readonly rateLimiter: RateLimiter | RedisRateLimiter | null;
   /** upstream.tls.ca, read and parsed once: what origination checks certificates against. */
   readonly upstreamTrust: Trust;
   /** TLS origination for an https:// target: upstream.tls.ca, SNI from the name, names checked. */
@@ -90,13 +95,27 @@ export function buildSnapshot(config: Config, pseudonym: string, previous: Runti
           entries: basic.passwordFile === null ? [] : parseHtpasswd(readFileSync(basic.passwordFile, 'utf8'), basic.passwordFile),
         });
   const perClient = config.rateLimit.perClient;
-  const old = previous?.rateLimiter ?? null;
-  const rateLimiter =
-    perClient === null
-      ? null
-      : old !== null && old.ratePerSecond === perClient.requestsPerSecond && old.burst === perClient.burst
-        ? old
-        : new RateLimiter({ ratePerSecond: perClient.requestsPerSecond, burst: perClient.burst });
+  const sameLimits = previous !== null && JSON.stringify(previous.config.rateLimit) === JSON.stringify(config.rateLimit);
+  let rateLimiter: RateLimiter | RedisRateLimiter | null = null;
+  if (perClient !== null) {
+    if (sameLimits) rateLimiter = previous.rateLimiter;
+    else {
+      const local = new RateLimiter({ ratePerSecond: perClient.requestsPerSecond, burst: perClient.burst });
+      const store = config.rateLimit.store;
+      rateLimiter =
+        store === 'memory'
+          ? local
+          : new RedisRateLimiter({
+              host: store.redis.host,
+              port: store.redis.port,
+              ratePerSecond: perClient.requestsPerSecond,
+              burst: perClient.burst,
+              fallback: local,
+              onDegradedChange: (degraded, cause) =>
+                process.stderr.write(degraded ? `dfp: rate-limit store unreachable (${cause?.message ?? 'timeout'}): limits are per process until it is back\n` : 'dfp: rate-limit store reachable again\n'),
+            });
+    }
+  }
   return {
     config,
     policy: compileAccessPolicy(config.access),

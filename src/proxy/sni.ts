@@ -19,6 +19,7 @@ import type { Closable, ProxyContext } from './context.js';
 import { newDestination, type Destination } from './destination-choice.js';
 import { checkedAddressesNow, rateLimited, refuse, resolveAndCheck, type PolicyNote } from './destination.js';
 import type { Denial } from '../policy/decision.js';
+import { RateLimiter } from '../policy/rate-limit.js';
 import type { Peer } from './peer.js';
 import { releaseClient } from './client-count.js';
 import { logExchange, type ExchangeRecord } from './reply.js';
@@ -130,10 +131,29 @@ export class SniConn implements Closable, ExchangeRecord, PolicyNote {
       if (!this.snap.routesAreDefault && !hostMatchesRoutes(this.snap.config.routes, target.name)) refuse(this.ctx, noRoute(target.name));
       // Each SNI connection is a new tunnel: it takes a token from the client's bucket.
       const limiter = this.snap.rateLimiter;
-      if (limiter !== null) {
+      if (limiter instanceof RateLimiter) {
         const wait = limiter.take(this.peer.address);
         if (wait > 0) throw rateLimited(this.ctx, wait);
+      } else if (limiter !== null) {
+        limiter.take(this.peer.address).then(
+          (wait) => {
+            if (this.state !== S_SETUP) return;
+            if (wait > 0) this.fail(rateLimited(this.ctx, wait));
+            else this.decide(target);
+          },
+          (err: unknown) => this.fail(err),
+        );
+        return;
       }
+      this.decide(target);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** decide → resolve → dial. */
+  private decide(target: { kind: 'name'; name: string }): void {
+    try {
       const now = checkedAddressesNow(this.ctx, this.snap, target, this.upstreamPort, this);
       if (now !== undefined) {
         this.dial(now);

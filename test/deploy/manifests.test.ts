@@ -32,10 +32,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const K8S_DIR = join(ROOT, 'deploy', 'kubernetes');
 const NAMESPACE = 'dfp';
 
-// --watch: added with live reload. Until src/cli/args.ts accepts it, the flags listed here are
-// taken out of what dfp's parser is shown; once it does, empty this list and the parse covers them.
-const NOT_YET_IN_CLI: readonly string[] = ['--watch'];
-const forCli = (args: readonly string[]): string[] => args.filter((a) => !NOT_YET_IN_CLI.includes(a));
+// Every flag of the container's args goes through dfp's own parser (--watch included).
+const forCli = (args: readonly string[]): string[] => [...args];
 
 const scratch = mkdtempSync(join(tmpdir(), 'dfp-deploy-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -321,7 +319,7 @@ describe('deploy: agreement with the code', () => {
   it('the container args are flags dfp accepts, and name the ConfigMap file mounted as a directory', () => {
     const args = container.args ?? [];
     expect(container.command).toBeUndefined(); // the image's ENTRYPOINT runs dfp
-    expect(args).toContain('--watch'); // --watch: added with live reload (see NOT_YET_IN_CLI)
+    expect(args).toContain('--watch'); // ConfigMap edits reach the pod as a symlink swap: --watch reloads them
     const flags = parseArgs(forCli(args));
     expect(flags.command).toBe('run');
     expect(flags.config).toBe('/etc/dfp/config.yaml');
