@@ -43,8 +43,8 @@ export interface ProxyContext {
   readonly connections: Set<Closable>;
   /** Open connections per client address (limits.maxConnectionsPerClient); an address leaves at 0. */
   readonly perClient: Map<string, number>;
-  /** Connections on a proxyProtocol listener still waiting for their PROXY header (destroyed on shutdown). */
-  readonly headerWaits: Set<Conn>;
+  /** Connections still in the listener chain: waiting for a PROXY header or in a TLS handshake (destroyed on shutdown). */
+  readonly chainWaits: Set<Conn>;
   /** Connections refused (over maxConnections, or while draining) that linger until their reply is read. */
   readonly refused: Set<Conn>;
   /** Request parsers of closed connections and of tunnels (which need none), reused by new connections. */

@@ -84,13 +84,13 @@ function handle(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn, peer
  * header count toward limits.maxConnections.
  */
 function readProxyHeader(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn, address: string): void {
-  if (ctx.draining || ctx.connections.size + ctx.headerWaits.size >= ctx.snapshot.config.limits.maxConnections) {
+  if (ctx.draining || ctx.connections.size + ctx.chainWaits.size >= ctx.snapshot.config.limits.maxConnections) {
     ctx.metrics.proxyProtocolRejected('connection_limit');
     socket.destroy();
     return;
   }
   const wait: HeaderWait = { ctx, listener, socket, address, parser: new ProxyProtocolParser(), fed: 0, timer: null, done: false };
-  ctx.headerWaits.add(socket);
+  ctx.chainWaits.add(socket);
   const ms = ctx.snapshot.config.limits.headerTimeoutMs;
   if (ms > 0) wait.timer = setTimeout(onHeaderTimeout, ms, wait).unref();
   (socket as HeaderSocket).dfpOwner = wait;
@@ -139,7 +139,7 @@ function endWait(w: HeaderWait): void {
   w.done = true;
   if (w.timer !== null) clearTimeout(w.timer);
   w.timer = null;
-  w.ctx.headerWaits.delete(w.socket);
+  w.ctx.chainWaits.delete(w.socket);
   w.socket.removeListener('data', onHeaderData);
   w.socket.removeListener('error', onHeaderError);
   w.socket.removeListener('close', onHeaderClose);
@@ -179,13 +179,25 @@ function terminateTls(ctx: ProxyContext, listener: ListenerRuntime, socket: Conn
     ALPNProtocols: ['http/1.1'],
   });
   const handshake: TlsHandshake = { ctx, listener, secure, peer, timer: null, failed: false };
+  ctx.chainWaits.add(socket);
+  // The TLS layer owns the socket's handle from here, but the net.Socket below is what the listening
+  // server counts: when the TLS socket closes it must close too, or server.close() waits for it.
+  secure.once('close', () => {
+    ctx.chainWaits.delete(socket);
+    (socket as unknown as net.Socket).destroy();
+  });
   const ms = ctx.snapshot.config.limits.headerTimeoutMs;
   if (ms > 0) handshake.timer = setTimeout(onHandshakeTimeout, ms, handshake).unref();
   // A closure per handshake: a rare path next to the handshake's own cost.
   const onError = (): void => handshakeFailed(handshake);
   secure.once('error', onError);
+  // A client that leaves in the middle of the handshake: nothing more will come (without this the
+  // socket would sit half-closed until headerTimeout).
+  secure.once('end', onError);
   secure.once('secure', () => {
+    ctx.chainWaits.delete(socket);
     secure.removeListener('error', onError);
+    secure.removeListener('end', onError);
     if (handshake.timer !== null) clearTimeout(handshake.timer);
     ctx.metrics.tlsHandshake('client', true);
     handle(ctx, listener, adoptNetSocket(secure), peer);

@@ -79,7 +79,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     loopAddresses: [],
     connections: new Set(),
     perClient: new Map(),
-    headerWaits: new Set(),
+    chainWaits: new Set(),
     refused: new Set(),
     spareParsers: [],
     draining: false,
@@ -261,7 +261,7 @@ async function shutdown(ctx: ProxyContext, servers: net.Server[], ownsDns: boole
   }
   for (const conn of [...ctx.connections]) conn.destroy();
   for (const socket of [...ctx.refused]) socket.destroy();
-  for (const socket of [...ctx.headerWaits]) socket.destroy();
+  for (const socket of [...ctx.chainWaits]) socket.destroy();
   await Promise.all(closed);
   ctx.accessLog?.flush();
   if (ownsDns) ctx.dns.close();

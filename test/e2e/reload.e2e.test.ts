@@ -6,7 +6,7 @@
  * dfp_config_reloads_total{result}. In-process: proxy.reload swaps listeners without closing kept ones.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,5 +232,100 @@ describe('proxy.reload in process', () => {
     next.auth.basic = { realm: 'dfp', users: [], passwordFile: '/nonexistent/htpasswd' };
     await expect(h.proxy.reload(next)).rejects.toThrow(/nonexistent/);
     expect(h.proxy.context.snapshot.config.auth.basic).toBeNull();
+  });
+});
+
+describe('the access-log file in the running process', () => {
+  it('logrotate: rename + SIGUSR1 moves the next lines to a new file; SIGTERM writes out the last ones; no line lost', async () => {
+    const origin = await startEchoOrigin();
+    const dns = await startDnsServer();
+    onTestFinished(() => dns.close());
+    const [port, admin] = [await freePort(), await freePort()];
+    const dir = mkdtempSync(join(tmpdir(), 'dfp-logrotate-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'dfp.yaml');
+    writeFileSync(file, configText(port, admin, dns.address, []) + `log: { accessFile: ${join(dir, 'access.log')} }\n`);
+    const run = runDfp(['--config', file]);
+    await waitText(run.stderr, 'listening on');
+    const send = async (n: number, tag: string) => {
+      for (let i = 0; i < n; i++) {
+        const res = await rawRequest(port, `GET http://127.0.0.1:${origin.port}/${tag}/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        expect(res.responses[0]?.status).toBe(200);
+      }
+    };
+    await send(30, 'before');
+    renameSync(join(dir, 'access.log'), join(dir, 'access.log.1'));
+    run.child.kill('SIGUSR1');
+    await waitFor(() => existsSync(join(dir, 'access.log')), 5_000);
+    await send(30, 'after');
+    run.child.kill('SIGTERM');
+    await new Promise((r) => run.child.once('exit', r));
+    const lines = (name: string) => readFileSync(join(dir, name), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { status: number });
+    const rotated = lines('access.log.1');
+    const fresh = lines('access.log');
+    // Every request is logged exactly once, each as a whole JSON line; the split is at the reopen.
+    expect(rotated.length + fresh.length).toBe(60);
+    expect(rotated.length).toBeGreaterThanOrEqual(30);
+  });
+});
+
+describe('reload with --workers', () => {
+  it('SIGHUP to the primary: it checks the file, then every worker reloads', async () => {
+    const dns = await startDnsServer();
+    onTestFinished(() => dns.close());
+    dns.set('blocked.test', { a: ['127.0.0.1'] });
+    const origin = await startEchoOrigin();
+    const [port, admin] = [await freePort(), await freePort()];
+    const dir = mkdtempSync(join(tmpdir(), 'dfp-reload-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'dfp.yaml');
+    writeFileSync(file, configText(port, admin, dns.address, []) + 'workers: 2\n');
+    const run = runDfp(['--config', file]);
+    await waitText(run.stderr, 'with 2 workers');
+    writeFileSync(file, configText(port, admin, dns.address, ['blocked.test']) + 'workers: 2\n');
+    run.child.kill('SIGHUP');
+    await waitText(run.stderr, 'reloading 2 workers');
+    const metrics = async () => (await rawRequest(admin, 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n')).responses[0]!.body.toString();
+    // The sum over the workers: one ok reload each.
+    const start = Date.now();
+    while (!(await metrics()).includes('dfp_config_reloads_total{result="ok"} 2')) {
+      if (Date.now() - start > 10_000) throw new Error(await metrics());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // New connections land on either worker: each refuses now.
+    for (let i = 0; i < 6; i++) {
+      expect((await rawRequest(port, `GET http://blocked.test:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`)).responses[0]?.status).toBe(403);
+    }
+  });
+});
+
+describe('reload re-reads the files the config names', () => {
+  it('an HTTPS listener presents the new certificate to new connections; the listener socket stays', async () => {
+    const { makeCertificates } = await import('../../src/cli/cert.js');
+    const tls = await import('node:tls');
+    const first = makeCertificates(['localhost']);
+    const second = makeCertificates(['localhost']);
+    const dir = mkdtempSync(join(tmpdir(), 'dfp-certs-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'cert.pem'), first.serverCert);
+    writeFileSync(join(dir, 'key.pem'), first.serverKey);
+    const h = await startHarness((c) => {
+      c.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }, proxyProtocol: false, upstreamPort: 443 }];
+    });
+    const handshake = (ca: string) =>
+      new Promise<boolean>((resolve) => {
+        const s = tls.connect({ port: h.port, host: '127.0.0.1', servername: 'localhost', ca }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+    expect(await handshake(first.caCert)).toBe(true);
+    writeFileSync(join(dir, 'cert.pem'), second.serverCert);
+    writeFileSync(join(dir, 'key.pem'), second.serverKey);
+    await h.proxy.reload(structuredClone(h.config));
+    expect(h.proxy.addresses[0]!.port).toBe(h.port);
+    expect(await handshake(second.caCert)).toBe(true);
+    expect(await handshake(first.caCert)).toBe(false);
   });
 });
