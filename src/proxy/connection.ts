@@ -265,6 +265,8 @@ export class ClientConn implements ExchangeHost, Closable {
         const value = proxyAuthorization(this.parser);
         const verdict = auth.checkNow(value);
         if (verdict === undefined) {
+          const wait = this.snap.authThrottle!.take(this.peer.address);
+          if (wait > 0) throw rateLimited(this.ctx, wait);
           auth.check(value).then(
             (v) => this.authenticated(v),
             (err: unknown) => this.authenticated(err),

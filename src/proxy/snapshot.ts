@@ -15,6 +15,10 @@ import { RateLimiter } from '../policy/rate-limit.js';
 import { RedisRateLimiter } from '../policy/rate-limit-redis.js';
 import { loadTrust, type Trust } from '../upstream/tls.js';
 
+/** New credentials a client may have verified per second (bcrypt), and at once. */
+const AUTH_VERIFY_RATE = 5;
+const AUTH_VERIFY_BURST = 10;
+
 /** A memoised decision on a list of addresses. */
 export type Checked = readonly ResolvedAddress[] | Denial | Reported<ResolvedAddress>;
 
@@ -39,6 +43,12 @@ export interface RuntimeSnapshot {
   readonly literals: Map<string, Map<number, Checked>>;
   /** auth.basic (htpasswd read now; its verification cache lives and dies with this snapshot). */
   readonly auth: BasicAuth | null;
+  /**
+   * bcrypt verifications per client address (AUTH_VERIFY_RATE/s, burst AUTH_VERIFY_BURST): a header
+   * not seen before costs ~60 ms of CPU, so an unauthenticated client sending new wrong passwords would
+   * otherwise keep the event loop busy for everyone. Cached verdicts do not count.
+   */
+  readonly authThrottle: RateLimiter | null;
   /**
    * rateLimit.perClient buckets: in this process (RateLimiter, answers synchronously) or shared through
    * Redis (RedisRateLimiter: one round trip, local buckets while Redis is unreachable). Carried over by
@@ -120,6 +130,7 @@ export function buildSnapshot(config: Config, pseudonym: string, previous: Runti
     config,
     policy: compileAccessPolicy(config.access),
     auth,
+    authThrottle: auth === null ? null : (previous?.authThrottle ?? new RateLimiter({ ratePerSecond: AUTH_VERIFY_RATE, burst: AUTH_VERIFY_BURST, maxKeys: 10_000 })),
     rateLimiter,
     routesAreDefault: isDefaultRouting(config),
     pseudonym,

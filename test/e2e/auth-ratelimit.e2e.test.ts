@@ -144,6 +144,24 @@ describe('auth.basic', () => {
     }
   });
 
+  it('new credentials cost a bcrypt each: one client gets a burst of verifications, then 429; cached credentials are never throttled', async () => {
+    const origin = await startEchoOrigin();
+    const dir = tempDir();
+    const file = join(dir, 'users.htpasswd');
+    execFileSync('htpasswd', ['-c', '-b', '-B', '-C', '5', file, 'bob', 'hunter2']);
+    const p = await start((c) => (c.auth.basic = { realm: 'dfp', users: [], passwordFile: file }));
+    const url = `http://127.0.0.1:${origin.port}/`;
+    const ask = async (pw: string) => (await rawRequest(p.port, `GET ${url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: ${basic('bob', pw)}\r\n\r\n`)).responses[0]!;
+    expect((await ask('hunter2')).status).toBe(200); // verified once, cached from now on
+    // 15 guesses at once: the burst (10, one spent above) is verified, the rest refused before any bcrypt.
+    const guesses = await Promise.all(Array.from({ length: 15 }, (_, i) => ask(`guess-${i}`)));
+    const statuses = guesses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(3);
+    expect(statuses.every((s) => s === 407 || s === 429)).toBe(true);
+    expect(header(guesses.find((r) => r.status === 429), 'retry-after')).toMatch(/^\d+$/);
+    expect((await ask('hunter2')).status).toBe(200);
+  });
+
   for (const [format, flag, message] of [
     ['apr1 (-m, htpasswd\'s default)', '-m', 'apr1 (MD5) hashes are not supported'],
     ['crypt (-d)', '-d', 'not supported'],
