@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { defaultConfig } from '../../src/config/defaults.js';
 import type { Config } from '../../src/config/types.js';
-import { createMetrics } from '../../src/observability/proxy-metrics.js';
 import { startProxy } from '../../src/proxy/server.js';
 import { curl, hasCurl } from '../helpers/curl.js';
-import { startHarness } from '../helpers/harness.js';
+import { startMeteredHarness } from '../helpers/metered.js';
 import { startEchoOrigin } from '../helpers/origin.js';
 import { rawRequest } from '../helpers/raw-client.js';
 import { header, waitFor } from '../helpers/wait.js';
@@ -28,14 +27,7 @@ if (spawnSync('htpasswd', ['-nbB', 'x', 'y']).status !== 0) {
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 async function start(tweak: (c: Config) => void) {
-  const metrics = createMetrics();
-  const h = await startHarness(tweak, { metrics: metrics.hooks });
-  metrics.attach(h.proxy.context);
-  const value = (line: string): number => {
-    const found = metrics.render().split('\n').find((l) => l.startsWith(line + ' '));
-    return found === undefined ? 0 : Number(found.slice(line.length + 1));
-  };
-  return { ...h, value };
+  return startMeteredHarness(tweak);
 }
 
 function tempDir(): string {

@@ -11,8 +11,7 @@ import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { makeCertificates } from '../../src/cli/cert.js';
 import type { AccessEntry, Config } from '../../src/config/types.js';
-import { createMetrics } from '../../src/observability/proxy-metrics.js';
-import { startHarness } from '../helpers/harness.js';
+import { startMeteredHarness } from '../helpers/metered.js';
 import { startEchoOrigin } from '../helpers/origin.js';
 import { rawRequest } from '../helpers/raw-client.js';
 import { header, waitFor } from '../helpers/wait.js';
@@ -20,21 +19,14 @@ import { header, waitFor } from '../helpers/wait.js';
 const rules = (...texts: string[]): AccessEntry[] => texts.map((rule) => ({ rule, name: null }));
 
 async function start(tweak: (c: Config) => void, allowPrivate = true) {
-  const metrics = createMetrics();
-  const h = await startHarness((c) => {
+  return startMeteredHarness((c) => {
     c.access.allowPrivateDestinations = allowPrivate;
     c.routes = [
       { match: { hosts: ['front.test'], pathPrefix: '/', headers: {} }, backend: { type: 'DynamicForwardProxy', hostRewriteHeader: 'x-dest', tls: null } },
       { match: { hosts: [], pathPrefix: '/', headers: {} }, backend: { type: 'DynamicForwardProxy', hostRewriteHeader: null, tls: null } },
     ];
     tweak(c);
-  }, { metrics: metrics.hooks });
-  metrics.attach(h.proxy.context);
-  const value = (line: string): number => {
-    const found = metrics.render().split('\n').find((l) => l.startsWith(line + ' '));
-    return found === undefined ? 0 : Number(found.slice(line.length + 1));
-  };
-  return { ...h, value };
+  });
 }
 
 /** The status line's code of a CONNECT (the tunnel is closed right after). */

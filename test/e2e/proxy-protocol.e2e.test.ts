@@ -11,8 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeCertificates } from '../../src/cli/cert.js';
 import type { Config } from '../../src/config/types.js';
-import { createMetrics } from '../../src/observability/proxy-metrics.js';
-import { startHarness } from '../helpers/harness.js';
+import { startMeteredHarness } from '../helpers/metered.js';
 import { startEchoOrigin } from '../helpers/origin.js';
 import { checkAsyncProperty } from '../helpers/property.js';
 import { waitFor } from '../helpers/wait.js';
@@ -24,17 +23,10 @@ import { onTestFinished } from 'vitest';
 const certs = makeCertificates(['localhost', 'sni.test']);
 
 async function start(tweak: (c: Config) => void = () => {}) {
-  const metrics = createMetrics();
-  const h = await startHarness((c) => {
+  return startMeteredHarness((c) => {
     c.listeners = [{ address: { host: '127.0.0.1', port: 0 }, mode: 'http', tls: null, proxyProtocol: true, upstreamPort: 443 }];
     tweak(c);
-  }, { metrics: metrics.hooks });
-  metrics.attach(h.proxy.context);
-  const value = (line: string): number => {
-    const found = metrics.render().split('\n').find((l) => l.startsWith(line + ' '));
-    return found === undefined ? 0 : Number(found.slice(line.length + 1));
-  };
-  return { ...h, value };
+  });
 }
 
 function v1(source: string, port = 40000): Buffer {
