@@ -8,6 +8,10 @@
  *          previous response is complete (head found with indexOf, body framed
  *          by Content-Length; keep-alive). Latencies go to a log histogram.
  *          With `tls`, the connections speak TLS (bench/tls.ts's DIRECT).
+ *          With `side` (bench/policy.ts), a side client also opens a new
+ *          connection every `intervalMs` while the run lasts, sends the next
+ *          of `requests` on it (each used once), reads the response and
+ *          closes; its latencies (connect to end of body) are kept apart.
  *   bulk   one stream (a CONNECT tunnel, or straight to the sink): bytes/s.
  *   setup  `conns` loops of connect [+ CONNECT + 200] + 1-byte round trip +
  *          server close, counted per second. With `payload` (base64), those
@@ -31,9 +35,29 @@ const CONTENT_LENGTH = Buffer.from('content-length:', 'latin1');
 
 export type Job =
   /** tls: speak TLS to `port` (trusting the PEM text `ca`); bench/tls.ts's DIRECT baseline. */
-  | { kind: 'http'; port: number; request: string; conns: number; seconds: number; tls?: { ca: string } }
+  | { kind: 'http'; port: number; request: string; conns: number; seconds: number; tls?: { ca: string }; side?: SideJob }
   | { kind: 'bulk'; port: number; connect: string | null; seconds: number }
   | { kind: 'setup'; port: number; connect: string | null; conns: number; seconds: number; payload?: string };
+
+/** One request per new connection, every intervalMs, at most requests.length of them (bench/policy.ts). */
+export interface SideJob {
+  requests: string[];
+  intervalMs: number;
+}
+
+export interface SideResult {
+  /** Connections opened. */
+  started: number;
+  /** Responses complete with a 2xx. */
+  ok: number;
+  non2xx: number;
+  errors: number;
+  /** Still waiting when the run ended (not counted as errors). */
+  unfinished: number;
+  /** Connect to end of body, per complete response, in start order. */
+  latenciesUs: number[];
+  firstError: string | null;
+}
 
 export interface HttpResult {
   kind: 'http';
@@ -44,7 +68,11 @@ export interface HttpResult {
   non2xx: number;
   p50Us: number;
   p99Us: number;
+  /** Lower bounds of the buckets holding the 99.9th percentile and the largest latency. */
+  p999Us: number;
+  maxUs: number;
   firstError: string | null;
+  side?: SideResult;
 }
 export interface BulkResult {
   kind: 'bulk';
@@ -86,7 +114,7 @@ class Histogram {
     this.total++;
   }
 
-  /** The lower bound of the bucket holding the q-quantile (0 < q < 1). */
+  /** The lower bound of the bucket holding the q-quantile (0 < q <= 1; 1: the largest value). */
   quantile(q: number): number {
     if (this.total === 0) return Number.NaN;
     const rank = Math.ceil(q * this.total);
@@ -276,6 +304,82 @@ class HttpConn {
   }
 }
 
+/** The side client of an http job: see SideJob. Bounded by the request list and by `open()`. */
+function runSide(side: SideJob, port: number, open: () => boolean): { result: SideResult; stop: () => void } {
+  const result: SideResult = { started: 0, ok: 0, non2xx: 0, errors: 0, unfinished: 0, latenciesUs: [], firstError: null };
+  const live = new Set<net.Socket>();
+  let timer: NodeJS.Timeout | null = null;
+  const failSide = (why: string) => {
+    result.errors++;
+    result.firstError ??= why;
+  };
+  const once = (request: Buffer) => {
+    result.started++;
+    const t0 = performance.now();
+    let acc: Buffer | null = null;
+    let done = false;
+    let why: string | null = null;
+    const sock = net.connect({ host: HOST, port, noDelay: true });
+    live.add(sock);
+    sock.setTimeout(SOCKET_IDLE_MS);
+    sock.on('connect', () => sock.write(request));
+    sock.on('data', (chunk: Buffer) => {
+      if (done) return;
+      acc = acc === null ? chunk : Buffer.concat([acc, chunk]);
+      const end = acc.indexOf(CRLFCRLF);
+      if (end < 0) {
+        if (acc.length > MAX_HEAD_BYTES) {
+          why ??= 'side: response head too large';
+          sock.destroy();
+        }
+        return;
+      }
+      const length = contentLength(acc, 0, end);
+      if (length < 0) {
+        why ??= 'side: response without a usable Content-Length';
+        return void sock.destroy();
+      }
+      if (acc.length - (end + 4) < length) return;
+      done = true;
+      const status = statusOf(acc, 0);
+      result.latenciesUs.push((performance.now() - t0) * 1000);
+      if (status >= 200 && status <= 299) result.ok++;
+      else {
+        result.non2xx++;
+        result.firstError ??= `side: status ${status}`;
+      }
+      sock.destroy();
+    });
+    sock.on('timeout', () => {
+      why ??= 'side: timed out';
+      sock.destroy();
+    });
+    sock.on('error', (err) => {
+      why ??= `side socket: ${err.message}`;
+    });
+    sock.on('close', () => {
+      live.delete(sock);
+      if (!done && open()) failSide(why ?? 'side: closed before the response');
+    });
+  };
+  let next = 0;
+  const tick = () => {
+    timer = null;
+    if (!open() || next >= side.requests.length) return;
+    once(Buffer.from(side.requests[next++]!, 'latin1'));
+    timer = setTimeout(tick, side.intervalMs);
+  };
+  timer = setTimeout(tick, side.intervalMs);
+  return {
+    result,
+    stop: () => {
+      if (timer !== null) clearTimeout(timer);
+      result.unfinished = live.size;
+      for (const s of live) s.destroy();
+    },
+  };
+}
+
 async function runHttp(job: Extract<Job, { kind: 'http' }>): Promise<HttpResult> {
   const run = new HttpRun(job.port, Buffer.from(job.request, 'latin1'), job.tls ?? null);
   await new Promise<void>((resolve) => {
@@ -295,10 +399,12 @@ async function runHttp(job: Extract<Job, { kind: 'http' }>): Promise<HttpResult>
   run.open = true;
   const t0 = performance.now();
   for (const c of run.conns) if (c.connected) c.send();
+  const side = job.side === undefined ? null : runSide(job.side, job.port, () => run.open);
   await new Promise((r) => setTimeout(r, job.seconds * 1000));
   run.open = false;
   const seconds = (performance.now() - t0) / 1000;
   for (const c of run.conns) c.sock.destroy();
+  side?.stop();
   return {
     kind: 'http',
     requests: run.requests,
@@ -308,7 +414,10 @@ async function runHttp(job: Extract<Job, { kind: 'http' }>): Promise<HttpResult>
     non2xx: run.non2xx,
     p50Us: run.hist.quantile(0.5),
     p99Us: run.hist.quantile(0.99),
+    p999Us: run.hist.quantile(0.999),
+    maxUs: run.hist.quantile(1),
     firstError: run.firstError,
+    ...(side !== null ? { side: side.result } : {}),
   };
 }
 
