@@ -11,7 +11,7 @@
  */
 import type { Conn } from '../io/conn.js';
 import { performance } from 'node:perf_hooks';
-import { ERROR, H_PROXY_AUTHORIZATION, HeadParser, NEED_MORE } from '../http/index.js';
+import { ERROR, H_PROXY_AUTHORIZATION, HEADER_STRIDE, HeadParser, NEED_MORE } from '../http/index.js';
 import { ProxyError, toProxyError, type ErrorCode } from '../errors.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import { connectTo, type ConnectResult } from '../upstream/connect.js';
@@ -95,6 +95,10 @@ export class ClientConn implements ExchangeHost, Closable {
   private partialHead = false;
   /** The client sent its FIN: serve what was received, then close. */
   clientEnded = false;
+  /** The last credentials auth accepted on this connection (rememberCredentials). */
+  private authOf: BasicAuth | null = null;
+  private authBytes: Buffer | null = null;
+  private authUser: string | null = null;
 
   /** The client as the listener chain established it. */
   readonly peer: Peer;
@@ -259,9 +263,15 @@ export class ClientConn implements ExchangeHost, Closable {
     const x = this.x;
     x.reset(this.takeHeadStart());
     try {
-      // authenticate: a cached verdict synchronously; a first bcrypt verification off this call stack.
+      // authenticate: the connection's own last success (same bytes, same auth) without hashing; a
+      // cached verdict synchronously; a first bcrypt verification off this call stack.
       const auth = this.snap.auth;
       if (auth !== null) {
+        if (this.authOf === auth && this.sameCredentials()) {
+          x.user = this.authUser;
+          this.route();
+          return;
+        }
         const value = proxyAuthorization(this.parser);
         const verdict = auth.checkNow(value);
         if (verdict === undefined) {
@@ -274,11 +284,35 @@ export class ClientConn implements ExchangeHost, Closable {
           return;
         }
         admit(this.ctx, auth, verdict, x);
+        this.rememberCredentials(auth, value, x.user);
       }
       this.route();
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * A keep-alive client sends the same Proxy-Authorization with every request: the connection keeps the
+   * bytes of its last accepted one (and the auth instance that accepted them: a reload makes a new one),
+   * so a repeat costs a byte compare, not a keyed hash. Only successes are kept.
+   */
+  private rememberCredentials(auth: BasicAuth, value: string | null, user: string | null): void {
+    if (value === null || user === null) return;
+    this.authOf = auth;
+    this.authBytes = Buffer.from(value, 'latin1');
+    this.authUser = user;
+  }
+
+  /** The request carries exactly one Proxy-Authorization, byte for byte the remembered one. */
+  private sameCredentials(): boolean {
+    const p = this.parser;
+    const i = p.findHeader(H_PROXY_AUTHORIZATION);
+    if (i < 0 || p.findHeader(H_PROXY_AUTHORIZATION, i + 1) >= 0) return false;
+    const start = p.headers[i * HEADER_STRIDE + 2]!;
+    const end = p.headers[i * HEADER_STRIDE + 3]!;
+    const kept = this.authBytes!;
+    return end - start === kept.length && p.buf.compare(kept, 0, kept.length, start, end) === 0;
   }
 
   /** The answer of a bcrypt verification: go on with the request, unless the connection moved on meanwhile. */
@@ -287,6 +321,7 @@ export class ClientConn implements ExchangeHost, Closable {
     try {
       if (typeof verdict !== 'object' || verdict === null || !('ok' in verdict)) throw verdict;
       admit(this.ctx, this.snap.auth!, verdict as AuthVerdict, this.x);
+      this.rememberCredentials(this.snap.auth!, proxyAuthorization(this.parser), this.x.user);
       this.route();
     } catch (err) {
       this.fail(err);
