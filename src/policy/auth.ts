@@ -8,7 +8,7 @@
  * success under `cacheSize`, a failure under a smaller bound so a client repeating one wrong header does not
  * cost a bcrypt each time. A reload builds a new instance, dropping the cache with the old one.
  *
- * bcrypt (bcryptjs' async compare, which works in slices between event-loop turns) is the only slow path:
+ * bcrypt (bcryptjs in a worker thread: bcrypt-thread.ts) is the only slow path:
  * `checkNow` answers everything else synchronously and `check` runs the bcrypt. Concurrent checks of one
  * header share one verification; past `maxPending` distinct verifications in flight the answer is `busy`.
  *
@@ -21,6 +21,7 @@ import { LRUCache } from 'lru-cache';
 import { isUtf8 } from 'node:buffer';
 import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { bcryptCost, type HtpasswdEntry } from './htpasswd.js';
+import { compareOffThread } from './bcrypt-thread.js';
 
 export type AuthVerdict = { readonly ok: true; readonly user: string } | { readonly ok: false; readonly reason: 'missing' | 'malformed' | 'wrong' | 'busy' };
 
@@ -176,7 +177,7 @@ export class BasicAuth {
     if (pending !== undefined) return pending;
     if (this.#pending.size >= this.#maxPending) return Promise.resolve(BUSY);
     this.#verificationsStarted++;
-    const p = bcrypt.compare(job.password, job.hash).then(
+    const p = compareOffThread(job.password, job.hash).then(
       (isMatch) => {
         this.#pending.delete(job.key);
         return this.#remember(job.key, isMatch && job.success !== null ? job.success : WRONG);
