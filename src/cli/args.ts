@@ -81,7 +81,7 @@ function setOnce(flags: Flags, key: SingleKey, name: string, value: string): voi
 
 export const USAGE = `usage:
   dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
-      [--allow-private] [--connect-ports LIST|any] [--workers N] [--log-format json|pretty] [--log-level LEVEL] [--watch]
+      [--allow-private] [--connect-ports LIST|any] [--workers N|auto] [--log-format json|pretty] [--log-level LEVEL] [--watch]
   dfp check [--config FILE] [flags]    validate a config and print the effective one
   dfp check [--config FILE] --explain HOST[:PORT] [--mode forward|connect|gateway] [--user NAME] [--resolve]
                                        the decision for a destination, its rule and the steps; exit 0 allowed, 1 denied

@@ -43,11 +43,11 @@ export async function explain(config: Config, req: ExplainRequest): Promise<Expl
   const finish = (denial: Denial | null, wouldDeny: Denial | null = null): Explanation => {
     if (denial !== null) {
       const err = new ProxyError(denial.code, denial.detail, { rule: denial.rule });
-      lines.push(`decision: denied — ${err.status} ${err.proxyStatus}, reason ${denial.reason}, rule "${denial.rule}"`);
+      lines.push(`decision: denied — ${err.status} ${err.proxyStatus}, reason ${denial.reason}, rule: ${denial.rule}`);
       return { allowed: false, text: lines.join('\n') + '\n' };
     }
     if (wouldDeny !== null) {
-      lines.push(`decision: allowed (access.mode: report) — in enforce mode: denied, reason ${wouldDeny.reason}, rule "${wouldDeny.rule}"; logged as would_deny`);
+      lines.push(`decision: allowed (access.mode: report) — in enforce mode: denied, reason ${wouldDeny.reason}, rule: ${wouldDeny.rule}; logged as would_deny`);
     } else {
       lines.push('decision: allowed');
     }
@@ -92,9 +92,11 @@ export async function explain(config: Config, req: ExplainRequest): Promise<Expl
         step('the name is allowed: its addresses still pass the guard and the deny rules');
       } else if (verdict === 0) {
         step(policy.allow.size === 0 ? 'no deny rule names it' : 'no rule names it: access.allow has address rules, so the resolved addresses decide');
-      } else {
+      } else if (!policy.report) {
         step(`${verdict.detail} — refused before any DNS query`);
-        if (!policy.report) return finish(verdict);
+        return finish(verdict);
+      } else {
+        step(`${verdict.detail} — would be refused before any DNS query (report mode: let through)`);
         wouldDeny = verdict;
       }
     }
@@ -106,6 +108,12 @@ export async function explain(config: Config, req: ExplainRequest): Promise<Expl
   else if (!req.resolve) {
     step('addresses: not resolved (add --resolve to resolve with the configured DNS servers); the proxy refuses every address that is');
     step(`  not public unless allowPrivateDestinations (${config.access.allowPrivateDestinations}) or an allow address rule covers it; metadata addresses unless an allow rule names exactly that address`);
+    if (policy.allow.size > 0 && !nameAllowed && wouldDeny === null) {
+      // No allow rule names the host: only an allow address rule can admit it, and which addresses it
+      // has is not known here. Not "allowed".
+      lines.push('decision: undecided — no allow rule names the host; it is allowed only if an address it resolves to is covered by an allow address rule (run with --resolve)');
+      return { allowed: false, text: lines.join('\n') + '\n' };
+    }
     return finish(null, wouldDeny);
   } else {
     const dns = new DnsCache(config.dns);

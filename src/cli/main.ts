@@ -20,7 +20,7 @@ import type { ProxyServer } from '../proxy/server.js';
 import type { HostPort } from '../config/types.js';
 
 const USAGE = `usage: dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
-           [--allow-private] [--connect-ports LIST|any] [--workers N] [--log-format json|pretty] [--log-level LEVEL] [--watch]
+           [--allow-private] [--connect-ports LIST|any] [--workers N|auto] [--log-format json|pretty] [--log-level LEVEL] [--watch]
        dfp check --config FILE [--explain HOST[:PORT] [--mode forward|connect|gateway] [--user NAME] [--resolve]]
        dfp cert --out DIR [--host NAME]...
 `;

@@ -4,7 +4,10 @@
  * (`dns.minTtl`, `listeners[1].address`, `routes[0].backend.type`).
  * Relative file paths resolve against the config file's directory.
  */
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createSecureContext } from 'node:tls';
+import { parseHtpasswd } from '../policy/htpasswd.js';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { defaultConfig } from './defaults.js';
 import { parseDuration } from './duration.js';
@@ -95,7 +98,7 @@ export function resolveConfig(raw: unknown, overrides: Overrides | null, options
     limits: resolveLimits(readObject(top['limits'], 'limits', LIMIT_KEYS), d.limits),
     upstream: resolveUpstream(readObject(top['upstream'], 'upstream', ['maxIdlePerHost', 'tls']), d.upstream, ctx),
     routes: resolveRoutes(top, d.routes, ctx),
-    workers: readInt(top, 'workers', '', d.workers, 1, 256),
+    workers: top['workers'] === 'auto' ? autoWorkers() : readInt(top, 'workers', '', d.workers, 1, 256),
     log: {
       format: readEnum(logObj, 'format', 'log', LOG_FORMATS, d.log.format),
       level: readEnum(logObj, 'level', 'log', LOG_LEVELS, d.log.level),
@@ -125,7 +128,7 @@ function applyOverrides(config: Config, o: Overrides): void {
   if (o.dnsServers.length > 0) config.dns.servers = o.dnsServers.map((s) => checkDnsServer(s, '--dns-server'));
   if (o.allowPrivate) config.access.allowPrivateDestinations = true;
   if (o.connectPorts !== null) config.access.connectPorts = parseConnectPorts(o.connectPorts);
-  if (o.workers !== null) config.workers = checkInt(parseDecimal(o.workers), '--workers', 1, 256);
+  if (o.workers !== null) config.workers = o.workers === 'auto' ? autoWorkers() : checkInt(parseDecimal(o.workers), '--workers', 1, 256);
   if (o.logFormat !== null) config.log.format = checkEnum(o.logFormat, '--log-format', LOG_FORMATS);
   if (o.logLevel !== null) config.log.level = checkEnum(o.logLevel, '--log-level', LOG_LEVELS);
 }
@@ -185,6 +188,7 @@ function resolveListeners(top: RawObject, fallback: ListenerConfig[], ctx: Ctx):
         keyFile: readFile(t, 'keyFile', `${path}.tls`, ctx, true),
       };
       if (mode === 'sni') throw new ConfigError(`${path}.tls`, 'mode sni passes TLS through untouched; remove tls or use mode http');
+      if (ctx.checkFiles) checkKeyPair(tls.certFile, tls.keyFile, `${path}.tls`);
     }
     if (mode !== 'sni' && o['upstreamPort'] !== undefined) throw new ConfigError(`${path}.upstreamPort`, 'applies to mode sni only');
     return { address, mode, tls, proxyProtocol: readBool(o, 'proxyProtocol', path, false), upstreamPort: readInt(o, 'upstreamPort', path, 443, 1, 65535) };
@@ -316,6 +320,14 @@ function resolveAuth(o: RawObject, ctx: Ctx): AuthConfig {
     return { username, password };
   });
   const passwordFile = b['passwordFile'] === undefined || b['passwordFile'] === null ? null : readFile(b, 'passwordFile', path, ctx, true);
+  if (passwordFile !== null && ctx.checkFiles) {
+    // Read now, so that `dfp check` and the start refuse a format dfp cannot verify (exit 2, the line named).
+    try {
+      parseHtpasswd(readFileSync(passwordFile, 'utf8'), passwordFile);
+    } catch (err) {
+      throw new ConfigError(`${path}.passwordFile`, (err as Error).message);
+    }
+  }
   if (users.length === 0 && passwordFile === null) throw new ConfigError(path, 'needs users or passwordFile');
   return { basic: { realm, users, passwordFile } };
 }
@@ -344,6 +356,20 @@ function resolvePac(value: unknown): PacConfig | null {
   const hp = parseHostPort(proxy, 'pac.proxy', false);
   const direct = (readStringList(o, 'direct', 'pac') ?? []).map((g, i) => checkHostGlob(g, `pac.direct[${i}]`));
   return { proxy: formatHostPort(hp), direct };
+}
+
+/** `workers: auto` / `--workers auto`: one per core the process may use. */
+function autoWorkers(): number {
+  return Math.max(1, Math.min(256, availableParallelism()));
+}
+
+/** A listener's certificate and key: PEM that Node's TLS accepts as a pair, or the key names the reason. */
+function checkKeyPair(certFile: string, keyFile: string, path: string): void {
+  try {
+    createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+  } catch (err) {
+    throw new ConfigError(path, `certFile ${certFile} / keyFile ${keyFile} cannot be used: ${(err as Error).message}`);
+  }
 }
 
 function resolveRateLimit(o: RawObject): RateLimitConfig {

@@ -1,9 +1,10 @@
 /**
  * What happens to an accepted connection before any protocol is spoken, as a chain of stages:
- * accept → admit (draining, limits.maxConnections) → [PROXY protocol header] → TLS termination (an HTTPS
- * listener) → the listener's protocol handler (HTTP today; SNI passthrough later). The stage in brackets
- * comes with its issue and slots in here. What the chain establishes about the client (its address, later
- * what a PROXY header says) travels as a Peer: nothing after the chain reads it from the socket.
+ * accept → [PROXY protocol header: listeners[].proxyProtocol] → admit (draining, limits.maxConnections,
+ * maxConnectionsPerClient, by the client address the chain established) → TLS termination (an HTTPS
+ * listener) → the listener's protocol handler (HTTP: forward, CONNECT, gateway; or SNI passthrough).
+ * What the chain establishes about the client (the socket's peer, or what a PROXY header says) travels
+ * as a Peer: nothing after the chain reads it from the socket.
  */
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';

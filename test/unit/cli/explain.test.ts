@@ -29,7 +29,7 @@ describe('dfp check --explain', () => {
     expect(r.allowed).toBe(false);
     expect(r.text).toContain('name matches deny rule 0: *.tracker.test');
     expect(r.text).toContain('refused before any DNS query');
-    expect(r.text).toMatch(/decision: denied — 403 http_request_denied, reason deny_rule, rule "deny rule 0: \*\.tracker\.test"/);
+    expect(r.text).toMatch(/decision: denied — 403 http_request_denied, reason deny_rule, rule: deny rule 0: \*\.tracker\.test/);
   });
 
   it('an allow glob admits a name; another name is not in access.allow', async () => {
@@ -43,7 +43,7 @@ describe('dfp check --explain', () => {
     expect(wrongPort.text).toContain('access.connectPorts [443]: port 8443 not allowed');
     const other = await explain(c, req('other.test:443', { mode: 'connect' }));
     expect(other.allowed).toBe(false);
-    expect(other.text).toContain('reason not_allowed, rule "access.allow"');
+    expect(other.text).toContain('reason not_allowed, rule: access.allow');
   });
 
   it('an IP literal: the address class and the CIDR rules that match it', async () => {
@@ -60,6 +60,12 @@ describe('dfp check --explain', () => {
     expect(denied.text).toContain('403 destination_ip_prohibited');
   });
 
+  it('without --resolve, a host only an allow address rule could admit is undecided, not allowed (exit 1)', async () => {
+    const r = await explain(config((c) => (c.access.allow = entries('203.0.113.0/24'))), req('example.test'));
+    expect(r.allowed).toBe(false);
+    expect(r.text).toContain('decision: undecided — no allow rule names the host');
+  });
+
   it('the guard: metadata is refused even under a wide allow rule, and says it is enforced in both modes', async () => {
     const r = await explain(config((c) => (c.access.allow = entries('169.254.0.0/16'))), req('169.254.169.254'));
     expect(r.allowed).toBe(false);
@@ -72,7 +78,7 @@ describe('dfp check --explain', () => {
       c.access.deny = entries('bad.test');
     }), req('bad.test'));
     expect(r.allowed).toBe(true);
-    expect(r.text).toContain('decision: allowed (access.mode: report) — in enforce mode: denied, reason deny_rule, rule "deny rule 0: bad.test"');
+    expect(r.text).toContain('decision: allowed (access.mode: report) — in enforce mode: denied, reason deny_rule, rule: deny rule 0: bad.test');
   });
 
   it('routes: a host no route names is no_route; gateway mode names the rewrite header', async () => {

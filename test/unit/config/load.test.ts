@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REDACTED, runCheck } from '../../../src/cli/check.js';
+import { makeCertificates } from '../../../src/cli/cert.js';
 import { defaultConfig } from '../../../src/config/defaults.js';
 import { parseCommand, type Command } from '../../../src/cli/args.js';
 import { ConfigError, rejectUnsupported } from '../../../src/config/load.js';
@@ -18,8 +19,10 @@ function file(text: string, ext = 'yaml'): string {
   writeFileSync(path, text);
   return path;
 }
-writeFileSync(join(dir, 'cert.pem'), 'x');
-writeFileSync(join(dir, 'key.pem'), 'x');
+// Listener certificates are checked when the config is read: a real pair.
+const certs = makeCertificates(['localhost']);
+writeFileSync(join(dir, 'cert.pem'), certs.serverCert);
+writeFileSync(join(dir, 'key.pem'), certs.serverKey);
 writeFileSync(join(dir, 'ca.pem'), 'x');
 
 function configOf(cmd: Command): Config {

@@ -2,15 +2,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeCertificates } from '../../../src/cli/cert.js';
 import { defaultConfig } from '../../../src/config/defaults.js';
 import { ConfigError, parseConfigText } from '../../../src/config/raw.js';
 import { resolveConfig, type Overrides } from '../../../src/config/resolve.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dfp-resolve-'));
-writeFileSync(join(dir, 'cert.pem'), 'x');
-writeFileSync(join(dir, 'key.pem'), 'x');
+// Listener certificates and htpasswd files are checked when the config is read: real ones here.
+const certs = makeCertificates(['localhost']);
+writeFileSync(join(dir, 'cert.pem'), certs.serverCert);
+writeFileSync(join(dir, 'key.pem'), certs.serverKey);
 writeFileSync(join(dir, 'ca.pem'), 'x');
-writeFileSync(join(dir, 'htpasswd'), 'x');
+writeFileSync(join(dir, 'htpasswd'), 'bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const NO_FLAGS: Overrides = { listen: [], admin: null, dnsServers: [], allowPrivate: false, connectPorts: null, workers: null, logFormat: null, logLevel: null };
@@ -334,5 +337,22 @@ describe('route host patterns', () => {
     ['::1', '::1'],
   ])('%s is kept as %s', (glob, expected) => {
     expect(resolveYaml(`routes: [{ match: { hosts: ["${glob}"] } }]`).routes[0]!.match.hosts).toEqual([expected]);
+  });
+});
+
+describe('files a config names are checked when it is read (dfp check refuses them, exit 2 at start)', () => {
+  it('an htpasswd file in a format dfp cannot verify names the key, the file and the line', () => {
+    writeFileSync(join(dir, 'apr1'), 'carol:$apr1$abcdefgh$0123456789abcdefghijkl\n');
+    expect(() => resolveYaml(`auth: { basic: { passwordFile: ${join(dir, 'apr1')} } }`)).toThrow(/auth\.basic\.passwordFile: .*line 1 \(carol\): apr1/);
+  });
+
+  it('a listener certificate that is not PEM names the listener', () => {
+    writeFileSync(join(dir, 'bad.pem'), 'not a certificate');
+    expect(() => resolveYaml(`listeners: [{ address: 127.0.0.1:0, tls: { certFile: ${join(dir, 'bad.pem')}, keyFile: ${join(dir, 'key.pem')} } }]`)).toThrow(/listeners\[0\]\.tls: certFile .* cannot be used/);
+  });
+
+  it('workers: auto is one per core', () => {
+    const c = resolveYaml('workers: auto');
+    expect(c.workers).toBeGreaterThanOrEqual(1);
   });
 });
