@@ -137,6 +137,8 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     const previous = ctx.snapshot;
     ctx.snapshot = snapshot;
     if (previous.rateLimiter instanceof RedisRateLimiter && previous.rateLimiter !== snapshot.rateLimiter) void previous.rateLimiter.close();
+    // Spare parsers carry the head limit they were made with.
+    if (previous.config.limits.maxHeaderBytes !== next.limits.maxHeaderBytes) ctx.spareParsers.length = 0;
     const nextEntries: ListenerEntry[] = [];
     const wanted = new Set(runtimes.map((r) => listenerKey(r.config.address)));
     for (const e of entries) {
