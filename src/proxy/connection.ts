@@ -430,9 +430,10 @@ export class ClientConn implements ExchangeHost, Closable {
   private onConnected(result: ConnectResult): void {
     const x = this.x;
     x.connectMs = result.connectMs;
+    // The dialled address is logged even when what follows fails (a TLS handshake, a tunnel).
+    x.address = result.address.address;
     this.ctx.metrics.upstreamConnected(result.connectMs);
     if (x.dest.mode === 'connect') {
-      x.address = result.address.address;
       if (this.state === S_SETUP) this.startTunnel(result.socket);
       else result.socket.destroy();
       return;

@@ -98,7 +98,7 @@ describe('TLS origination for https:// targets', () => {
     const res = await rawRequest(h.port, get(`https://origin.test:${origin.port}/`));
     expect(res.responses[0]?.status).toBe(502);
     expect(header(res.responses[0], 'proxy-status')).toMatch(/^dfp; error=tls_certificate_error; details="(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)"$/);
-    expect(h.log.records[0]).toMatchObject({ status: 502, error: 'TLS_CERTIFICATE_ERROR' });
+    expect(h.log.records[0]).toMatchObject({ status: 502, error: 'TLS_CERTIFICATE_ERROR', address: '127.0.0.1' }); // the address dialled, even though TLS failed
     expect(h.value('dfp_tls_handshakes_total{side="upstream",result="error"}')).toBe(1);
   });
 
