@@ -49,7 +49,7 @@
 import bcrypt from 'bcryptjs';
 import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -70,6 +70,7 @@ import {
   stopChild,
   waitMessage,
 } from './_proxy-procs.js';
+import { buildIfStale, commit } from './_build.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -134,41 +135,6 @@ const dfpOf = (t: RunType): DfpName => (t === 'newcreds' ? 'policy' : t);
 const DFPS: DfpName[] = [...new Set(ONLY.map(dfpOf))];
 
 // -------------------------------------------------------------------- build
-function newestMtimeMs(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtimeMs(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Runs `tsc -p .` when dist/cli.js is missing or older than a src file; returns a line for the report. */
-function buildIfStale(): string {
-  const cli = join(repo, 'dist', 'cli.js');
-  if (existsSync(cli) && statSync(cli).mtimeMs >= newestMtimeMs(join(repo, 'src'))) return 'build: dist/cli.js newer than every src file, not rebuilt';
-  const t0 = Date.now();
-  process.stderr.write('bench policy: dist is stale, running tsc -p . ...\n');
-  try {
-    execFileSync(join(repo, 'node_modules', '.bin', 'tsc'), ['-p', '.'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-  } catch (err) {
-    const out = String((err as { stdout?: Buffer }).stdout ?? '').trim().split('\n').slice(0, 5).join('\n');
-    if (!existsSync(cli)) throw new Error(`tsc -p . failed and dist/cli.js is missing:\n${out}`);
-    return `build: ran tsc -p . (${((Date.now() - t0) / 1000).toFixed(1)} s) WITH ERRORS, measuring what it emitted:\n${out}`;
-  }
-  return `build: dist was older than src, ran tsc -p . (${((Date.now() - t0) / 1000).toFixed(1)} s)`;
-}
-
-function commit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8', timeout: 5_000 }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8', timeout: 5_000 }).trim();
-    return dirty ? `${head} + uncommitted src changes` : head;
-  } catch {
-    return '?';
-  }
-}
-
 // -------------------------------------------------------------- the policy
 /** 1,000 allow rules: 998 that never match the bench's destination, then the two that admit it. */
 function allowRules(originPort: number): string[] {
@@ -568,7 +534,7 @@ function report(b: Bench, samples: Map<RunType, Sample[]>, bcryptBefore: number[
 // -------------------------------------------------------------------- main
 async function main(): Promise<string> {
   const tStart = Date.now();
-  const buildLine = buildIfStale();
+  const buildLine = buildIfStale('policy');
   const pin = choosePinning();
   const tmp = mkdtempSync(join(os.tmpdir(), 'dfp-bench-policy-'));
   const loadBefore = os.loadavg().map((v) => v.toFixed(2)).join(' ');

@@ -29,8 +29,8 @@
  * "bound by" column says when it, not dfp, set the pace.
  * Last line: `proxy a50 ratio dfp/DIRECT: X.XX`.
  */
-import { type ChildProcess, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,7 @@ import {
   stopChild,
   waitMessage,
 } from './_proxy-procs.js';
+import { buildIfStale } from './_build.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -91,32 +92,6 @@ const ONLY: Figure[] = (() => {
 const secondsOf = (f: Figure) => (f === 'a1' || f === 'd' ? Math.max(0.5, SECONDS / 2) : SECONDS);
 
 // -------------------------------------------------------------------- build
-function newestMtimeMs(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtimeMs(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Runs `tsc -p .` when dist/cli.js is missing or older than a src file; returns a line for the report. */
-function buildIfStale(): string {
-  const cli = join(repo, 'dist', 'cli.js');
-  const srcMs = newestMtimeMs(join(repo, 'src'));
-  if (existsSync(cli) && statSync(cli).mtimeMs >= srcMs) return 'build: dist/cli.js newer than every src file, not rebuilt';
-  const t0 = Date.now();
-  process.stderr.write('bench proxy: dist is stale, running tsc -p . ...\n');
-  try {
-    execFileSync(join(repo, 'node_modules', '.bin', 'tsc'), ['-p', '.'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-  } catch (err) {
-    const out = String((err as { stdout?: Buffer }).stdout ?? '').trim().split('\n').slice(0, 5).join('\n');
-    if (!existsSync(cli)) throw new Error(`tsc -p . failed and dist/cli.js is missing:\n${out}`);
-    return `build: ran tsc -p . (${((Date.now() - t0) / 1000).toFixed(1)} s) WITH ERRORS, measuring what it emitted:\n${out}`;
-  }
-  return `build: dist was older than src, ran tsc -p . (${((Date.now() - t0) / 1000).toFixed(1)} s)`;
-}
-
 // ---------------------------------------------------------------- processes
 interface Ports {
   http: number;
@@ -373,7 +348,7 @@ async function sanity(p: Procs): Promise<Set<Figure>> {
 
 async function main(): Promise<string> {
   const tStart = Date.now();
-  const buildLine = buildIfStale();
+  const buildLine = buildIfStale('proxy');
   const pin = choosePinning();
   const tmp = mkdtempSync(join(os.tmpdir(), 'dfp-bench-proxy-'));
   const logPath = join(tmp, 'access.log');

@@ -44,8 +44,8 @@
  * Second-to-last line: `tls sni setups ratio SNI/CONNECT: X.XX`.
  * Last line: `tls keep-alive ratio dfp/DIRECT: X.XX`.
  */
-import { type ChildProcess, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -68,6 +68,7 @@ import {
   stopChild,
   waitMessage,
 } from './_proxy-procs.js';
+import { buildIfStale, commit } from './_build.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -101,41 +102,6 @@ const ROUNDS = Math.round(numberOption('--rounds', 3, 1, 20));
 const IDLE = Math.round(numberOption('--idle', 2000, 0, 8000));
 
 // -------------------------------------------------------------------- build
-function newestMtimeMs(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtimeMs(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Runs `tsc -p .` when dist/cli.js is missing or older than a src file; returns a line for the report. */
-function buildIfStale(): string {
-  const cli = join(repo, 'dist', 'cli.js');
-  if (existsSync(cli) && statSync(cli).mtimeMs >= newestMtimeMs(join(repo, 'src'))) return 'build: dist/cli.js newer than every src file, not rebuilt';
-  const t0 = Date.now();
-  process.stderr.write('bench tls: dist is stale, running tsc -p . ...\n');
-  try {
-    execFileSync(join(repo, 'node_modules', '.bin', 'tsc'), ['-p', '.'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-  } catch (err) {
-    const out = String((err as { stdout?: Buffer }).stdout ?? '').trim().split('\n').slice(0, 5).join('\n');
-    if (!existsSync(cli)) throw new Error(`tsc -p . failed and dist/cli.js is missing:\n${out}`);
-    return `build: ran tsc -p . (${((Date.now() - t0) / 1000).toFixed(1)} s) WITH ERRORS, measuring what it emitted:\n${out}`;
-  }
-  return `build: dist was older than src, ran tsc -p . (${((Date.now() - t0) / 1000).toFixed(1)} s)`;
-}
-
-function commit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8', timeout: 5_000 }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8', timeout: 5_000 }).trim();
-    return dirty ? `${head} + uncommitted src changes` : head;
-  } catch {
-    return '?';
-  }
-}
-
 // ---------------------------------------------------------------- processes
 interface Certs {
   ca: string; // PEM text
@@ -483,7 +449,7 @@ function boundBy(xs: Busy[], target: Target, pin: Pinning): string {
 // --------------------------------------------------------------------- main
 async function main(): Promise<string> {
   const tStart = Date.now();
-  const buildLine = buildIfStale();
+  const buildLine = buildIfStale('tls');
   const commitLine = commit();
   const pin = choosePinning();
   const tmp = mkdtempSync(join(os.tmpdir(), 'dfp-bench-tls-'));
