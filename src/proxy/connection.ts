@@ -23,9 +23,8 @@ import type { Peer } from './peer.js';
 import { releaseClient } from './client-count.js';
 import type { RuntimeSnapshot } from './snapshot.js';
 import { chooseDestination } from './destination-choice.js';
-import { checkedAddressesNow, rateLimited, refuse, resolveAndCheck } from './destination.js';
+import { checkedAddressesNow, rateLimited, refuse, resolveAndCheck, takeToken } from './destination.js';
 import type { AuthVerdict, BasicAuth } from '../policy/auth.js';
-import { RateLimiter } from '../policy/rate-limit.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { describePartialHead } from './partial-head.js';
 import { piece } from './read-buffer.js';
@@ -277,10 +276,7 @@ export class ClientConn implements ExchangeHost, Closable {
         if (verdict === undefined) {
           const wait = this.snap.authThrottle!.take(this.peer.address);
           if (wait > 0) throw rateLimited(this.ctx, wait);
-          auth.check(value).then(
-            (v) => this.authenticated(v),
-            (err: unknown) => this.authenticated(err),
-          );
+          auth.check(value).then((v) => this.authenticated(v));
           return;
         }
         admit(this.ctx, auth, verdict, x);
@@ -316,11 +312,10 @@ export class ClientConn implements ExchangeHost, Closable {
   }
 
   /** The answer of a bcrypt verification: go on with the request, unless the connection moved on meanwhile. */
-  private authenticated(verdict: AuthVerdict | unknown): void {
+  private authenticated(verdict: AuthVerdict): void {
     if (this.state !== S_SETUP) return;
     try {
-      if (typeof verdict !== 'object' || verdict === null || !('ok' in verdict)) throw verdict;
-      admit(this.ctx, this.snap.auth!, verdict as AuthVerdict, this.x);
+      admit(this.ctx, this.snap.auth!, verdict, this.x);
       this.rememberCredentials(this.snap.auth!, proxyAuthorization(this.parser), this.x.user);
       this.route();
     } catch (err) {
@@ -330,29 +325,15 @@ export class ClientConn implements ExchangeHost, Closable {
 
   /** rate limit (a shared store answers asynchronously) → route. Throws ProxyError. */
   private route(): void {
-    const limiter = this.snap.rateLimiter;
-    if (limiter !== null) {
-      const key = this.x.user ?? this.peer.address;
-      if (limiter instanceof RateLimiter) {
-        const wait = limiter.take(key);
-        if (wait > 0) throw rateLimited(this.ctx, wait);
-      } else {
-        limiter.take(key).then(
-          (wait) => this.limited(wait),
-          (err: unknown) => this.limited(err),
-        );
-        return;
-      }
-    }
-    this.routeRequest();
+    const pending = takeToken(this.ctx, this.snap, this.x.user ?? this.peer.address);
+    if (pending === null) this.routeRequest();
+    else pending.then(() => this.routeAfterWait(), (err: unknown) => this.state === S_SETUP && this.fail(err));
   }
 
-  /** The shared store's answer: go on, unless the connection moved on meanwhile. */
-  private limited(wait: number | unknown): void {
+  /** The shared store granted the token: go on, unless the connection moved on meanwhile. */
+  private routeAfterWait(): void {
     if (this.state !== S_SETUP) return;
     try {
-      if (typeof wait !== 'number') throw wait;
-      if (wait > 0) throw rateLimited(this.ctx, wait);
       this.routeRequest();
     } catch (err) {
       this.fail(err);
@@ -362,16 +343,14 @@ export class ClientConn implements ExchangeHost, Closable {
   /** route (mode, destination, route) → decide and resolve. Throws ProxyError. */
   private routeRequest(): void {
     const x = this.x;
-    {
-      const d = x.dest;
-      chooseDestination(this.ctx, this.snap, this.parser, d);
-      if (d.isUpgrade) {
-        x.upgradeOffer = offeredUpgrade(this.parser, this.snap.config.access.upgrades);
-        if (x.upgradeOffer === null) d.isUpgrade = false; // served as an ordinary request
-      }
-      x.keepAlive = d.mode !== 'connect' && this.parser.keepAlive && !this.ctx.draining;
-      this.resolveDestination();
+    const d = x.dest;
+    chooseDestination(this.ctx, this.snap, this.parser, d);
+    if (d.isUpgrade) {
+      x.upgradeOffer = offeredUpgrade(this.parser, this.snap.config.access.upgrades);
+      if (x.upgradeOffer === null) d.isUpgrade = false; // served as an ordinary request
     }
+    x.keepAlive = d.mode !== 'connect' && this.parser.keepAlive && !this.ctx.draining;
+    this.resolveDestination();
   }
 
   /** decide + resolve: the policy on the resolved addresses (a cache hit or an IP literal: synchronously). */

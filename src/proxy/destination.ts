@@ -11,6 +11,7 @@ import { decideAddressesWithRules, decideName, NAME_ALLOWED, Reported } from '..
 import { isDenial, type Denial } from '../policy/decision.js';
 import type { ProxyContext } from './context.js';
 import type { Checked, RuntimeSnapshot } from './snapshot.js';
+import { RateLimiter } from '../policy/rate-limit.js';
 
 const MAX_LITERALS = 4096;
 
@@ -95,6 +96,24 @@ function unwrap(ctx: ProxyContext, result: Checked, port: number, note: PolicyNo
   }
   if (isLoop(ctx, addresses, port)) throw new ProxyError('LOOP_DETECTED', 'destination is this proxy');
   return addresses;
+}
+
+/**
+ * rateLimit: take a token for `key` from the snapshot's buckets. null: granted now (or no limit); a
+ * Promise: a shared store (Redis) answers later, resolving when granted and rejecting with the 429
+ * ProxyError when not. Throws the 429 ProxyError when the local buckets refuse.
+ */
+export function takeToken(ctx: ProxyContext, snap: RuntimeSnapshot, key: string): Promise<void> | null {
+  const limiter = snap.rateLimiter;
+  if (limiter === null) return null;
+  if (limiter instanceof RateLimiter) {
+    const wait = limiter.take(key);
+    if (wait > 0) throw rateLimited(ctx, wait);
+    return null;
+  }
+  return limiter.take(key).then((wait) => {
+    if (wait > 0) throw rateLimited(ctx, wait);
+  });
 }
 
 /** rateLimit: the key's bucket is empty; `wait` whole seconds until a token (the Retry-After). */

@@ -17,9 +17,8 @@ import { connectTo } from '../upstream/connect.js';
 import type { ResolvedAddress } from '../dns/cache.js';
 import type { Closable, ProxyContext } from './context.js';
 import { newDestination, type Destination } from './destination-choice.js';
-import { checkedAddressesNow, rateLimited, refuse, resolveAndCheck, type PolicyNote } from './destination.js';
+import { checkedAddressesNow, refuse, resolveAndCheck, takeToken, type PolicyNote } from './destination.js';
 import type { Denial } from '../policy/decision.js';
-import { RateLimiter } from '../policy/rate-limit.js';
 import type { Peer } from './peer.js';
 import { releaseClient } from './client-count.js';
 import { logExchange, type ExchangeRecord } from './reply.js';
@@ -130,22 +129,9 @@ export class SniConn implements Closable, ExchangeRecord, PolicyNote {
       if (target.kind !== 'name') throw new ProxyError('REQUEST_MALFORMED', 'an IP literal as server_name');
       if (!this.snap.routesAreDefault && !hostMatchesRoutes(this.snap.config.routes, target.name)) refuse(this.ctx, noRoute(target.name));
       // Each SNI connection is a new tunnel: it takes a token from the client's bucket.
-      const limiter = this.snap.rateLimiter;
-      if (limiter instanceof RateLimiter) {
-        const wait = limiter.take(this.peer.address);
-        if (wait > 0) throw rateLimited(this.ctx, wait);
-      } else if (limiter !== null) {
-        limiter.take(this.peer.address).then(
-          (wait) => {
-            if (this.state !== S_SETUP) return;
-            if (wait > 0) this.fail(rateLimited(this.ctx, wait));
-            else this.decide(target);
-          },
-          (err: unknown) => this.fail(err),
-        );
-        return;
-      }
-      this.decide(target);
+      const pending = takeToken(this.ctx, this.snap, this.peer.address);
+      if (pending === null) this.decide(target);
+      else pending.then(() => this.state === S_SETUP && this.decide(target), (err: unknown) => this.fail(err));
     } catch (err) {
       this.fail(err);
     }
