@@ -523,6 +523,12 @@ export class ClientConn implements ExchangeHost, Closable {
   private startCheckedTunnel(upstreamSocket: Conn, mode: 'match' | 'require'): void {
     this.state = S_SNI_CHECK;
     this.checkedUpstream = upstreamSocket;
+    // Until the verdict the origin's first bytes are kept for the splice (a bounded number of reads:
+    // splice.ts onTunnelRead pauses past it, so an origin that floods waits in the kernel), and an origin
+    // that resets or closes ends the check at once.
+    (upstreamSocket as CheckedUpstream).dfpOwner = this;
+    upstreamSocket.on('error', onCheckedUpstreamGone);
+    upstreamSocket.on('close', onCheckedUpstreamGone);
     this.sniCheck = new ConnectSniCheck(mode, this.x.dest.host!);
     answerConnect(this.socket);
     this.armTimer(T_SNI, this.snap.config.limits.headerTimeoutMs);
@@ -540,6 +546,8 @@ export class ClientConn implements ExchangeHost, Closable {
     const upstream = this.checkedUpstream!;
     this.sniCheck = null;
     this.checkedUpstream = null;
+    upstream.removeListener('error', onCheckedUpstreamGone);
+    upstream.removeListener('close', onCheckedUpstreamGone);
     if (verdict === SNI_PASS) {
       this.leaveHttp();
       this.splice = openCheckedTunnel(this.ctx, this.snap, this.socket, upstream, check.takeHeld());
@@ -553,6 +561,22 @@ export class ClientConn implements ExchangeHost, Closable {
     this.ctx.metrics.denied('connect_sni');
     x.log();
     upstream.destroy();
+    this.state = S_CLOSED;
+    this.socket.destroy();
+  }
+
+  /** The origin went away while the client's first bytes were awaited: the tunnel ends, logged as a 502. */
+  checkedUpstreamGone(socket: Conn): void {
+    if (this.state !== S_SNI_CHECK || this.checkedUpstream !== socket) return;
+    this.sniCheck = null;
+    this.checkedUpstream = null;
+    socket.removeListener('close', onCheckedUpstreamGone);
+    socket.on('error', onIgnoredUpstreamError);
+    socket.destroy();
+    const x = this.x;
+    x.status = 502;
+    x.errorCode = 'UPSTREAM_INCOMPLETE';
+    x.log();
     this.state = S_CLOSED;
     this.socket.destroy();
   }
@@ -767,3 +791,15 @@ function admit(ctx: ProxyContext, auth: BasicAuth, verdict: AuthVerdict, x: { us
 }
 
 const AUTH_DETAIL = { missing: 'no credentials', malformed: 'malformed credentials', wrong: 'wrong credentials' } as const;
+
+interface CheckedUpstream extends Conn {
+  dfpOwner: ClientConn;
+}
+
+function onCheckedUpstreamGone(this: CheckedUpstream): void {
+  this.dfpOwner.checkedUpstreamGone(this);
+}
+
+function onIgnoredUpstreamError(): void {
+  // the socket is being destroyed; 'close' follows
+}

@@ -17,8 +17,12 @@ export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   const splice = this.dfpSplice;
   if (splice === null) {
     // Kept until the splice sends them: like a queued write, they hold the buffer if it is the socket's own.
-    (this.dfpEarly ??= []).push(piece(buf, 0, n));
+    const early = (this.dfpEarly ??= []);
+    early.push(piece(buf, 0, n));
     chooseNextBuffer(this, n, buf, true);
+    // Bounded: past MAX_EARLY_CHUNKS reads (at most a read buffer each) the rest waits in the kernel; the
+    // splice resumes the socket when it takes these.
+    if (early.length >= MAX_EARLY_CHUNKS) this.pause();
     return;
   }
   splice.idleTimer?.refresh();
@@ -29,6 +33,9 @@ export function onTunnelRead(this: SpliceSocket, n: number, buf: Buffer): void {
   if (!peer.write(piece(buf, 0, n))) this.pause();
   chooseNextBuffer(this, n, buf, peer.writableLength > 0);
 }
+
+/** Reads kept for a splice that does not exist yet, at most. */
+const MAX_EARLY_CHUNKS = 16;
 
 /** `onread` options for the upstream socket of a CONNECT tunnel. */
 export const TUNNEL_ONREAD: ReadInto = { buffer: readBufferFor, callback: onTunnelRead as ReadInto['callback'] };

@@ -18,3 +18,4 @@ await import('./limits.e2e.test.js');
 await import('./http-messages.e2e.test.js');
 await import('./pool.e2e.test.js');
 await import('./churn.e2e.test.js');
+await import('./connect-sni-origin.e2e.test.js');
