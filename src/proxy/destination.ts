@@ -14,6 +14,11 @@ import type { Checked, RuntimeSnapshot } from './snapshot.js';
 import { RateLimiter } from '../policy/rate-limit.js';
 
 const MAX_LITERALS = 4096;
+/**
+ * Decisions kept per address or address list (by port, with rules): a client varying the port must not
+ * grow a list's map without bound (65,535 ports × every literal). A full map starts again.
+ */
+const MAX_KEYS_PER_ENTRY = 16;
 
 /**
  * What a request's destination decision carries from the name step to the address step, and out to
@@ -45,7 +50,7 @@ export function checkedAddressesNow(ctx: ProxyContext, snap: RuntimeSnapshot, ta
     let result = byKey.get(key);
     if (result === undefined) {
       result = decideAddressesWithRules(policy, [{ address: target.address, family: target.family }], port, false);
-      byKey.set(key, result);
+      remember(byKey, key, result);
     }
     return unwrap(ctx, result, port, note);
   }
@@ -79,9 +84,14 @@ function checkedList(ctx: ProxyContext, snap: RuntimeSnapshot, addresses: readon
   let result = byKey.get(key);
   if (result === undefined) {
     result = decideAddressesWithRules(policy, addresses, port, note.nameAllowed);
-    byKey.set(key, result);
+    remember(byKey, key, result);
   }
   return unwrap(ctx, result, port, note);
+}
+
+function remember(byKey: Map<number, Checked>, key: number, result: Checked): void {
+  if (byKey.size >= MAX_KEYS_PER_ENTRY) byKey.clear();
+  byKey.set(key, result);
 }
 
 function unwrap(ctx: ProxyContext, result: Checked, port: number, note: PolicyNote): readonly ResolvedAddress[] {

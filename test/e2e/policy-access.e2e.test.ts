@@ -255,3 +255,16 @@ describe('the SNI listener obeys the same rules', () => {
     }
   });
 });
+
+describe('memoised decisions stay bounded', () => {
+  it('a client varying the port cannot grow the per-address decision cache (one entry per port before)', async () => {
+    const p = await start((c) => {
+      c.access.allow = rules('*.ok.test');
+    }, false);
+    for (let port = 1000; port < 1100; port++) {
+      const res = await rawRequest(p.port, `GET http://203.0.113.9:${port}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(res.responses[0]?.status).toBe(403);
+    }
+    expect(p.proxy.context.snapshot.literals.get('203.0.113.9')!.size).toBeLessThanOrEqual(16);
+  });
+});
