@@ -149,7 +149,19 @@ function parseIPv6Block(text: string, bracketed: boolean, portLo: number, portHi
   const slashAt = slash < 0 ? text.length : slash;
   if (!parseIPv6(text, scratch16, 0, slashAt)) throw new Error(`"${text.slice(0, slashAt)}" is not an IPv6 address`);
   const cidr = parseCidr(text); // its message is the reason: prefix length, host bits set
+  // An IPv4-mapped block would match only the mapped spelling, never the IPv4 answers a name resolves to:
+  // a deny rule written so would quietly let them through. The IPv4 form covers both.
+  if (cidr.prefix >= 96 && isMappedPrefix(cidr.bytes)) {
+    const b = cidr.bytes;
+    throw new Error(`an IPv4-mapped block matches only that spelling: write the IPv4 form (${b[12]}.${b[13]}.${b[14]}.${b[15]}${cidr.prefix === 128 ? '' : `/${cidr.prefix - 96}`}), which covers both`);
+  }
   return { kind: 'address', cidr, portLo, portHi };
+}
+
+/** ::ffff:0:0/96: ten zero bytes, then two 0xff. */
+function isMappedPrefix(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
 }
 
 /** A name, a pattern, an IPv4 address or an IPv4 block (no port, no brackets). */
