@@ -21,7 +21,8 @@
  * `Reported` (the log's `would_deny`, dfp_would_deny_total); the guard is enforced in both modes.
  */
 import type { AccessConfig } from '../config/types.js';
-import { classifyAddress, embeddedIPv4, isPrivateClass, type AddressClass } from './address.js';
+import { classifyAddress, classifyIPv4, classifyIPv6, embeddedIPv4, isPrivateClass, type AddressClass } from './address.js';
+import type { Cidr } from './cidr.js';
 import { AccessRuleSet, type AccessRule } from './access-rules.js';
 import { denyReasonForAddress } from './deny-reasons.js';
 import type { Denial } from './decision.js';
@@ -112,8 +113,8 @@ function decideOne(policy: AccessPolicy, address: string, port: number, nameAllo
   const embedded = policy.hasRules ? embeddedIPv4(address) : null;
   const allowRule = policy.allow.hasAddressRules ? matchAddress(policy.allow, address, embedded, port) : null;
   if (cls === 'metadata') {
-    if (allowRule === null || !isSingleAddress(allowRule)) return guardDenial(address, cls, 'default: cloud metadata');
-  } else if (isPrivateClass(cls) && !policy.allowPrivate && allowRule === null) {
+    if (allowRule === null || !opensGuard(policy, address, port, cls)) return guardDenial(address, cls, 'default: cloud metadata');
+  } else if (isPrivateClass(cls) && !policy.allowPrivate && (allowRule === null || !opensGuard(policy, address, port, cls))) {
     return guardDenial(address, cls, 'default: private destinations');
   }
   if (policy.deny.hasAddressRules) {
@@ -132,9 +133,40 @@ function matchAddress(rules: AccessRuleSet, address: string, embedded: string | 
   return viaV4 === null || direct.index <= viaV4.index ? direct : viaV4;
 }
 
-function isSingleAddress(rule: AccessRule): boolean {
-  const cidr = rule.parsed.cidr;
-  return cidr !== undefined && cidr.prefix === (cidr.family === 4 ? 32 : 128);
+/**
+ * Whether an allow rule opens this non-public address on purpose: for a metadata address, a rule naming
+ * exactly it; otherwise a block lying wholly in the address's own class (its first and last addresses are
+ * of that class: 10.1.0.0/16 or 127.0.0.1/32 open their addresses; 0.0.0.0/0, ::/0 or 2000::/3 open none —
+ * they mean "the internet", not "my loopback"). Any matching rule may open it, whatever its index. Matched
+ * by the address itself (an IPv4-mapped one by its IPv4), not through 6to4/NAT64 spellings.
+ */
+function opensGuard(policy: AccessPolicy, address: string, port: number, cls: AddressClass): boolean {
+  for (const rule of policy.allow.allMatches(address, port)) {
+    const cidr = rule.parsed.cidr;
+    if (cidr === undefined) continue;
+    if (cls === 'metadata' ? cidr.prefix === (cidr.family === 4 ? 32 : 128) : blockClass(cidr) === cls) return true;
+  }
+  return false;
+}
+
+const blockClasses = new WeakMap<Cidr, AddressClass | null>();
+
+/** The class every address of the block has, judged by its first and last address; null when they differ. */
+function blockClass(cidr: Cidr): AddressClass | null {
+  let cls = blockClasses.get(cidr);
+  if (cls !== undefined) return cls;
+  const first = cidr.bytes;
+  const last = Uint8Array.from(first);
+  for (let bit = cidr.prefix; bit < last.length * 8; bit++) last[bit >> 3]! |= 0x80 >> (bit & 7);
+  const a = cidr.family === 4 ? classifyIPv4(toUint32(first)) : classifyIPv6(Uint8Array.from(first));
+  const b = cidr.family === 4 ? classifyIPv4(toUint32(last)) : classifyIPv6(last);
+  cls = a === b ? a : null;
+  blockClasses.set(cidr, cls);
+  return cls;
+}
+
+function toUint32(b: Uint8Array): number {
+  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 }
 
 function guardDenial(address: string, cls: AddressClass, rule: string): Denial {

@@ -14,8 +14,8 @@
  * - 'metadata'     cloud instance metadata and credential endpoints (METADATA_ADDRESSES),
  *                  'unspecified' (0.0.0.0 / :: reach this host), 'multicast' and
  *                  'invalid' (not an IP literal: fail closed) are denied even with
- *                  allowPrivateDestinations (isAlwaysDeniedClass) unless a rule
- *                  lists them in access.allow.
+ *                  allowPrivateDestinations (isAlwaysDeniedClass); metadata only when a rule
+ *                  names that exact address in access.allow (policy/access-policy.ts).
  *
  * IPv6 forms that carry an IPv4 address are classified by the embedded IPv4:
  * mapped ::ffff:0:0/96, translated ::ffff:0:0:0/96, compatible ::/96,
@@ -45,7 +45,7 @@ export function isPrivateClass(c: AddressClass): boolean {
   return c !== 'public';
 }
 
-/** Denied even with access.allowPrivateDestinations (only an explicit allow rule admits them). */
+/** Denied even with access.allowPrivateDestinations (metadata: unless an allow rule names the address). */
 export function isAlwaysDeniedClass(c: AddressClass): boolean {
   return c === 'metadata' || c === 'unspecified' || c === 'multicast' || c === 'invalid';
 }

@@ -5,8 +5,8 @@
  * that one value (proxy/destination.ts turns it into the error); nothing here throws.
  */
 import type { ErrorCode } from '../errors.js';
-import { classifyAddress, isAlwaysDeniedClass, isPrivateClass } from './address.js';
-import { denyReasonForAddress, type DenyReason } from './deny-reasons.js';
+import { compileAccessPolicy, decideAddressesWithRules } from './access-policy.js';
+import type { DenyReason } from './deny-reasons.js';
 
 export interface Denial {
   readonly reason: DenyReason;
@@ -32,36 +32,18 @@ export function noRoute(host: string): Denial {
 }
 
 /**
- * The resolved addresses that may be dialled: those the policy allows, in order (the same array when all
- * are), or the denial when none is left. Loopback, private, link-local, ULA and CGNAT addresses are refused
- * unless allowPrivateDestinations; cloud metadata, unspecified and multicast addresses always are (listing
- * them in access.allow comes with the policy rules).
+ * The guard alone (no allow/deny rules) on resolved addresses: those that may be dialled, in order (the same
+ * array when all are), or the denial when none is left. The proxy's own decision, decideAddressesWithRules
+ * with an empty rule set: loopback, private, link-local, ULA and CGNAT are refused unless allowPrivate;
+ * cloud metadata, unspecified and multicast always.
  */
 export function decideAddresses<A extends { readonly address: string }>(allowPrivate: boolean, addresses: readonly A[]): readonly A[] | Denial {
-  let allowed: A[] | null = null;
-  let refused: string | null = null;
-  let refusedClass: ReturnType<typeof classifyAddress> = 'public';
-  for (let i = 0; i < addresses.length; i++) {
-    const a = addresses[i]!;
-    const cls = classifyAddress(a.address);
-    const deny = allowPrivate ? isAlwaysDeniedClass(cls) : isPrivateClass(cls);
-    if (deny) {
-      // The first refused address names the reason (a metadata address wins: it is the one to know about).
-      if (refused === null || (cls === 'metadata' && refusedClass !== 'metadata')) {
-        refused = a.address;
-        refusedClass = cls;
-      }
-      allowed ??= addresses.slice(0, i) as A[];
-    } else if (allowed !== null) {
-      allowed.push(a);
-    }
-  }
-  if (allowed === null) return addresses.length > 0 ? addresses : { reason: 'private_destination', code: 'DESTINATION_DENIED', detail: 'no address', rule: 'default: private destinations' };
-  if (allowed.length > 0) return allowed;
-  return {
-    reason: denyReasonForAddress(refusedClass),
-    code: 'DESTINATION_DENIED',
-    detail: `${refused} is ${refusedClass}`,
-    rule: refusedClass === 'metadata' ? 'default: cloud metadata' : allowPrivate ? 'default: never dialled' : 'default: private destinations',
-  };
+  return decideAddressesWithRules(allowPrivate ? GUARD_OPEN : GUARD, addresses, 0, false) as readonly A[] | Denial;
+}
+
+const GUARD = guardOnly(false);
+const GUARD_OPEN = guardOnly(true);
+
+function guardOnly(allowPrivate: boolean) {
+  return compileAccessPolicy({ mode: 'enforce', allowPrivateDestinations: allowPrivate, allow: [], deny: [], connectPorts: [], upgrades: [], connectSni: 'off' });
 }

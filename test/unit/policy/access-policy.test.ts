@@ -36,6 +36,13 @@ describe('cloud metadata addresses', () => {
     expect(verdict(policy({ allowPrivate: true }), '169.254.169.254')).toBe('default: cloud metadata');
   });
 
+  it('an exact allow rule opens it wherever it stands in the list, and not through a 6to4 spelling', () => {
+    expect(verdict(policy({ allow: ['169.254.0.0/16', '169.254.169.254'] }), '169.254.169.254')).toBe('ok');
+    expect(verdict(policy({ allow: ['169.254.169.254', '169.254.0.0/16'] }), '169.254.169.254')).toBe('ok');
+    expect(verdict(policy({ allow: ['169.254.169.254'] }), '2002:a9fe:a9fe:dead::1')).toBe('default: cloud metadata');
+    expect(verdict(policy({ allow: ['169.254.169.254'] }), '::ffff:169.254.169.254')).toBe('ok');
+  });
+
   it('an exact allow rule does not outrank a deny rule', () => {
     expect(verdict(policy({ allow: ['169.254.169.254'], deny: ['169.254.0.0/16'] }), '169.254.169.254')).toBe('deny rule 0: 169.254.0.0/16');
   });
@@ -51,6 +58,22 @@ describe('private addresses', () => {
     expect(verdict(pol, '10.1.2.3')).toBe('ok');
     expect(verdict(pol, '10.2.0.1')).toBe('default: private destinations');
     expect(verdict(pol, '10.2.0.1', 443, true)).toBe('default: private destinations');
+  });
+
+  it('a block that also holds public space ("the internet") opens no private address', () => {
+    for (const [rule, address] of [
+      ['0.0.0.0/0', '127.0.0.1'],
+      ['0.0.0.0/0', '10.0.0.1'],
+      ['::/0', '::1'],
+      ['::/0', '::ffff:127.0.0.1'],
+      ['2000::/3', '2002:7f00:1::'],
+      ['10.0.0.0/7', '10.0.0.1'],
+    ]) {
+      expect([rule, address, verdict(policy({ allow: [rule!] }), address!)]).toEqual([rule, address, 'default: private destinations']);
+    }
+    // …while a specific rule later in the list still does.
+    expect(verdict(policy({ allow: ['0.0.0.0/0', '127.0.0.1'] }), '127.0.0.1')).toBe('ok');
+    expect(verdict(policy({ allow: ['0.0.0.0/0'] }), '93.184.216.34')).toBe('ok');
   });
 
   it('unspecified and multicast are never dialled, whatever the rules', () => {
