@@ -107,7 +107,7 @@ export class ClientConn implements ExchangeHost, Closable {
     this.peer = peer;
     this.snap = ctx.snapshot;
     this.socket = socket;
-    this.parser = ctx.spareParsers.pop() ?? new HeadParser('request', { maxHeadBytes: this.snap.config.limits.maxHeaderBytes });
+    this.parser = spareParser(ctx, this.snap.config.limits.maxHeaderBytes);
     this.x = new Exchange(this);
     const s = socket as ClientSocket;
     s.dfpOwner = this;
@@ -276,7 +276,8 @@ export class ClientConn implements ExchangeHost, Closable {
         if (verdict === undefined) {
           const wait = this.snap.authThrottle!.take(this.peer.address);
           if (wait > 0) throw rateLimited(this.ctx, wait);
-          auth.check(value).then((v) => this.authenticated(v));
+          // check() answers every verdict as a value; a rejection would be a bug of ours: this connection's failure.
+          auth.check(value).then((v) => this.authenticated(v), (err: unknown) => this.state === S_SETUP && this.fail(err));
           return;
         }
         admit(this.ctx, auth, verdict, x);
@@ -705,7 +706,8 @@ export class ClientConn implements ExchangeHost, Closable {
     if (parser === IDLE_PARSER) return;
     this.parser = IDLE_PARSER;
     parser.reset();
-    if (this.ctx.spareParsers.length < MAX_SPARE_PARSERS) this.ctx.spareParsers.push(parser);
+    // A parser made under another limits.maxHeaderBytes (before a reload) is not handed on.
+    if (this.ctx.spareParsers.length < MAX_SPARE_PARSERS && parser.maxHeadBytes === this.ctx.snapshot.config.limits.maxHeaderBytes) this.ctx.spareParsers.push(parser);
   }
 
   /**
@@ -791,6 +793,15 @@ function admit(ctx: ProxyContext, auth: BasicAuth, verdict: AuthVerdict, x: { us
 }
 
 const AUTH_DETAIL = { missing: 'no credentials', malformed: 'malformed credentials', wrong: 'wrong credentials' } as const;
+
+/**
+ * A request parser for a new connection: a spare one when it has the head limit in force, else a new one.
+ * (A connection keeps the parser, and so the limit, it was opened with.)
+ */
+function spareParser(ctx: ProxyContext, maxHeadBytes: number): HeadParser {
+  const spare = ctx.spareParsers.pop();
+  return spare !== undefined && spare.maxHeadBytes === maxHeadBytes ? spare : new HeadParser('request', { maxHeadBytes });
+}
 
 interface CheckedUpstream extends Conn {
   dfpOwner: ClientConn;

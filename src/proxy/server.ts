@@ -90,7 +90,6 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     // Certificates and keys are read now: a bad file stops dfp here, naming it.
     for (const listenerConfig of config.listeners) entries.push(await openListener(ctx, listenerRuntime(listenerConfig)));
     // The admin port is part of this proxy too: a request must not reach /config through it.
-    if (config.admin !== null && config.admin.port !== 0) addLoopAddress(ctx, config.admin);
     if (options.dns === undefined) await dns.start();
   } catch (err) {
     for (const e of entries) e.server.close();
@@ -98,7 +97,9 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     ctx.pool.close();
     throw err;
   }
-  refreshAddresses(ctx, entries);
+  /** Addresses the owner named as this proxy (an admin port bound on port 0). */
+  const added: HostPort[] = [];
+  refreshAddresses(ctx, entries, config, added);
 
   let ownsDns = options.dns === undefined;
   let closing: Promise<void> | null = null;
@@ -137,8 +138,6 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
     const previous = ctx.snapshot;
     ctx.snapshot = snapshot;
     if (previous.rateLimiter instanceof RedisRateLimiter && previous.rateLimiter !== snapshot.rateLimiter) void previous.rateLimiter.close();
-    // Spare parsers carry the head limit they were made with.
-    if (previous.config.limits.maxHeaderBytes !== next.limits.maxHeaderBytes) ctx.spareParsers.length = 0;
     const nextEntries: ListenerEntry[] = [];
     const wanted = new Set(runtimes.map((r) => listenerKey(r.config.address)));
     for (const e of entries) {
@@ -160,8 +159,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
       nextEntries.push(entry);
     }
     entries = nextEntries;
-    refreshAddresses(ctx, entries);
-    if (next.admin !== null && next.admin.port !== 0) addLoopAddress(ctx, next.admin);
+    refreshAddresses(ctx, entries, next, added);
     if (newDns !== null) {
       const old = ctx.dns;
       ctx.dns = newDns;
@@ -176,6 +174,7 @@ export async function startProxy(config: Config, options: ProxyOptions = {}): Pr
       return ctx.draining;
     },
     addLoopAddress(address: HostPort) {
+      added.push({ host: address.host, port: address.port });
       addLoopAddress(ctx, address);
     },
     reload(next: Config) {
@@ -217,8 +216,16 @@ async function openListener(ctx: ProxyContext, runtime: ListenerRuntime): Promis
   return entry;
 }
 
-/** ctx.listenAddresses (in config order, the same array object) and the loop addresses, from the open listeners. */
-function refreshAddresses(ctx: ProxyContext, entries: readonly ListenerEntry[]): void {
+/**
+ * ctx.listenAddresses (in config order, the same array object) and the loop addresses, rebuilt from the
+ * open listeners, the config's admin address and those the owner added: a listener a reload closed stops
+ * counting as this proxy (its port may belong to someone else next).
+ */
+function refreshAddresses(ctx: ProxyContext, entries: readonly ListenerEntry[], config: Config, added: readonly HostPort[]): void {
+  ctx.loopAddresses.length = 0;
+  // The admin port is part of this proxy too: a request must not reach /config through it.
+  if (config.admin !== null && config.admin.port !== 0) addLoopAddress(ctx, config.admin);
+  for (const a of added) addLoopAddress(ctx, a);
   ctx.listenAddresses.length = 0;
   for (const e of entries) {
     const bound = e.server.address() as net.AddressInfo;

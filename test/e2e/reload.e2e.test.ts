@@ -226,6 +226,33 @@ describe('proxy.reload in process', () => {
     expect(res.responses[0]?.status).toBe(403);
   });
 
+  it('a lower limits.maxHeaderBytes applies to every new connection, also one that inherits a parser from a connection opened before', async () => {
+    const origin = await startEchoOrigin();
+    const h = await startHarness((c) => (c.limits.maxHeaderBytes = 65_536));
+    const big = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(10_000)}\r\n\r\n`;
+    // A keep-alive connection opened under the old limit, closed after the reload: its parser is released then.
+    const before = net.connect(h.port, '127.0.0.1');
+    await new Promise((r) => before.once('connect', r));
+    const next = structuredClone(h.config);
+    next.limits.maxHeaderBytes = 4_096;
+    await h.proxy.reload(next);
+    before.destroy();
+    await waitFor(() => h.proxy.context.connections.size === 0);
+    for (let i = 0; i < 3; i++) expect((await rawRequest(h.port, big)).responses[0]?.status).toBe(431);
+  });
+
+  it('a listener a reload closed stops counting as this proxy: its port is dialled like any other (not a 508 loop)', async () => {
+    const h = await startHarness();
+    const extra = await freePort();
+    const withExtra = structuredClone(h.config);
+    withExtra.listeners.push({ address: { host: '127.0.0.1', port: extra }, mode: 'http', tls: null, proxyProtocol: false, upstreamPort: 443 });
+    await h.proxy.reload(withExtra);
+    const through = (): Promise<number | undefined> => rawRequest(h.port, `GET http://127.0.0.1:${extra}/ HTTP/1.1\r\nHost: x\r\n\r\n`).then((r) => r.responses[0]?.status);
+    expect(await through()).toBe(508); // the extra listener is this proxy
+    await h.proxy.reload(structuredClone(h.config));
+    expect(await through()).toBe(502); // closed: nothing listens there now (connection refused)
+  });
+
   it('a config whose file cannot be read is refused and changes nothing', async () => {
     const h = await startHarness();
     const next = structuredClone(h.config);
