@@ -14,7 +14,7 @@ import { createMetrics } from '../observability/proxy-metrics.js';
 import { createAccessLog } from '../observability/access-log.js';
 import { renderPac } from '../observability/pac.js';
 import { formatHostPort } from '../policy/host-port.js';
-import { watchConfigFile } from './reload.js';
+import { contentHash, holdSignals, readReloadConfig, watchConfigFile, type ReloadOutcome } from './reload.js';
 import type { AdminServer, AdminSources } from '../observability/admin.js';
 import type { ProxyServer } from '../proxy/server.js';
 import type { HostPort } from '../config/types.js';
@@ -70,9 +70,13 @@ export async function main(argv: string[]): Promise<number | undefined> {
 }
 
 async function run(config: Config, argv: readonly string[], configFile: string | null, watchFile: boolean): Promise<void> {
+  // Taken now, before anything is started: a SIGHUP or SIGUSR1 during the start is held, not the default
+  // (SIGHUP ends a process, SIGUSR1 opens Node's inspector), and an edit during the start is a change.
+  const signals = holdSignals(['SIGHUP', 'SIGUSR1']);
+  const baseline = watchFile && configFile !== null ? contentHash(configFile) : null;
   const inWorker = isClusterWorker();
   if (config.workers > 1 && !inWorker) {
-    await runPrimary(config, { argv, configFile, watch: watchFile });
+    await runPrimary(config, { argv, configFile, watch: watchFile, signals, baseline });
     return;
   }
   const metrics = createMetrics();
@@ -80,7 +84,6 @@ async function run(config: Config, argv: readonly string[], configFile: string |
   let accessLog = makeAccessLog(config);
   const proxy = await startProxy(config, { accessLog, metrics: metrics.hooks });
   metrics.attach(proxy.context);
-  if (inWorker) serveWorkerRequests(() => metrics.render(), () => proxy.context.dns.snapshot());
   const adminSources = {
     isDraining: () => proxy.isDraining,
     metrics: () => metrics.render(),
@@ -93,40 +96,60 @@ async function run(config: Config, argv: readonly string[], configFile: string |
   if (admin !== null) proxy.addLoopAddress(admin.address);
 
   let stopping = false;
-  // Reloads run one after the other; the proxy swaps its snapshot whole (server.ts reload).
-  const reload = async (why: string): Promise<void> => {
-    if (stopping) return;
-    let next: Config;
+  /**
+   * One reload (they run one after the other). Everything the new config needs that can fail is made
+   * first — its access log, a moved admin port, then the proxy's own swap — and only when all of it
+   * worked is anything switched; otherwise what was made is closed and the running config stays.
+   */
+  const reload = async (why: string): Promise<ReloadOutcome> => {
+    if (stopping) return { ok: false, message: 'shutting down' };
+    const next = readReloadConfig(argv);
+    if (next instanceof Error) return refused(why, next);
+    const logChanged = next.log.format !== current.log.format || next.log.accessFile !== current.log.accessFile || next.log.level !== current.log.level;
+    const adminMoved = !inWorker && !sameAdmin(current.admin, next.admin);
+    let newLog: ReturnType<typeof makeAccessLog> = null;
+    let newAdmin: AdminServer | null = null;
     try {
-      const command = parseCommand(argv);
-      if (command.kind !== 'run') return;
-      next = command.config;
+      if (logChanged) newLog = makeAccessLog(next);
+      if (adminMoved && next.admin !== null) newAdmin = await startAdmin(next.admin, adminSources);
       await proxy.reload(next);
     } catch (err) {
-      metrics.dfp.configReloadsTotal.labels('error').inc();
-      process.stderr.write(`dfp: reload (${why}) refused, the running config stays: ${(err as Error).message}\n`);
-      return;
+      await newLog?.close();
+      await newAdmin?.close();
+      return refused(why, err as Error);
     }
-    if (next.log.format !== current.log.format || next.log.accessFile !== current.log.accessFile || next.log.level !== current.log.level) {
+    if (logChanged) {
       const old = accessLog;
-      accessLog = makeAccessLog(next);
-      proxy.setAccessLog(accessLog);
+      accessLog = newLog;
+      proxy.setAccessLog(newLog);
       void old?.close();
     }
-    if (!inWorker && !sameAdmin(current.admin, next.admin)) admin = await moveAdmin(admin, next, adminSources, proxy);
+    if (adminMoved) {
+      const old = admin;
+      admin = newAdmin;
+      if (admin !== null) proxy.addLoopAddress(admin.address);
+      await old?.close();
+    }
     current = next;
     metrics.dfp.configReloadsTotal.labels('ok').inc();
     if (!inWorker) process.stderr.write(`dfp: config reloaded (${why}); listening on ${proxy.addresses.map((a) => formatHostPort(a)).join(', ')}\n`);
+    return { ok: true, message: '' };
   };
-  let chain = Promise.resolve();
-  const reloadSoon = (why: string): void => {
-    chain = chain.then(() => reload(why));
+  const refused = (why: string, err: Error): ReloadOutcome => {
+    metrics.dfp.configReloadsTotal.labels('error').inc();
+    process.stderr.write(`dfp: reload (${why}) refused, the running config stays: ${err.message}\n`);
+    return { ok: false, message: err.message };
   };
-  process.on('SIGHUP', () => reloadSoon('SIGHUP'));
-  if (inWorker) process.on('message', (msg: { dfp?: string }) => msg?.dfp === 'reload' && reloadSoon('primary'));
-  const unwatch = watchFile && configFile !== null && !inWorker ? watchConfigFile(configFile, () => reloadSoon('file changed')) : null;
-  // logrotate: move the file, then SIGUSR1; lines before go to the old file, after to the new one.
-  process.on('SIGUSR1', () => accessLog?.reopen());
+  let chain: Promise<unknown> = Promise.resolve();
+  const reloadSoon = (why: string): Promise<ReloadOutcome> => {
+    const run = chain.then(() => reload(why));
+    chain = run.catch(() => {});
+    return run;
+  };
+  if (inWorker) serveWorkerRequests(() => metrics.render(), () => proxy.context.dns.snapshot(), () => reloadSoon('primary'));
+  const unwatch = watchFile && configFile !== null && !inWorker ? watchConfigFile(configFile, () => void reloadSoon('file changed'), baseline) : null;
+  signals.ready({ SIGHUP: () => void reloadSoon('SIGHUP'), SIGUSR1: () => accessLog?.reopen() });
+
 
   const stop = (signal: string) => {
     if (stopping) return;
@@ -167,22 +190,6 @@ function makeAccessLog(config: Config): ReturnType<typeof createAccessLog> | nul
 
 function sameAdmin(a: HostPort | null, b: HostPort | null): boolean {
   return a === null || b === null ? a === b : a.host === b.host && a.port === b.port;
-}
-
-/** The admin address changed: the new one first (a failure keeps the old), then the old one closed. */
-async function moveAdmin(old: AdminServer | null, next: Config, sources: AdminSources, proxy: ProxyServer): Promise<AdminServer | null> {
-  let admin: AdminServer | null = null;
-  if (next.admin !== null) {
-    try {
-      admin = await startAdmin(next.admin, sources);
-      proxy.addLoopAddress(admin.address);
-    } catch (err) {
-      process.stderr.write(`dfp: reload: admin ${formatHostPort(next.admin)} could not be opened (${(err as Error).message}); keeping the old one\n`);
-      return old;
-    }
-  }
-  await old?.close();
-  return admin;
 }
 
 /** The one-line example a new user can paste. */

@@ -14,15 +14,60 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import type { Config } from '../config/types.js';
+import { parseCommand } from './args.js';
 
 /** How long events settle before the file is read (one ConfigMap swap makes several). */
 const DEBOUNCE_MS = 200;
 /** The stat poll behind fs.watch. */
 const POLL_MS = 2_000;
 
-/** Watch `file` for content changes; `onChange` runs once per change. Returns the function that stops watching. */
-export function watchConfigFile(file: string, onChange: () => void): () => void {
-  let last = contentHash(file);
+/** What a reload came to (a worker reports it to the primary). */
+export interface ReloadOutcome {
+  ok: boolean;
+  /** The reason when refused. */
+  message: string;
+}
+
+/** The command line's config read again (the same flags over it), or the error naming the key. */
+export function readReloadConfig(argv: readonly string[]): Config | Error {
+  try {
+    const command = parseCommand(argv);
+    return command.kind === 'run' ? command.config : new Error('not a run command');
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/**
+ * Signal handlers installed at once, dispatched later: until ready() a signal is remembered (not the
+ * default action: SIGHUP would end the process, SIGUSR1 open the inspector) and handled then, once.
+ */
+export function holdSignals(names: readonly NodeJS.Signals[]): { ready(handlers: Partial<Record<NodeJS.Signals, () => void>>): void } {
+  const held = new Set<NodeJS.Signals>();
+  let handlers: Partial<Record<NodeJS.Signals, () => void>> | null = null;
+  for (const name of names) {
+    process.on(name, () => {
+      if (handlers === null) held.add(name);
+      else handlers[name]?.();
+    });
+  }
+  return {
+    ready(h) {
+      handlers = h;
+      for (const name of held) h[name]?.();
+      held.clear();
+    },
+  };
+}
+
+/**
+ * Watch `file` for content changes; `onChange` runs once per change. `baseline`: the content's hash when
+ * the config was read (so an edit made while dfp started is a change); default: now. Returns the function
+ * that stops watching.
+ */
+export function watchConfigFile(file: string, onChange: () => void, baseline: string | null = null): () => void {
+  let last = baseline ?? contentHash(file);
   let timer: NodeJS.Timeout | null = null;
   const check = (): void => {
     timer = null;
@@ -53,7 +98,8 @@ export function watchConfigFile(file: string, onChange: () => void): () => void 
   };
 }
 
-function contentHash(file: string): string | null {
+/** The file's content hash, or null while it cannot be read (mid-swap). */
+export function contentHash(file: string): string | null {
   try {
     return createHash('sha256').update(readFileSync(file)).digest('base64');
   } catch {

@@ -6,11 +6,11 @@
  * shared; see bench/README.md for what that means when scaling out.
  */
 import cluster, { type Worker } from 'node:cluster';
-import type { Config } from '../config/types.js';
+import type { Config, HostPort } from '../config/types.js';
 import { startAdmin } from '../observability/admin.js';
 import { runCheck } from './check.js';
-import { parseCommand } from './args.js';
-import { watchConfigFile } from './reload.js';
+import { readReloadConfig, watchConfigFile, type ReloadOutcome } from './reload.js';
+import { formatHostPort } from '../policy/host-port.js';
 import { renderPac } from '../observability/pac.js';
 
 interface MetricsRequest {
@@ -31,19 +31,30 @@ interface DnsReply {
   id: number;
   entries: unknown;
 }
-type WorkerMessage = MetricsReply | DnsReply;
+interface ReloadRequest {
+  dfp: 'reload';
+  id: number;
+}
+interface ReloadReply extends ReloadOutcome {
+  dfp: 'reload-reply';
+  id: number;
+}
+type WorkerMessage = MetricsReply | DnsReply | ReloadReply;
 
 const GATHER_TIMEOUT_MS = 2_000;
+/** A worker's reload reads files and may open listeners: more time than a scrape. */
+const RELOAD_TIMEOUT_MS = 15_000;
 
 export function isClusterWorker(): boolean {
   return cluster.isWorker;
 }
 
-/** In a worker: answer the primary's scrapes with this process's figures. */
-export function serveWorkerRequests(metrics: () => string, dns: () => unknown): void {
-  process.on('message', (msg: MetricsRequest | DnsRequest) => {
+/** In a worker: answer the primary's scrapes with this process's figures, and reload when it says so. */
+export function serveWorkerRequests(metrics: () => string, dns: () => unknown, reload: () => Promise<ReloadOutcome>): void {
+  process.on('message', (msg: MetricsRequest | DnsRequest | ReloadRequest) => {
     if (msg?.dfp === 'metrics') process.send!({ dfp: 'metrics-reply', id: msg.id, text: metrics() } satisfies MetricsReply);
     else if (msg?.dfp === 'dns') process.send!({ dfp: 'dns-reply', id: msg.id, entries: dns() } satisfies DnsReply);
+    else if (msg?.dfp === 'reload') void reload().then((r) => process.send!({ dfp: 'reload-reply', id: msg.id, ok: r.ok, message: r.message } satisfies ReloadReply));
   });
 }
 
@@ -52,6 +63,10 @@ export interface PrimaryOptions {
   argv: readonly string[];
   configFile: string | null;
   watch: boolean;
+  /** SIGHUP and SIGUSR1, held since the start (cli/reload.ts holdSignals). */
+  signals: { ready(handlers: Partial<Record<NodeJS.Signals, () => void>>): void };
+  /** The config file's hash when it was read (for --watch). */
+  baseline: string | null;
 }
 
 /**
@@ -99,7 +114,7 @@ export async function runPrimary(config: Config, options: PrimaryOptions): Promi
   for (let i = 0; i < config.workers; i++) fork();
   await listening;
 
-  const gather = <T extends WorkerMessage>(kind: 'metrics' | 'dns'): Promise<T[]> =>
+  const gather = <T extends WorkerMessage>(kind: 'metrics' | 'dns' | 'reload', timeoutMs = GATHER_TIMEOUT_MS): Promise<T[]> =>
     Promise.all(
       [...workers].map(
         (w) =>
@@ -108,7 +123,7 @@ export async function runPrimary(config: Config, options: PrimaryOptions): Promi
             const timer = setTimeout(() => {
               pending.delete(id);
               reject(new Error(`worker ${w.process.pid} did not answer`));
-            }, GATHER_TIMEOUT_MS);
+            }, timeoutMs);
             pending.set(id, (msg) => {
               clearTimeout(timer);
               pending.delete(id);
@@ -141,28 +156,54 @@ export async function runPrimary(config: Config, options: PrimaryOptions): Promi
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const reload = (why: string): void => {
+  /**
+   * A reload: the primary reads the config first (an invalid one is refused here, once), then every worker
+   * reloads it and answers; the primary's own view (/config, /proxy.pac) changes only when all of them did.
+   */
+  const reload = async (why: string): Promise<void> => {
     if (stopping) return;
-    try {
-      const command = parseCommand(options.argv);
-      if (command.kind !== 'run') return;
-      current = command.config;
-    } catch (err) {
-      process.stderr.write(`dfp: reload (${why}) refused, the running config stays: ${(err as Error).message}\n`);
+    const next = readReloadConfig(options.argv);
+    if (next instanceof Error) {
+      process.stderr.write(`dfp: reload (${why}) refused, the running config stays: ${next.message}\n`);
       return;
     }
-    for (const w of workers) w.send({ dfp: 'reload' });
-    process.stderr.write(`dfp: reloading ${workers.size} workers (${why})\n`);
+    if (next.workers !== current.workers || !sameAddress(next.admin, current.admin)) {
+      process.stderr.write('dfp: reload: workers and, with --workers, the admin address are not changed live (restart for them)\n');
+    }
+    let replies: ReloadReply[];
+    try {
+      replies = await gather<ReloadReply>('reload', RELOAD_TIMEOUT_MS);
+    } catch (err) {
+      process.stderr.write(`dfp: reload (${why}): ${(err as Error).message}; workers may differ\n`);
+      return;
+    }
+    const failed = replies.filter((r) => !r.ok);
+    if (failed.length === 0) {
+      current = next;
+      process.stderr.write(`dfp: config reloaded in ${replies.length} workers (${why})\n`);
+    } else {
+      process.stderr.write(`dfp: reload (${why}) refused by ${failed.length} of ${replies.length} workers, the running config stays there: ${failed[0]!.message}\n`);
+    }
   };
-  process.on('SIGHUP', () => reload('SIGHUP'));
-  // logrotate: each worker writes its own access log (the same file, O_APPEND): each reopens it.
-  process.on('SIGUSR1', () => {
-    for (const w of workers) w.process.kill('SIGUSR1');
+  let chain: Promise<void> = Promise.resolve();
+  const reloadSoon = (why: string): void => {
+    chain = chain.then(() => reload(why)).catch(() => {});
+  };
+  options.signals.ready({
+    SIGHUP: () => reloadSoon('SIGHUP'),
+    // logrotate: each worker writes its own access log (the same file, O_APPEND): each reopens it.
+    SIGUSR1: () => {
+      for (const w of workers) w.process.kill('SIGUSR1');
+    },
   });
-  if (options.watch && options.configFile !== null) watchConfigFile(options.configFile, () => reload('file changed'));
+  if (options.watch && options.configFile !== null) watchConfigFile(options.configFile, () => reloadSoon('file changed'), options.baseline);
   // Announced once every signal handler is in place.
-  const where = config.listeners.map((l) => `${l.address.host}:${l.address.port}`).join(', ');
-  process.stderr.write(`dfp listening on ${where} with ${config.workers} workers${admin ? `, admin on ${admin.address.host}:${admin.address.port}` : ''}\n`);
+  const where = config.listeners.map((l) => formatHostPort(l.address)).join(', ');
+  process.stderr.write(`dfp listening on ${where} with ${config.workers} workers${admin ? `, admin on ${formatHostPort(admin.address)}` : ''}\n`);
+}
+
+function sameAddress(a: HostPort | null, b: HostPort | null): boolean {
+  return a === null || b === null ? a === b : a.host === b.host && a.port === b.port;
 }
 
 /**

@@ -33,6 +33,9 @@ function v1(source: string, port = 40000): Buffer {
   return Buffer.from(`PROXY TCP4 ${source} 127.0.0.1 ${port} 8080\r\n`);
 }
 
+/** Every reason a PROXY-protocol listener closes a connection with (parser codes and the chain's own). */
+const REASONS = ['not_proxy_protocol', 'v1_too_long', 'v1_malformed', 'v2_bad_version', 'v2_bad_command', 'v2_bad_family', 'v2_too_long', 'v2_short_address', 'timeout', 'closed', 'socket_error', 'connection_limit'];
+
 const SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
 function v2(source: string | null, tlvs: Buffer = Buffer.alloc(0)): Buffer {
@@ -178,6 +181,7 @@ describe('PROXY protocol on a listener', () => {
   it('property: random bytes never crash or hang the listener, and it serves the next client', async () => {
     const origin = await startEchoOrigin();
     const p = await start((c) => (c.limits.headerTimeoutMs = 500));
+    let runs = 0;
     await checkAsyncProperty(
       fc.asyncProperty(
         fc.oneof(
@@ -186,11 +190,17 @@ describe('PROXY protocol on a listener', () => {
           fc.uint8Array({ maxLength: 64 }).map((tail) => Buffer.concat([Buffer.from('PROXY '), Buffer.from(tail)])),
         ),
         async (bytes) => {
-          await exchange(p.port, [Buffer.from(bytes), Buffer.from('\r\n\r\n'.repeat(40))]);
+          runs++;
+          const reply = await exchange(p.port, [Buffer.from(bytes), Buffer.from('\r\n\r\n'.repeat(40))]);
+          // Closed without an answer, or (bytes that happen to make a header) an HTTP error for what follows.
+          expect(reply === '' || /^HTTP\/1\.1 [45]\d\d /.test(reply)).toBe(true);
         },
       ),
       { numRuns: 60, timeMs: 15_000, floor: 15 },
     );
+    // Every connection was accounted for: rejected with a reason, or logged as a request.
+    const rejected = (): number => REASONS.reduce((sum, r) => sum + p.value(`dfp_proxy_protocol_rejected_total{reason="${r}"}`), 0);
+    await waitFor(() => rejected() + p.log.records.length === runs);
     expect(await exchange(p.port, [Buffer.concat([v1('203.0.113.9'), get(origin.port)])])).toMatch(/^HTTP\/1\.1 200 /);
     expect(p.proxy.context.chainWaits.size).toBe(0);
   });
