@@ -9,7 +9,7 @@ import type { Config, RouteConfig } from '../config/types.js';
 import { ConfigError } from '../config/raw.js';
 import { DnsCache, type ResolvedAddress } from '../dns/cache.js';
 import { normalizeHost, type HostTarget } from '../dns/name.js';
-import { ProxyError } from '../errors.js';
+import { ProxyError, toProxyError } from '../errors.js';
 import { classifyAddress } from '../policy/address.js';
 import { compileAccessPolicy, decideAddressesWithRules, decideName, isRuleDenial, NAME_ALLOWED, Reported, type AccessPolicy } from '../policy/access-policy.js';
 import { decideConnectPort, noRoute, type Denial } from '../policy/decision.js';
@@ -121,8 +121,11 @@ export async function explain(config: Config, req: ExplainRequest): Promise<Expl
       await dns.start();
       addresses = await dns.resolve(target.name);
     } catch (err) {
-      step(`DNS: ${(err as Error).message}`);
-      return finish({ reason: 'private_destination', code: 'DESTINATION_DENIED', detail: 'no address', rule: 'dns' });
+      // What the proxy answers then: the DNS error's own row of the error table, not a policy denial.
+      const e = toProxyError(err);
+      step(`DNS: ${e.detail || e.message}`);
+      lines.push(`decision: no destination — ${e.status} ${e.proxyStatus} (${e.code})`);
+      return { allowed: false, text: lines.join('\n') + '\n' };
     } finally {
       dns.close();
     }

@@ -7,7 +7,7 @@ import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { startAdmin } from '../observability/admin.js';
 import { startProxy } from '../proxy/server.js';
-import { parseCommand } from './args.js';
+import { parseCommand, USAGE } from './args.js';
 import { runCheck } from './check.js';
 import { isClusterWorker, runPrimary, serveWorkerRequests } from './workers.js';
 import { createMetrics } from '../observability/proxy-metrics.js';
@@ -19,11 +19,6 @@ import type { AdminServer, AdminSources } from '../observability/admin.js';
 import type { ProxyServer } from '../proxy/server.js';
 import type { HostPort } from '../config/types.js';
 
-const USAGE = `usage: dfp [--config FILE] [--listen ADDR]... [--admin ADDR|off] [--dns-server ADDR]...
-           [--allow-private] [--connect-ports LIST|any] [--workers N|auto] [--log-format json|pretty] [--log-level LEVEL] [--watch]
-       dfp check --config FILE [--explain HOST[:PORT] [--mode forward|connect|gateway] [--user NAME] [--resolve]]
-       dfp cert --out DIR [--host NAME]...
-`;
 
 export async function main(argv: string[]): Promise<number | undefined> {
   let command;

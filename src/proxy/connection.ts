@@ -443,7 +443,7 @@ export class ClientConn implements ExchangeHost, Closable {
     const name = tls.sni ?? (target.kind === 'name' ? target.name : null); // never SNI for an IP literal (RFC 6066 §3)
     originateTls(result.socket as unknown as net.Socket, {
       servername: name,
-      host: name ?? (target.kind === 'name' ? target.name : target.address),
+      host: name ?? (target as { address: string }).address, // name is null only for an IP literal
       trust: tls.trust,
       identity,
       sessions: ctx.tlsSessions,

@@ -14,11 +14,8 @@ const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n
  * its CONNECT head (a TLS ClientHello, often), sent first; a FIN the client sent meanwhile is passed on.
  */
 export function openConnectTunnel(ctx: ProxyContext, snap: RuntimeSnapshot, client: Conn, upstream: Conn, early: Buffer | null): Splice {
-  client.write(CONNECT_ESTABLISHED);
-  const splice = openSplice(ctx, snap, client, upstream);
-  if (early !== null) splice.writeEarly(true, early);
-  if (client.readableEnded) upstream.end();
-  return splice;
+  answerConnect(client);
+  return openCheckedTunnel(ctx, snap, client, upstream, early);
 }
 
 /** A CONNECT whose first client bytes are checked (access.connectSni): the 200 goes out before them. */

@@ -120,6 +120,10 @@ describe('dfp check --explain', () => {
     expect(mixed.text).toContain('resolved: 93.184.216.34, 10.0.0.7');
     expect(mixed.text).toContain('address 93.184.216.34: public — may be dialled');
     expect(mixed.text).toContain('address 10.0.0.7: private — refused: 10.0.0.7 is private (default: private destinations) [guard: enforced in both modes]');
+    // A name that does not exist: what the proxy answers then (the error table), not a policy denial.
+    const nx = await explain(c, req('nx.test', { resolve: true }));
+    expect(nx.allowed).toBe(false);
+    expect(nx.text).toContain('decision: no destination — 502 dns_error (DNS_NXDOMAIN)');
     const inside = await explain(c, req('inside.test', { resolve: true }));
     expect(inside.allowed).toBe(false);
     expect(inside.text).toContain('reason private_destination');
